@@ -1,0 +1,231 @@
+"""The command line: argv -> command. The only place that exits the process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dastbot.config import Config, ConfigError, default_config_path, load_config
+from dastbot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
+
+EXIT_OK = 0
+EXIT_ERRORS = 1
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A problem to report on stderr with a non-zero exit, without a traceback."""
+
+    def __init__(self, message: str, code: int = EXIT_ERRORS) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _config(args: argparse.Namespace) -> Config:
+    path = Path(args.config) if getattr(args, "config", None) else default_config_path()
+    if path is not None and not path.is_file():
+        raise CliError(f"{path}: no such configuration file")
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        raise CliError("configuration errors:\n" + "\n".join(f"  {e}" for e in exc.errors)) from None
+    overrides: dict[str, object] = {}
+    if getattr(args, "kb", None):
+        overrides["kb"] = str(Path(args.kb).resolve())
+    if getattr(args, "db", None):
+        overrides["db"] = str(Path(args.db).resolve())
+    return config.model_copy(update=overrides) if overrides else config
+
+
+def _kb_path(config: Config) -> Path:
+    from dastbot.app import knowledge_path
+
+    return knowledge_path(config)
+
+
+def _load_kb(config: Config) -> KnowledgeBase:
+    try:
+        return load_knowledge(_kb_path(config))
+    except KnowledgeError as exc:
+        lines = "\n".join(f"  {e}" for e in exc.errors)
+        raise CliError(f"knowledge base errors ({len(exc.errors)}):\n{lines}") from None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    problems: list[str] = []
+    config: Config | None = None
+    try:
+        config = _config(args)
+    except CliError as exc:
+        problems.append(str(exc))
+    if config is None:
+        config = load_config(None, {}).model_copy(
+            update={"kb": str(Path(args.kb).resolve())} if args.kb else {}
+        )
+    kb: KnowledgeBase | None = None
+    try:
+        kb = _load_kb(config)
+    except CliError as exc:
+        problems.append(str(exc))
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return EXIT_ERRORS
+    assert kb is not None
+    print(f"configuration OK; knowledge base OK: {len(kb)} entries from {_kb_path(config)}")
+    return EXIT_OK
+
+
+def cmd_kb_match(args: argparse.Namespace) -> int:
+    from dastbot.matcher import Matcher
+
+    config = _config(args)
+    kb = _load_kb(config)
+    matcher = Matcher(kb, config.matcher.threshold, config.matcher.margin)
+    ranking = matcher.rank(args.text, top=args.top)
+    if args.json:
+        matches = [{"id": m.entry_id, "title": m.title, "score": m.score} for m in ranking.matches]
+        print(json.dumps({"abstain": ranking.abstain, "matches": matches}))
+        return EXIT_OK
+    for i, m in enumerate(ranking.matches, 1):
+        print(f"{i}. {m.score:.3f}  {m.entry_id}  {m.title}")
+    verdict = f"abstain ({ranking.reason})" if ranking.abstain else f"answer: {ranking.matches[0].entry_id}"
+    print(f"threshold {matcher.threshold:.2f}: {verdict}")
+    return EXIT_OK
+
+
+def cmd_kb_eval(args: argparse.Namespace) -> int:
+    from dastbot.evaluation import QuestionFileError, evaluate, load_questions
+    from dastbot.matcher import Matcher
+
+    config = _config(args)
+    kb = _load_kb(config)
+    try:
+        questions = load_questions(Path(args.questions), kb)
+    except QuestionFileError as exc:
+        raise CliError(f"question file errors:\n{exc}") from None
+    threshold = config.matcher.threshold if args.threshold is None else args.threshold
+    result, outcomes = evaluate(Matcher(kb, threshold, config.matcher.margin), questions)
+    if args.json:
+        print(json.dumps(result.as_dict()))
+        return EXIT_OK
+    if args.verbose:
+        for o in outcomes:
+            if not o.correct:
+                print(f"MISS {o.question.id}: gold={o.question.gold} answered={o.answered} "
+                      f"ranked={list(o.ranked)}\n     {o.question.text[:120]!r}")
+    r = result
+    print(f"questions: {r.n} ({r.answerable} answerable, {r.nulls} null)")
+    print(f"top-1: {r.top1:.3f}   top-3: {r.top3:.3f}")
+    print(f"null questions abstained: {r.null_abstained}/{r.nulls}")
+    print(f"overall with abstention (threshold {r.threshold:.2f}): {r.overall:.3f}")
+    print(f"latency per question: p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms")
+    return EXIT_OK
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from dastbot.app import App
+    from dastbot.chat.console import Console, ConsoleChat
+    from dastbot.clock import OffsetClock
+
+    config = _config(args)
+    if not args.db and not os.environ.get("DASTBOT_DB") and config.db == "dastbot.db":
+        config = config.model_copy(update={"db": str(Path("dastbot-console.db").resolve())})
+    _load_kb(config)
+    clock = OffsetClock()
+    if args.at:
+        clock.set(_instant(args.at))
+    chat = ConsoleChat(sys.stdout, clock)
+    app = App(config, chat, clock)
+
+    async def main() -> None:
+        await app.start()
+        console = Console(
+            chat,
+            app.router.on_post,
+            app.router.on_command,
+            app.router.on_reaction,
+            app.router.on_click,
+            lambda delta: app.advance(delta, clock),
+            user=args.as_user,
+        )
+        await console.run(sys.stdin)
+
+    asyncio.run(main())
+    app.store.close()
+    return EXIT_OK
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"not an ISO-8601 instant: {text!r} (e.g. 2026-03-27T09:00+01:00)") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dastbot", description="DAST support bot")
+    parser.add_argument("-v", "--verbose-log", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser, db: bool = False) -> None:
+        p.add_argument("--config", help="bot.yaml (default: $DASTBOT_CONFIG or ./bot.yaml)")
+        p.add_argument("--kb", help="knowledge folder or YAML file (default: config / $DASTBOT_KB)")
+        if db:
+            p.add_argument("--db", help="SQLite file (default: config / $DASTBOT_DB)")
+
+    p = sub.add_parser("check", help="validate the configuration and the knowledge base")
+    common(p)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("console", help="chat with the bot in the terminal")
+    common(p, db=True)
+    p.add_argument("--as", dest="as_user", default="alice", help="user name to post as")
+    p.add_argument("--at", help="start the simulated clock at this ISO-8601 instant")
+    p.set_defaults(func=cmd_console)
+
+    kb = sub.add_parser("kb", help="knowledge-base tools").add_subparsers(dest="kb", required=True)
+    p = kb.add_parser("match", help="rank the entries for a question")
+    common(p)
+    p.add_argument("text")
+    p.add_argument("--top", type=int, default=3)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_kb_match)
+
+    p = kb.add_parser("eval", help="measure the matcher on a labelled question file")
+    common(p)
+    p.add_argument("--questions", required=True)
+    p.add_argument("--threshold", type=float, help="override the configured threshold")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="list every miss")
+    p.set_defaults(func=cmd_kb_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose_log else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code: int = args.func(args)
+    except CliError as exc:
+        print(f"dastbot: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

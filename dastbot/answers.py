@@ -1,0 +1,96 @@
+"""The knowledge base in use (reloadable) and how an answer or an abstention reads in chat."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from dastbot.config import Config
+from dastbot.extract import Identifiers, ask_sentence, extract, identifier_links, missing_facts
+from dastbot.knowledge import Entry, KnowledgeBase, load_knowledge
+from dastbot.matcher import Matcher, Ranking
+from dastbot.models import Button
+
+HELPED_BUTTON = "helped"
+NOT_HELPED_BUTTON = "nothelped"
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def escape_md(text: str) -> str:
+    """User text echoed by the bot cannot inject markdown, mentions or links."""
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return text.replace("@", "@\u200b")
+
+
+class LiveKnowledge:
+    """The knowledge base and matcher currently answering; replaced whole on reload."""
+
+    def __init__(self, kb: KnowledgeBase, path: Path, threshold: float, margin: float) -> None:
+        self.path = path
+        self.threshold = threshold
+        self.margin = margin
+        self.kb = kb
+        self.matcher = Matcher(kb, threshold, margin)
+
+    @classmethod
+    def load(cls, path: Path, config: Config) -> LiveKnowledge:
+        kb = load_knowledge(path)
+        return cls(kb, path, config.matcher.threshold, config.matcher.margin)
+
+    def reload(self) -> KnowledgeBase:
+        """Load again from disk; on KnowledgeError the current base stays in use."""
+        kb = load_knowledge(self.path)
+        self.kb = kb
+        self.matcher = Matcher(kb, self.threshold, self.margin)
+        return kb
+
+    def rank(self, text: str, top: int = 3) -> Ranking:
+        return self.matcher.rank(text, top)
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    buttons: tuple[Button, ...]
+
+
+def _links_line(ids: Identifiers, config: Config) -> str:
+    pairs = identifier_links(ids, config.links.bigpanda, config.links.rucio)
+    return " · ".join(f"[{escape_md(label)}]({url})" for label, url in pairs)
+
+
+def render_answer(entry: Entry, score: float, question: str, config: Config) -> Answer:
+    ids = extract(question)
+    lines = [f"#### {entry.title}", entry.answer]
+    if entry.links:
+        docs = " · ".join(f"[{link.title}]({link.url})" for link in entry.links)
+        lines.append(f"**Docs:** {docs}")
+    found = _links_line(ids, config)
+    if found:
+        lines.append(f"**From your message:** {found}")
+    ask = ask_sentence(missing_facts(question, entry.ask_for, ids))
+    if ask:
+        lines.append(ask)
+    lines.append(
+        f"_Match confidence {score:.0%} (entry `{entry.id}`). If this did not help, press "
+        "**Did not help** or reply \"did not help\" and a shifter will take over._"
+    )
+    buttons = (
+        Button(HELPED_BUTTON, "Helped", style="good"),
+        Button(NOT_HELPED_BUTTON, "Did not help", style="danger"),
+    )
+    return Answer("\n\n".join(lines), buttons)
+
+
+def render_abstention(ranking: Ranking, kb: KnowledgeBase) -> str:
+    text = (
+        "I could not find a confident answer to this in the knowledge base, "
+        "so a shifter will be asked to look at it."
+    )
+    near = [m for m in ranking.matches if m.score > 0][:3]
+    if near:
+        titles = "; ".join(f"{m.title} ({m.score:.0%})" for m in near)
+        text += f"\n\n_Closest entries, in case one fits: {escape_md(titles)}._"
+    return text

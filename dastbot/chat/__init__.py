@@ -1,0 +1,1 @@
+"""Chat adapters: the only code that knows a chat system's wire format."""

@@ -1,0 +1,128 @@
+"""Slash commands: parsing, the registry with each command's help text, and permission checks.
+
+A command handler is pure with respect to chat: it gets a ``CommandContext`` and the arguments and
+returns a ``CommandReply``; the router sends. Unknown commands answer with the help text.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from dastbot.models import CommandReply
+
+if TYPE_CHECKING:
+    from dastbot.router import Router
+
+ROLES = ("user", "trainee", "shifter", "coordinator")
+
+
+def role_rank(role: str) -> int:
+    return ROLES.index(role) if role in ROLES else 0
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who runs a command, where, when, and the bot's services."""
+
+    user_id: str
+    user_name: str
+    channel_id: str
+    thread_id: str
+    role: str
+    now: datetime
+    router: Router
+
+
+Handler = Callable[[CommandContext, list[str]], Awaitable[CommandReply]]
+
+
+@dataclass(frozen=True)
+class Spec:
+    words: tuple[str, ...]
+    usage: str
+    summary: str
+    role: str
+    handler: Handler
+
+
+@dataclass
+class Registry:
+    trigger: str = "/dast"
+    specs: list[Spec] = field(default_factory=list)
+
+    def command(
+        self, words: str, usage: str, summary: str, role: str = "user"
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.specs.append(Spec(tuple(words.split()), usage, summary, role, handler))
+            return handler
+
+        return register
+
+    def find(self, args: Sequence[str]) -> tuple[Spec | None, list[str]]:
+        best: Spec | None = None
+        for spec in self.specs:
+            n = len(spec.words)
+            if [a.lower() for a in args[:n]] == list(spec.words) and (
+                best is None or n > len(best.words)
+            ):
+                best = spec
+        if best is None:
+            return None, list(args)
+        return best, list(args[len(best.words) :])
+
+    def help(self, role: str, topic: Sequence[str] = ()) -> str:
+        visible = [s for s in self.specs if role_rank(role) >= role_rank(s.role)]
+        if topic:
+            spec, _ = self.find(topic)
+            if spec is not None:
+                return f"`{self.trigger} {spec.usage}`\n{spec.summary}"
+        lines = [f"**{self.trigger} commands** (you are a {role}):"]
+        lines += [f"- `{self.trigger} {s.usage}`: {s.summary}" for s in visible]
+        hidden = len(self.specs) - len(visible)
+        if hidden:
+            lines.append(f"_{hidden} more need a shifter or coordinator role._")
+        return "\n".join(lines)
+
+
+def split_args(text: str) -> list[str]:
+    """Shell-like words; an unbalanced quote falls back to plain whitespace splitting."""
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+async def dispatch(registry: Registry, ctx: CommandContext, text: str) -> CommandReply:
+    args = split_args(text)
+    if not args or args[0].lower() in ("help", "-h", "--help"):
+        return CommandReply(registry.help(ctx.role, args[1:]))
+    spec, rest = registry.find(args)
+    if spec is None:
+        unknown = " ".join(args[:2])
+        return CommandReply(f"Unknown command `{unknown}`.\n\n" + registry.help(ctx.role))
+    if role_rank(ctx.role) < role_rank(spec.role):
+        ctx.router.store.record(
+            "command_refused",
+            ctx.now,
+            ctx.thread_id,
+            ctx.user_name,
+            command=" ".join(spec.words),
+            role=ctx.role,
+        )
+        return CommandReply(
+            f"`{registry.trigger} {' '.join(spec.words)}` needs the {spec.role} role; "
+            f"you are a {ctx.role}. Ask a coordinator if you think this is wrong."
+        )
+    return await spec.handler(ctx, rest)
+
+
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    """A markdown table (Mattermost renders them)."""
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(out)

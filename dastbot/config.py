@@ -1,0 +1,203 @@
+"""Configuration: bot.yaml plus environment -> one validated ``Config``.
+
+Every field has an embedded default and can be overridden by ``DASTBOT_<PATH>`` where PATH is the
+field's dotted path in bot.yaml with dots as underscores (``matcher.threshold`` ->
+``DASTBOT_MATCHER_THRESHOLD``; lists are comma-separated). Secrets come only from the environment:
+``DASTBOT_MATTERMOST_TOKEN`` and ``DASTBOT_SLASH_TOKEN``; bot.yaml may not hold them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from dastbot.yamlsource import Located, YamlSyntaxError, parse_file
+
+ENV_PREFIX = "DASTBOT_"
+SECRET_ENV = {
+    "mattermost_token": "DASTBOT_MATTERMOST_TOKEN",
+    "slash_token": "DASTBOT_SLASH_TOKEN",
+}
+SECRET_KEYS = {"token", "mattermost_token", "slash_token", "password", "secret"}
+
+
+class ConfigError(Exception):
+    """Every problem found in the configuration, each naming where it is."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MattermostSettings(_Section):
+    url: str = "http://localhost:8065"
+    ca_file: str | None = None
+    verify: bool = True
+    timeout: float = 30.0
+    coordinators_channel: str = "dast-coordinators"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class HttpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+
+
+class MatcherSettings(_Section):
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    margin: float = Field(default=0.0, ge=0.0, le=1.0)
+    top: int = Field(default=3, ge=1, le=20)
+
+
+class LinkSettings(_Section):
+    bigpanda: str = "https://bigpanda.cern.ch"
+    rucio: str = "https://rucio-ui.cern.ch"
+
+
+class Config(_Section):
+    bot_name: str = "dastbot"
+    team: str = "atlas"
+    channels: list[str] = Field(default_factory=lambda: ["dast-help"])
+    db: str = "dastbot.db"
+    kb: str = "knowledge"
+    mattermost: MattermostSettings = MattermostSettings()
+    http: HttpSettings = HttpSettings()
+    matcher: MatcherSettings = MatcherSettings()
+    links: LinkSettings = LinkSettings()
+    mattermost_token: SecretStr | None = None
+    slash_token: SecretStr | None = None
+    base_dir: str = "."
+
+    def resolve(self, value: str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else Path(self.base_dir) / path
+
+
+def _env_overrides(model: type[BaseModel], env: Mapping[str, str], prefix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        if name in SECRET_ENV or name == "base_dir":
+            continue
+        key = f"{prefix}{name.upper()}"
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            nested = _env_overrides(annotation, env, key + "_")
+            if nested:
+                out[name] = nested
+            continue
+        if key not in env:
+            continue
+        raw = env[key]
+        if get_origin(annotation) is list and get_args(annotation) == (str,):
+            out[name] = [part.strip() for part in raw.split(",") if part.strip()]
+        elif get_origin(annotation) in (list, dict):
+            out[name] = json.loads(raw)
+        else:
+            out[name] = raw
+    return out
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _secret_paths(data: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    found: list[tuple[str | int, ...]] = []
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            if str(key).lower() in SECRET_KEYS:
+                found.append((*path, key))
+            found.extend(_secret_paths(value, (*path, key)))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            found.extend(_secret_paths(value, (*path, i)))
+    return found
+
+
+def _describe(error: Any, located: Located | None, env_keys: dict[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    dotted = ".".join(str(p) for p in loc)
+    message = error["msg"]
+    top = loc[0] if loc else ""
+    if top in env_keys and (located is None or tuple(loc) not in located.lines):
+        return f"environment: {ENV_PREFIX}{dotted.replace('.', '_').upper()}: {message}"
+    where = located.where(loc) if located is not None else "defaults"
+    return f"{where}: {dotted}: {message}"
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read bot.yaml (when given), apply environment overrides, validate; raise ConfigError."""
+    env = os.environ if env is None else env
+    errors: list[str] = []
+    located: Located | None = None
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            located = parse_file(path)
+        except YamlSyntaxError as exc:
+            raise ConfigError([str(exc)]) from None
+        if located.data is None:
+            located.data = {}
+        if not isinstance(located.data, dict):
+            raise ConfigError([f"{path}:1: the configuration must be a mapping of fields"])
+        for secret in _secret_paths(located.data):
+            name = ".".join(str(p) for p in secret)
+            errors.append(
+                f"{located.where(secret)}: {name}: secrets are read only from the environment "
+                f"({SECRET_ENV['mattermost_token']}, {SECRET_ENV['slash_token']}); remove it"
+            )
+            parent: Any = located.data
+            for part in secret[:-1]:
+                parent = parent[part]
+            del parent[secret[-1]]
+        data = dict(located.data)
+        data["base_dir"] = str(path.parent)
+    try:
+        overrides = _env_overrides(Config, env, ENV_PREFIX)
+    except json.JSONDecodeError as exc:
+        raise ConfigError([f"environment: invalid JSON: {exc}"]) from None
+    data = _merge(data, overrides)
+    for name, env_name in SECRET_ENV.items():
+        if env.get(env_name):
+            data[name] = env[env_name]
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        errors.extend(_describe(e, located, overrides) for e in exc.errors())
+        raise ConfigError(errors) from None
+    if errors:
+        raise ConfigError(errors)
+    return config
+
+
+def default_config_path(cwd: Path | None = None) -> Path | None:
+    """``$DASTBOT_CONFIG``, else ./bot.yaml when it exists, else None (embedded defaults)."""
+    explicit = os.environ.get("DASTBOT_CONFIG")
+    if explicit:
+        return Path(explicit)
+    candidate = (cwd or Path.cwd()) / "bot.yaml"
+    return candidate if candidate.is_file() else None
+

@@ -1,0 +1,272 @@
+"""Incoming post, reaction, click or command -> decision -> store -> chat. The one error boundary.
+
+Every decision is recorded in the store, together with the messages it implies (the outbox), in one
+transaction; only then are messages sent, and each is marked sent after. A crash in between
+repeats at most the last send and never loses one; incoming post ids are deduplicated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dastbot import questions as q
+from dastbot.answers import (
+    HELPED_BUTTON,
+    NOT_HELPED_BUTTON,
+    LiveKnowledge,
+    render_abstention,
+    render_answer,
+)
+from dastbot.chat.base import Chat
+from dastbot.clock import Clock
+from dastbot.commands import CommandContext, Registry, dispatch
+from dastbot.config import Config
+from dastbot.models import Click, Command, CommandReply, OutMessage, Post, Reaction
+from dastbot.store import Store
+
+log = logging.getLogger("dastbot.router")
+
+
+RoleLookup = Callable[[str], str]
+
+
+class Router:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        chat: Chat,
+        clock: Clock,
+        knowledge: LiveKnowledge,
+        bot_user_id: str = "",
+        role_of: RoleLookup | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.chat = chat
+        self.clock = clock
+        self.knowledge = knowledge
+        self.bot_user_id = bot_user_id
+        self.role_of: RoleLookup = role_of or (lambda _name: "user")
+        self.registry = Registry()
+        self._send_lock = asyncio.Lock()
+        from dastbot.core_commands import register_core
+
+        register_core(self.registry)
+
+    # posts ------------------------------------------------------------------------------------
+
+    async def on_post(self, post: Post) -> None:
+        if post.is_bot or (self.bot_user_id and post.user_id == self.bot_user_id):
+            return
+        try:
+            await self._on_post(post)
+        except Exception:
+            log.exception("failed to handle post post_id=%s thread_id=%s", post.id, post.thread_id)
+        await self.flush()
+
+    async def _on_post(self, post: Post) -> None:
+        now = self.clock.now()
+        if post.root_id:
+            with self.store.atomic():
+                if not self.store.claim_post(post.id, now):
+                    return
+                self._on_thread_reply(post)
+            return
+        ranking = self.knowledge.rank(post.message, top=self.config.matcher.top)
+        best = ranking.best
+        entry = self.knowledge.kb.get(best.entry_id) if best else None
+        with self.store.atomic():
+            if not self.store.claim_post(post.id, now):
+                log.info("duplicate post ignored post_id=%s", post.id)
+                return
+            self.store.add_question(
+                thread_id=post.id,
+                channel_id=post.channel_id,
+                author_id=post.user_id,
+                author_name=post.user_name,
+                text=post.message,
+                now=now,
+                entry_id=entry.id if entry else None,
+                score=best.score if best else (ranking.matches[0].score if ranking.matches else 0),
+                state=q.ANSWERED if entry else q.WAITING,
+            )
+            if entry is not None and best is not None:
+                answer = render_answer(entry, best.score, post.message, self.config)
+                self.store.record(
+                    "answered", now, post.id, self.config.bot_name, entry=entry.id, score=best.score
+                )
+                self._queue(post.channel_id, post.id, answer.text, f"answer:{post.id}", answer)
+                log.info("answered post_id=%s entry=%s score=%.3f", post.id, entry.id, best.score)
+            else:
+                top = [(m.entry_id, m.score) for m in ranking.matches]
+                self.store.record(
+                    "abstained", now, post.id, self.config.bot_name, reason=ranking.reason, top=top
+                )
+                text = render_abstention(ranking, self.knowledge.kb)
+                self._queue(post.channel_id, post.id, text, f"abstain:{post.id}")
+                self._needs_human(post.id, post.channel_id, "abstained")
+                log.info("abstained post_id=%s reason=%s", post.id, ranking.reason)
+
+    def _on_thread_reply(self, post: Post) -> None:
+        now = self.clock.now()
+        question = self.store.question(post.thread_id)
+        if question is None:
+            return
+        if post.user_id == question["author_id"]:
+            self.store.record("asker_reply", now, post.thread_id, post.user_name, post_id=post.id)
+            feedback = q.feedback_in(post.message)
+            if feedback == "helped" and question["state"] == q.RESOLVED:
+                return
+            self._feedback(question, feedback, post.user_name, f"reply:{post.id}")
+            return
+        self.store.record("human_reply", now, post.thread_id, post.user_name, post_id=post.id)
+        if not question["first_human_at"]:
+            self.store.update_question(post.thread_id, now, first_human_at=now.isoformat())
+
+    def _feedback(
+        self, question: dict[str, object], feedback: str | None, actor: str, key: str
+    ) -> str:
+        """Apply helped / not-helped feedback; returns what to tell the person who gave it."""
+        if feedback is None:
+            return ""
+        now = self.clock.now()
+        thread = str(question["thread_id"])
+        channel = str(question["channel_id"])
+        state = str(question["state"])
+        event: q.Event = "helped" if feedback == "helped" else "not_helped"
+        try:
+            new = q.next_state(state, event)
+        except q.InvalidTransition:
+            return f"Noted, but this question is already {state}."
+        self.store.update_question(thread, now, state=new, feedback=feedback)
+        self.store.record(f"feedback_{feedback}", now, thread, actor, state=new)
+        if new == q.RESOLVED:
+            self.store.update_question(thread, now, resolved_at=now.isoformat())
+            self.store.record("resolved", now, thread, actor, via="feedback")
+            return "Thanks for the feedback: glad it helped."
+        self._queue(
+            channel,
+            thread,
+            "Sorry that did not help. I have asked for a shifter to take over this thread.",
+            f"sorry:{key}",
+        )
+        self._needs_human(thread, channel, "not_helped")
+        return "Thanks: a shifter will take over."
+
+    def _needs_human(self, thread: str, channel: str, reason: str) -> None:
+        """A question waits for a person (later: ping the on-duty shifter)."""
+        self.store.record("needs_human", self.clock.now(), thread, self.config.bot_name, reason=reason)
+
+    # reactions and clicks ---------------------------------------------------------------------
+
+    async def on_reaction(self, reaction: Reaction) -> None:
+        if not reaction.added or reaction.user_id == self.bot_user_id:
+            return
+        feedback = q.feedback_from_emoji(reaction.emoji)
+        if feedback is None:
+            return
+        try:
+            with self.store.atomic():
+                question = self._question_for_bot_post(reaction.post_id)
+                if question is None or reaction.user_id != question["author_id"]:
+                    return
+                key = f"reaction:{reaction.post_id}:{reaction.user_id}:{reaction.emoji}"
+                if not self.store.claim_post(key, self.clock.now()):
+                    return
+                self._feedback(question, feedback, reaction.user_id, key)
+        except Exception:
+            log.exception("failed to handle reaction post_id=%s", reaction.post_id)
+        await self.flush()
+
+    def _question_for_bot_post(self, post_id: str) -> dict[str, object] | None:
+        rows = self.store.db.execute_returning_dicts(
+            "SELECT key FROM outbox WHERE post_id = ?", [post_id]
+        )
+        for row in rows:
+            kind, _, thread = str(row["key"]).partition(":")
+            if kind == "answer":
+                return self.store.question(thread)
+        return None
+
+    async def on_click(self, click: Click) -> str:
+        thread = str(click.context.get("thread", ""))
+        action = str(click.context.get("action", ""))
+        try:
+            with self.store.atomic():
+                question = self.store.question(thread) if thread else None
+                if question is None:
+                    return "This button belongs to a question I no longer track."
+                if click.user_id != question["author_id"]:
+                    return "Only the person who asked can say whether the answer helped."
+                feedback = {HELPED_BUTTON: "helped", NOT_HELPED_BUTTON: "not_helped"}.get(action)
+                if feedback is None:
+                    return "Unknown button."
+                key = f"click:{thread}:{click.user_id}:{action}"
+                if not self.store.claim_post(key, self.clock.now()):
+                    return "Already noted, thanks."
+                reply = self._feedback(question, feedback, click.user_name, key)
+        except Exception:
+            log.exception("failed to handle click post_id=%s", click.post_id)
+            return "Something went wrong on my side; it has been logged."
+        await self.flush()
+        return reply
+
+    # commands ---------------------------------------------------------------------------------
+
+    async def on_command(self, command: Command) -> CommandReply:
+        ctx = CommandContext(
+            user_id=command.user_id,
+            user_name=command.user_name,
+            channel_id=command.channel_id,
+            thread_id=command.root_id,
+            role=self.role_of(command.user_name),
+            now=self.clock.now(),
+            router=self,
+        )
+        try:
+            reply = await dispatch(self.registry, ctx, command.text)
+        except Exception:
+            log.exception("command failed user=%s text=%r", command.user_name, command.text[:200])
+            reply = CommandReply("Something went wrong on my side; it has been logged.")
+        await self.flush()
+        return reply
+
+    # sending ----------------------------------------------------------------------------------
+
+    def _queue(
+        self, channel: str, root: str, text: str, key: str, answer: object | None = None
+    ) -> None:
+        buttons = getattr(answer, "buttons", ())
+        with_context = tuple(
+            type(b)(b.id, b.name, {"thread": root, "action": b.id}, b.style) for b in buttons
+        )
+        self.store.enqueue(
+            OutMessage(channel_id=channel, message=text, root_id=root, key=key, buttons=with_context),
+            self.clock.now(),
+        )
+
+    def queue(self, messages: Iterable[OutMessage]) -> None:
+        for msg in messages:
+            self.store.enqueue(msg, self.clock.now())
+
+    async def flush(self) -> int:
+        """Send every recorded message not yet sent, oldest first; returns how many were sent."""
+        sent = 0
+        async with self._send_lock:
+            for pending in self.store.pending():
+                self.store.note_attempt(pending.id)
+                try:
+                    post_id = await self.chat.send(pending.message)
+                except Exception as exc:
+                    log.warning(
+                        "send failed key=%s thread_id=%s: %s",
+                        pending.message.key,
+                        pending.message.root_id,
+                        exc,
+                    )
+                    break
+                self.store.mark_sent(pending.id, post_id, self.clock.now())
+                sent += 1
+        return sent

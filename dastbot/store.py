@@ -1,0 +1,353 @@
+"""Persistent state in SQLite through sqlite-utils: schema migrations and intention-named methods.
+
+Tables: ``questions`` (one row per thread the bot tracks), ``events`` (append-only audit trail),
+``seen_posts`` (incoming post ids already handled, so nothing is answered twice), ``outbox``
+(messages the bot decided to send, recorded before sending and marked after), ``job_runs`` (when
+each scheduled job last ran, so a restart fires what was missed once). Times are UTC ISO-8601.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from dastbot.models import Button, OutMessage
+
+
+def iso(instant: datetime) -> str:
+    """UTC ISO-8601 with milliseconds: sortable as text."""
+    if instant.tzinfo is None:
+        raise ValueError("naive datetimes are not stored")
+    return instant.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _m1_initial(db: sqlite_utils.Database) -> None:
+    db["questions"].create(
+        {
+            "thread_id": str,
+            "channel_id": str,
+            "author_id": str,
+            "author_name": str,
+            "text": str,
+            "entry_id": str,
+            "score": float,
+            "state": str,
+            "created_at": str,
+            "updated_at": str,
+            "answered_at": str,
+            "first_human_at": str,
+            "resolved_at": str,
+            "claimed_by": str,
+            "feedback": str,
+        },
+        pk="thread_id",
+        not_null={"channel_id", "author_id", "state", "created_at", "updated_at"},
+    )
+    db["questions"].create_index(["state", "created_at"])
+    db["events"].create(
+        {
+            "id": int,
+            "at": str,
+            "kind": str,
+            "thread_id": str,
+            "actor": str,
+            "data": str,
+        },
+        pk="id",
+        not_null={"at", "kind"},
+    )
+    db["events"].create_index(["thread_id"])
+    db["events"].create_index(["kind", "at"])
+    db["seen_posts"].create({"post_id": str, "at": str}, pk="post_id")
+    db["outbox"].create(
+        {
+            "id": int,
+            "key": str,
+            "channel_id": str,
+            "root_id": str,
+            "message": str,
+            "buttons": str,
+            "created_at": str,
+            "sent_at": str,
+            "post_id": str,
+            "attempts": int,
+        },
+        pk="id",
+        not_null={"key", "channel_id", "message", "created_at"},
+    )
+    db["outbox"].create_index(["key"], unique=True)
+    db["outbox"].create_index(["sent_at"])
+    db["job_runs"].create({"job_id": str, "last_due": str, "ran_at": str}, pk="job_id")
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_m1_initial,)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An outbox row not yet confirmed sent."""
+
+    id: int
+    message: OutMessage
+    attempts: int
+
+
+def _buttons_json(buttons: tuple[Button, ...]) -> str:
+    return json.dumps(
+        [{"id": b.id, "name": b.name, "context": dict(b.context), "style": b.style} for b in buttons]
+    )
+
+
+def _buttons_from(text: str | None) -> tuple[Button, ...]:
+    if not text:
+        return ()
+    return tuple(
+        Button(id=b["id"], name=b["name"], context=b.get("context", {}), style=b.get("style", ""))
+        for b in json.loads(text)
+    )
+
+
+class Store:
+    """All reads and writes of the bot's state."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+        self.migrate()
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        if str(path) == ":memory:":
+            return cls.memory()
+        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=10.0, isolation_level=None)
+        db = sqlite_utils.Database(conn)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        return cls(db)
+
+    @classmethod
+    def memory(cls) -> Store:
+        return cls(sqlite_utils.Database(memory=True))
+
+    def close(self) -> None:
+        self.db.close()
+
+    # schema -----------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        if "_migrations" not in self.db.table_names():
+            return 0
+        row = self.db.execute("SELECT MAX(version) FROM _migrations").fetchone()
+        return int(row[0] or 0)
+
+    def migrate(self) -> None:
+        if "_migrations" not in self.db.table_names():
+            self.db["_migrations"].create({"version": int, "applied_at": str}, pk="version")
+        current = self.schema_version()
+        for version, step in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            with self.db.atomic():
+                step(self.db)
+                self.db["_migrations"].insert(
+                    {"version": version, "applied_at": iso(datetime.now(UTC))}
+                )
+
+    def writable(self) -> bool:
+        try:
+            with self.db.atomic():
+                self.db.execute("CREATE TEMP TABLE IF NOT EXISTS _probe (x)")
+                self.db.execute("INSERT INTO _probe VALUES (1)")
+                self.db.execute("DELETE FROM _probe")
+            self.db.execute("PRAGMA quick_check(1)").fetchone()
+            return True
+        except sqlite3.Error:
+            return False
+
+    @property
+    def atomic(self) -> Callable[[], Any]:
+        return self.db.atomic
+
+    # incoming posts ---------------------------------------------------------------------------
+
+    def claim_post(self, post_id: str, now: datetime) -> bool:
+        """Mark an incoming post as handled; False when it already was (a replay)."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO seen_posts (post_id, at) VALUES (?, ?)", [post_id, iso(now)]
+        )
+        return cursor.rowcount == 1
+
+    def seen(self, post_id: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM seen_posts WHERE post_id = ?", [post_id]).fetchone()
+        return row is not None
+
+    def last_seen_at(self) -> datetime | None:
+        row = self.db.execute("SELECT MAX(at) FROM seen_posts").fetchone()
+        return parse_iso(row[0]) if row and row[0] else None
+
+    # audit trail ------------------------------------------------------------------------------
+
+    def record(
+        self,
+        kind: str,
+        now: datetime,
+        thread_id: str = "",
+        actor: str = "",
+        **data: Any,
+    ) -> None:
+        self.db["events"].insert(
+            {
+                "at": iso(now),
+                "kind": kind,
+                "thread_id": thread_id,
+                "actor": actor,
+                "data": json.dumps(data, sort_keys=True, default=str),
+            }
+        )
+
+    def events(self, thread_id: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        where: list[str] = []
+        args: list[str] = []
+        if thread_id is not None:
+            where.append("thread_id = ?")
+            args.append(thread_id)
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(kind)
+        clause = " AND ".join(where) or "1"
+        rows = self.db.execute_returning_dicts(
+            f"SELECT * FROM events WHERE {clause} ORDER BY id", args
+        )
+        for row in rows:
+            row["data"] = json.loads(row["data"] or "{}")
+        return rows
+
+    # questions --------------------------------------------------------------------------------
+
+    def add_question(
+        self,
+        *,
+        thread_id: str,
+        channel_id: str,
+        author_id: str,
+        author_name: str,
+        text: str,
+        now: datetime,
+        entry_id: str | None,
+        score: float | None,
+        state: str,
+    ) -> None:
+        stamp = iso(now)
+        self.db["questions"].insert(
+            {
+                "thread_id": thread_id,
+                "channel_id": channel_id,
+                "author_id": author_id,
+                "author_name": author_name,
+                "text": text,
+                "entry_id": entry_id,
+                "score": score,
+                "state": state,
+                "created_at": stamp,
+                "updated_at": stamp,
+                "answered_at": stamp if entry_id else None,
+            },
+            ignore=True,
+        )
+
+    def question(self, thread_id: str) -> dict[str, Any] | None:
+        rows = self.db.execute_returning_dicts(
+            "SELECT * FROM questions WHERE thread_id = ?", [thread_id]
+        )
+        return rows[0] if rows else None
+
+    def update_question(self, thread_id: str, now: datetime, **fields: Any) -> None:
+        self.db["questions"].update(thread_id, {**fields, "updated_at": iso(now)})
+
+    def questions(self, states: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        if states:
+            marks = ",".join("?" for _ in states)
+            return self.db.execute_returning_dicts(
+                f"SELECT * FROM questions WHERE state IN ({marks}) ORDER BY created_at",
+                list(states),
+            )
+        return self.db.execute_returning_dicts("SELECT * FROM questions ORDER BY created_at")
+
+    # outbox -----------------------------------------------------------------------------------
+
+    def enqueue(self, msg: OutMessage, now: datetime) -> int:
+        """Record the intent to send; the same key is recorded once (its id is returned)."""
+        if not msg.key:
+            raise ValueError("an outbox message needs a key")
+        self.db.execute(
+            "INSERT OR IGNORE INTO outbox (key, channel_id, root_id, message, buttons, "
+            "created_at, attempts) VALUES (?, ?, ?, ?, ?, ?, 0)",
+            [
+                msg.key,
+                msg.channel_id,
+                msg.root_id,
+                msg.message,
+                _buttons_json(msg.buttons),
+                iso(now),
+            ],
+        )
+        row = self.db.execute("SELECT id FROM outbox WHERE key = ?", [msg.key]).fetchone()
+        return int(row[0])
+
+    def pending(self) -> list[Pending]:
+        rows = self.db.execute_returning_dicts(
+            "SELECT * FROM outbox WHERE sent_at IS NULL ORDER BY id"
+        )
+        return [
+            Pending(
+                id=row["id"],
+                message=OutMessage(
+                    channel_id=row["channel_id"],
+                    message=row["message"],
+                    root_id=row["root_id"] or "",
+                    key=row["key"],
+                    buttons=_buttons_from(row["buttons"]),
+                ),
+                attempts=row["attempts"] or 0,
+            )
+            for row in rows
+        ]
+
+    def note_attempt(self, outbox_id: int) -> None:
+        self.db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", [outbox_id])
+
+    def mark_sent(self, outbox_id: int, post_id: str, now: datetime) -> None:
+        self.db.execute(
+            "UPDATE outbox SET sent_at = ?, post_id = ? WHERE id = ?",
+            [iso(now), post_id, outbox_id],
+        )
+
+    def sent(self, key: str) -> dict[str, Any] | None:
+        rows = self.db.execute_returning_dicts("SELECT * FROM outbox WHERE key = ?", [key])
+        return rows[0] if rows else None
+
+    def outbox_keys(self) -> Iterator[str]:
+        for row in self.db.execute("SELECT key FROM outbox ORDER BY id"):
+            yield row[0]
+
+    # scheduled jobs ---------------------------------------------------------------------------
+
+    def last_due(self, job_id: str) -> datetime | None:
+        row = self.db.execute("SELECT last_due FROM job_runs WHERE job_id = ?", [job_id]).fetchone()
+        return parse_iso(row[0]) if row and row[0] else None
+
+    def mark_job_ran(self, job_id: str, due: datetime, now: datetime) -> None:
+        self.db["job_runs"].upsert(
+            {"job_id": job_id, "last_due": iso(due), "ran_at": iso(now)}, pk="job_id"
+        )

@@ -1,0 +1,79 @@
+"""YAML with line numbers: parsed data plus the line of every mapping key and list item.
+
+Validation errors must name the file and line; PyYAML keeps marks only on nodes, so this module
+walks the node tree once and records a line for each path into the document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PathKey = tuple[str | int, ...]
+
+
+class YamlSyntaxError(ValueError):
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+
+
+@dataclass
+class Located:
+    """A parsed YAML document and the 1-based line of each path in it."""
+
+    data: Any
+    file: str
+    lines: dict[PathKey, int] = field(default_factory=dict)
+
+    def line(self, path: PathKey) -> int:
+        """The line of the deepest known prefix of ``path`` (1 when nothing is known)."""
+        for n in range(len(path), -1, -1):
+            if path[:n] in self.lines:
+                return self.lines[path[:n]]
+        return 1
+
+    def where(self, path: PathKey) -> str:
+        return f"{self.file}:{self.line(path)}"
+
+
+def _record(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            _record(value_node, (*path, key), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _record(item, (*path, i), lines)
+
+
+def parse(text: str, file: str) -> Located:
+    """Parse one YAML document; a syntax error becomes ``YamlSyntaxError`` naming file and line."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise YamlSyntaxError(f"{file}:{line}", f"invalid YAML: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise YamlSyntaxError(f"{file}:1", f"invalid YAML: {exc}") from None
+    located = Located(data=data, file=file)
+    if node is not None:
+        _record(node, (), located.lines)
+    return located
+
+
+def parse_file(path: Path) -> Located:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise YamlSyntaxError(f"{path}:1", "not UTF-8 text") from None
+    except OSError as exc:
+        raise YamlSyntaxError(f"{path}:1", f"cannot read: {exc.strerror}") from None
+    return parse(text, str(path))

@@ -1,0 +1,125 @@
+"""Shared fixtures: an in-memory store, a fake clock, a small knowledge base, and a chat harness
+that lets tests read like transcripts (a user says something; the bot's replies come back)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from dastbot.answers import LiveKnowledge
+from dastbot.clock import FakeClock
+from dastbot.config import Config, load_config
+from dastbot.models import Click, Command, CommandReply, OutMessage, Post, Reaction
+from dastbot.router import Router
+from dastbot.store import Store
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CHANNEL = "chan-help"
+
+
+def shared_dir(name: str) -> Path:
+    """A folder from ../shared, only through the environment; the test skips without it."""
+    value = os.environ.get(name)
+    if not value:
+        pytest.skip(f"{name} is not set: this test reads reference data outside the repository")
+    return Path(value)
+
+
+@pytest.fixture
+def store() -> Store:
+    return Store.memory()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def config() -> Config:
+    return load_config(None, {}).model_copy(update={"kb": str(FIXTURES / "kb")})
+
+
+@dataclass
+class RecordingChat:
+    """A Chat that remembers what the bot sent; optionally fails the next sends."""
+
+    sent: list[tuple[str, OutMessage]] = field(default_factory=list)
+    fail_next: int = 0
+    counter: int = 0
+
+    async def send(self, msg: OutMessage) -> str:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise ConnectionError("chat is down")
+        self.counter += 1
+        post_id = f"bot{self.counter}"
+        self.sent.append((post_id, msg))
+        return post_id
+
+    async def react(self, post_id: str, emoji: str) -> None:
+        return None
+
+    async def direct_channel(self, user_name: str) -> str:
+        return f"dm-{user_name}"
+
+    def permalink(self, post_id: str) -> str:
+        return f"https://chat.test/atlas/pl/{post_id}"
+
+
+class Bot:
+    """A router wired to a recording chat: ``say`` posts and returns what the bot answered."""
+
+    def __init__(self, config: Config, store: Store, clock: FakeClock) -> None:
+        self.chat = RecordingChat()
+        self.clock = clock
+        self.store = store
+        self.knowledge = LiveKnowledge.load(Path(config.kb), config)
+        self.router = Router(config, store, self.chat, clock, self.knowledge, bot_user_id="bot")
+        self._posts = 0
+
+    def _new_replies(self, before: int) -> list[OutMessage]:
+        return [msg for _, msg in self.chat.sent[before:]]
+
+    async def say(self, user: str, text: str, thread: str = "", post_id: str = "") -> list[OutMessage]:
+        self._posts += 1
+        post = Post(
+            id=post_id or f"u{self._posts}",
+            channel_id=CHANNEL,
+            user_id=user,
+            user_name=user,
+            message=text,
+            create_at=self.clock.now(),
+            root_id=thread,
+        )
+        before = len(self.chat.sent)
+        await self.router.on_post(post)
+        self.last_post = post
+        return self._new_replies(before)
+
+    async def command(self, user: str, text: str, thread: str = "") -> CommandReply:
+        return await self.router.on_command(
+            Command(user_id=user, user_name=user, channel_id=CHANNEL, text=text, root_id=thread)
+        )
+
+    async def react(self, user: str, post_id: str, emoji: str) -> list[OutMessage]:
+        before = len(self.chat.sent)
+        await self.router.on_reaction(Reaction(user, post_id, CHANNEL, emoji))
+        return self._new_replies(before)
+
+    async def click(self, user: str, post_id: str, button: str) -> str:
+        msg = dict(self.chat.sent)[post_id]
+        context = next(b.context for b in msg.buttons if b.id == button)
+        return await self.router.on_click(Click(user, user, CHANNEL, post_id, context))
+
+    def post_id_of(self, msg: OutMessage) -> str:
+        return next(pid for pid, m in self.chat.sent if m is msg)
+
+
+@pytest.fixture
+def bot(config: Config, store: Store, clock: FakeClock) -> Bot:
+    return Bot(config, store, clock)

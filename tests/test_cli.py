@@ -1,0 +1,189 @@
+"""The command line as a user types it: console transcripts from a pipe, check, kb match/eval."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, shared_dir
+
+from dastbot.__main__ import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(
+    args: list[str], capsys: pytest.CaptureFixture[str], stdin: str = ""
+) -> tuple[int, str, str]:
+    sys.stdin = io.StringIO(stdin)
+    try:
+        code = main(args)
+    finally:
+        sys.stdin = sys.__stdin__
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("DASTBOT_CONFIG", "DASTBOT_KB", "DASTBOT_DB"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_console_answers_a_piped_question_in_its_thread(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        ["console", "--kb", str(REPO / "knowledge")],
+        capsys,
+        "pathena says my task is exhausted, what now?\n",
+    )
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "[p1] alice: pathena says my task is exhausted, what now?"
+    assert lines[1].startswith("[p2] dastbot in thread p1")
+    assert "exhausted" in lines[2].lower()
+    assert "Match confidence" in out
+
+
+def test_console_transcript_with_users_threads_commands_and_time(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    script = "\n".join(
+        [
+            ":as bob",
+            "my task is exhausted what does it mean",
+            ":in p1",
+            "that did not help",
+            ":out",
+            "/dast status",
+            ":wait 2d",
+            "/dast kb search proxy has expired",
+        ]
+    )
+    code, out, _ = run(
+        ["console", "--kb", str(FIXTURES / "kb"), "--db", str(tmp_path / "c.db"),
+         "--at", "2026-03-27T15:00+01:00"],
+        capsys,
+        script + "\n",
+    )
+    assert code == 0
+    assert "[p1] bob: my task is exhausted what does it mean" in out
+    assert "[p3] bob in thread p1: that did not help" in out
+    assert "[p4] dastbot in thread p1 (Fri 14:00 UTC):" in out
+    assert "| waiting | bob |" in out
+    assert "(time is now Sun 2026-03-29 14:00 UTC)" in out
+    assert "| proxy-expired |" in out
+
+
+def test_console_survives_bad_meta_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        ["console", "--kb", str(FIXTURES / "kb")], capsys, ":wait forever\n:in p77\n:bogus\n"
+    )
+    assert code == 0
+    assert "(error: not a duration: 'forever'" in out
+    assert "(error: no post p77)" in out
+    assert ":as NAME" in out
+
+
+def test_kb_match_json_abstains_on_the_weather(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["kb", "match", "what is the weather in Rabat?", "--json"], capsys)
+    assert code == 0
+    result = json.loads(out)
+    assert result["abstain"] is True
+    assert set(result["matches"][0]) == {"id", "title", "score"}
+
+
+def test_kb_match_finds_a_pasted_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        ["kb", "match", "--kb", str(FIXTURES / "kb"), "Payload exceeded maximum allowed memory",
+         "--json"],
+        capsys,
+    )
+    assert json.loads(out)["matches"][0]["id"] == "memory-exceeded"
+    assert json.loads(out)["abstain"] is False
+
+
+def test_check_passes_on_the_shipped_files(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["check", "--config", str(REPO / "bot.yaml")], capsys)
+    assert code == 0
+    assert "knowledge base OK" in out
+
+
+def test_check_lists_every_problem_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["check", "--kb", str(FIXTURES / "broken")], capsys)
+    assert code == 1
+    assert "a.yaml:7: entry 'no-answer': missing required field 'answer'" in err
+    assert "b.yaml:1: entry 'dup-entry': duplicate id" in err
+
+
+def test_check_reports_config_and_kb_errors_together(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bot.yaml"
+    bad.write_text("http:\n  port: -1\n")
+    code, _, err = run(["check", "--config", str(bad), "--kb", str(FIXTURES / "broken")], capsys)
+    assert code == 1
+    assert f"{bad}:2: http.port" in err
+    assert "duplicate id" in err
+
+
+def test_kb_eval_prints_the_documented_json_keys(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    questions = tmp_path / "q.yaml"
+    questions.write_text(
+        "- {id: a, text: 'Payload exceeded maximum allowed memory', gold: memory-exceeded}\n"
+        "- {id: b, text: 'my grid proxy has expired', gold: proxy-expired}\n"
+        "- {id: c, text: 'best pizza near CERN?', gold: null}\n"
+    )
+    code, out, _ = run(
+        ["kb", "eval", "--kb", str(FIXTURES / "kb"), "--questions", str(questions), "--json"],
+        capsys,
+    )
+    result = json.loads(out)
+    assert set(result) == {
+        "n", "answerable", "top1", "top3", "nulls", "null_abstained", "overall", "threshold",
+        "p50_ms", "p99_ms",
+    }
+    assert (result["n"], result["answerable"], result["nulls"]) == (3, 2, 1)
+    assert result["top1"] == 1.0
+
+
+def test_kb_eval_rejects_gold_labels_the_kb_does_not_have(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    questions = tmp_path / "q.yaml"
+    questions.write_text("- {id: a, text: 'x', gold: no-such-entry}\n")
+    code, _, err = run(
+        ["kb", "eval", "--kb", str(FIXTURES / "kb"), "--questions", str(questions)], capsys
+    )
+    assert code == 1
+    assert "gold 'no-such-entry' is not an entry" in err
+
+
+def test_kb_eval_on_the_shared_dev_set(capsys: pytest.CaptureFixture[str]) -> None:
+    folder = shared_dir("DASTBOT_EVAL_DIR")
+    code, out, _ = run(
+        ["kb", "eval", "--kb", str(folder / "knowledge.yaml"), "--questions",
+         str(folder / "questions-dev.yaml"), "--json"],
+        capsys,
+    )
+    result = json.loads(out)
+    assert (result["n"], result["answerable"], result["nulls"]) == (118, 102, 16)
+    assert result["top1"] >= 0.8
+
+
+def test_the_installed_entry_point_runs() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "dastbot", "kb", "match", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 0
+    assert "--json" in proc.stdout
