@@ -35,7 +35,9 @@ def _config(args: argparse.Namespace) -> Config:
     try:
         config = load_config(path)
     except ConfigError as exc:
-        raise CliError("configuration errors:\n" + "\n".join(f"  {e}" for e in exc.errors)) from None
+        raise CliError(
+            "configuration errors:\n" + "\n".join(f"  {e}" for e in exc.errors)
+        ) from None
     overrides: dict[str, object] = {}
     if getattr(args, "kb", None):
         overrides["kb"] = str(Path(args.kb).resolve())
@@ -95,7 +97,11 @@ def cmd_kb_match(args: argparse.Namespace) -> int:
         return EXIT_OK
     for i, m in enumerate(ranking.matches, 1):
         print(f"{i}. {m.score:.3f}  {m.entry_id}  {m.title}")
-    verdict = f"abstain ({ranking.reason})" if ranking.abstain else f"answer: {ranking.matches[0].entry_id}"
+    verdict = (
+        f"abstain ({ranking.reason})"
+        if ranking.abstain
+        else f"answer: {ranking.matches[0].entry_id}"
+    )
     print(f"threshold {matcher.threshold:.2f}: {verdict}")
     return EXIT_OK
 
@@ -118,8 +124,10 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
     if args.verbose:
         for o in outcomes:
             if not o.correct:
-                print(f"MISS {o.question.id}: gold={o.question.gold} answered={o.answered} "
-                      f"ranked={list(o.ranked)}\n     {o.question.text[:120]!r}")
+                print(
+                    f"MISS {o.question.id}: gold={o.question.gold} answered={o.answered} "
+                    f"ranked={list(o.ranked)}\n     {o.question.text[:120]!r}"
+                )
     r = result
     print(f"questions: {r.n} ({r.answerable} answerable, {r.nulls} null)")
     print(f"top-1: {r.top1:.3f}   top-3: {r.top3:.3f}")
@@ -162,6 +170,43 @@ def cmd_console(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    import signal
+
+    from dastbot.app import run_bot
+    from dastbot.chat.mattermost import AuthRejected, SendFailed
+
+    config = _config(args)
+    _load_kb(config)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(run_bot(config, ready=_announce if args.ready_json else None))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            logging.getLogger("dastbot").info("stopped by signal")
+
+    try:
+        asyncio.run(main())
+    except AuthRejected as exc:
+        raise CliError(
+            f"{exc}. Check DASTBOT_MATTERMOST_TOKEN (the bot account's access token).", 3
+        ) from None
+    except (ValueError, SendFailed) as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot reach {config.mattermost.url}: {exc}") from None
+    return EXIT_OK
+
+
+def _announce(info: dict[str, object]) -> None:
+    public = {k: v for k, v in info.items() if isinstance(v, str | int | float | bool)}
+    print(json.dumps({"ready": True, **public}), flush=True)
+
+
 def _instant(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
@@ -191,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", help="start the simulated clock at this ISO-8601 instant")
     p.set_defaults(func=cmd_console)
 
+    p = sub.add_parser("run", help="connect to Mattermost and serve")
+    common(p, db=True)
+    p.add_argument("--ready-json", action="store_true", help="print one JSON line when ready")
+    p.set_defaults(func=cmd_run)
+
     kb = sub.add_parser("kb", help="knowledge-base tools").add_subparsers(dest="kb", required=True)
     p = kb.add_parser("match", help="rank the entries for a question")
     common(p)
@@ -212,8 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet = args.command in ("console", "check", "kb")
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose_log else logging.WARNING,
+        level=logging.DEBUG if args.verbose_log else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

@@ -75,7 +75,7 @@ def render_answer(entry: Entry, score: float, question: str, config: Config) -> 
         lines.append(ask)
     lines.append(
         f"_Match confidence {score:.0%} (entry `{entry.id}`). If this did not help, press "
-        "**Did not help** or reply \"did not help\" and a shifter will take over._"
+        '**Did not help** or reply "did not help" and a shifter will take over._'
     )
     buttons = (
         Button(HELPED_BUTTON, "Helped", style="good"),

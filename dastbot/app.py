@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dastbot.answers import LiveKnowledge
 from dastbot.chat.base import Chat
 from dastbot.clock import Clock, SettableClock
 from dastbot.config import Config
 from dastbot.knowledge import packaged_knowledge
+from dastbot.metrics import Metrics
 from dastbot.router import Router
 from dastbot.scheduler import Sweeper
 from dastbot.store import Store
+
+if TYPE_CHECKING:
+    from dastbot.chat.mattermost import MattermostChat
 
 log = logging.getLogger("dastbot.app")
 DEFAULT_KB = "knowledge"
@@ -36,13 +44,21 @@ class App:
         store: Store | None = None,
         knowledge: LiveKnowledge | None = None,
         bot_user_id: str = "",
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
         self.store = store or Store.open(config.resolve(config.db))
         self.knowledge = knowledge or LiveKnowledge.load(knowledge_path(config), config)
+        self.metrics = metrics or Metrics()
         self.router = Router(
-            config, self.store, chat, clock, self.knowledge, bot_user_id=bot_user_id
+            config,
+            self.store,
+            chat,
+            clock,
+            self.knowledge,
+            bot_user_id=bot_user_id,
+            metrics=self.metrics,
         )
         self.sweeper = Sweeper(self.store, clock)
 
@@ -70,3 +86,90 @@ class App:
             await self.tick()
         clock.set(target)
         await self.tick()
+
+
+async def run_bot(config: Config, ready: Callable[[dict[str, object]], None] | None = None) -> None:
+    """Connect to Mattermost, serve HTTP and answer until cancelled or the token is rejected.
+
+    Raises ``AuthRejected`` (bad token) or ``ValueError`` (missing channel, bad URL) for the CLI
+    to report; cancellation (SIGTERM) stops cleanly.
+    """
+    from dastbot.chat.http import HttpEndpoint
+    from dastbot.chat.mattermost import MattermostChat
+    from dastbot.clock import SystemClock
+    from dastbot.scheduler import start_sweeping
+
+    if config.mattermost_token is None:
+        raise ValueError("DASTBOT_MATTERMOST_TOKEN is not set: the bot needs its access token")
+    metrics = Metrics()
+    chat = MattermostChat(config, config.mattermost_token.get_secret_value(), metrics)
+    me = await chat.login()
+    app = App(config, chat, SystemClock(), bot_user_id=chat.user_id, metrics=metrics)
+    cursor = app.store.get_meta("mattermost.cursor_ms")
+    chat.cursor_ms = int(cursor) if cursor else int(app.clock.now().timestamp() * 1000)
+    app.store.set_meta("mattermost.cursor_ms", str(chat.cursor_ms))
+
+    def healthy() -> dict[str, bool]:
+        return {"websocket": chat.connected.is_set(), "store": app.store.writable()}
+
+    slash = config.slash_token.get_secret_value() if config.slash_token else ""
+    if not slash:
+        log.warning("DASTBOT_SLASH_TOKEN is not set: slash commands and buttons are refused")
+    http = HttpEndpoint(
+        slash_token=slash,
+        on_command=app.router.on_command,
+        on_click=app.router.on_click,
+        healthy=healthy,
+        metrics=metrics,
+        thread_of=app.router.thread_reference,
+    )
+    port = await http.start(config.http.host, config.http.port)
+    await app.start()
+    scheduler = start_sweeping(app.tick, 30.0)
+    supervisor = asyncio.ensure_future(chat.run())
+    consumer = asyncio.ensure_future(_consume(chat, app))
+    log.info("dastbot ready as @%s (HTTP port %d)", me.get("username"), port)
+    if ready is not None:
+        ready({"user": me.get("username"), "http_port": port, "chat": chat, "app": app})
+    try:
+        done, _ = await asyncio.wait({supervisor, consumer}, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()
+    finally:
+        scheduler.shutdown(wait=False)
+        await chat.stop()
+        for task in (supervisor, consumer):
+            task.cancel()
+        await asyncio.gather(supervisor, consumer, return_exceptions=True)
+        await http.stop()
+        app.store.close()
+
+
+async def _consume(chat: MattermostChat, app: App) -> None:
+    """Feed chat events to the router one at a time, catching up after every hello."""
+    from dastbot.models import Post, Reaction
+
+    while True:
+        kind, item = await chat.events.get()
+        started = time.perf_counter()
+        try:
+            if kind == "hello":
+                since = max(chat.cursor_ms - 1, 0)
+                await chat.catch_up(since)
+                continue
+            if kind == "post" and isinstance(item, Post):
+                await app.router.on_post(item)
+                created = int(item.create_at.timestamp() * 1000)
+                if created > chat.cursor_ms:
+                    chat.cursor_ms = created
+                    app.store.set_meta("mattermost.cursor_ms", str(created))
+            elif kind == "edit" and isinstance(item, Post):
+                await app.router.on_edit(item)
+            elif kind == "reaction" and isinstance(item, Reaction):
+                await app.router.on_reaction(item)
+        except Exception as exc:
+            if exc.__class__.__name__ == "AuthRejected":
+                raise
+            log.exception("event %s failed", kind)
+        finally:
+            chat.metrics.handler_seconds.labels(kind).observe(time.perf_counter() - started)

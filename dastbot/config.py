@@ -60,7 +60,7 @@ class HttpSettings(_Section):
 
 
 class MatcherSettings(_Section):
-    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    threshold: float = Field(default=0.3, ge=0.0, le=1.0)
     margin: float = Field(default=0.0, ge=0.0, le=1.0)
     top: int = Field(default=3, ge=1, le=20)
 
@@ -200,4 +200,3 @@ def default_config_path(cwd: Path | None = None) -> Path | None:
         return Path(explicit)
     candidate = (cwd or Path.cwd()) / "bot.yaml"
     return candidate if candidate.is_file() else None
-

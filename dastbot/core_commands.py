@@ -20,7 +20,9 @@ def register_core(registry: Registry) -> None:
     async def _kb_search(ctx: CommandContext, args: list[str]) -> CommandReply:
         text = " ".join(args).strip()
         if not text:
-            return CommandReply("Usage: `/dast kb search TEXT`, e.g. `/dast kb search task exhausted`.")
+            return CommandReply(
+                "Usage: `/dast kb search TEXT`, e.g. `/dast kb search task exhausted`."
+            )
         knowledge = ctx.router.knowledge
         ranking = knowledge.rank(text, top=5)
         if not ranking.matches:

@@ -67,7 +67,9 @@ def load_questions(path: Path, kb: KnowledgeBase) -> list[Question]:
         if gold is not None and kb.get(str(gold)) is None:
             errors.append(f"{where}: gold {gold!r} is not an entry of the knowledge base")
             continue
-        out.append(Question(str(raw.get("id", i)), raw["text"], None if gold is None else str(gold)))
+        out.append(
+            Question(str(raw.get("id", i)), raw["text"], None if gold is None else str(gold))
+        )
     if errors:
         raise QuestionFileError("\n".join(errors))
     return out

@@ -38,6 +38,8 @@ ESCALATION_TARGETS = (
 FACTS = ("task_id", "job_id", "error", "dataset", "site", "release", "log")
 REQUIRED = ("id", "title", "category", "patterns", "answer", "escalate_to")
 OPTIONAL = ("links", "ask_for", "tags")
+# Files in a knowledge folder that hold other data (escalation contacts, the site map).
+RESERVED_FILES = frozenset({"contacts.yaml", "sites.yaml"})
 ID_RE = re.compile(r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$")
 
 
@@ -89,13 +91,21 @@ class KnowledgeBase:
 
 
 def packaged_knowledge() -> Path:
-    """The knowledge base shipped inside the installed package."""
-    return Path(str(resources.files("dastbot") / "_knowledge"))
+    """The knowledge base shipped inside the installed package (in a source checkout: the
+    repository's knowledge folder)."""
+    installed = Path(str(resources.files("dastbot") / "_knowledge"))
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parent.parent / "knowledge"
 
 
 def _files(path: Path) -> list[Path]:
     if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        return sorted(
+            p
+            for p in path.iterdir()
+            if p.suffix in (".yaml", ".yml") and p.is_file() and p.name not in RESERVED_FILES
+        )
     return [path]
 
 
@@ -219,7 +229,9 @@ class _Checker:
         return tuple(out)
 
 
-def validate(documents: Iterable[Located], targets: Collection[str] = ESCALATION_TARGETS) -> KnowledgeBase:
+def validate(
+    documents: Iterable[Located], targets: Collection[str] = ESCALATION_TARGETS
+) -> KnowledgeBase:
     checker = _Checker(targets)
     origin: list[str] = []
     for located in documents:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Iterable
+
 from dastbot import questions as q
 from dastbot.answers import (
     HELPED_BUTTON,
@@ -22,10 +24,12 @@ from dastbot.chat.base import Chat
 from dastbot.clock import Clock
 from dastbot.commands import CommandContext, Registry, dispatch
 from dastbot.config import Config
+from dastbot.metrics import Metrics
 from dastbot.models import Click, Command, CommandReply, OutMessage, Post, Reaction
 from dastbot.store import Store
 
 log = logging.getLogger("dastbot.router")
+_THREAD_REF = re.compile(r"(?:/pl/|^|\s)([a-z0-9]{26})(?:\s|$|[/?#])")
 
 
 RoleLookup = Callable[[str], str]
@@ -41,6 +45,7 @@ class Router:
         knowledge: LiveKnowledge,
         bot_user_id: str = "",
         role_of: RoleLookup | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -49,6 +54,7 @@ class Router:
         self.knowledge = knowledge
         self.bot_user_id = bot_user_id
         self.role_of: RoleLookup = role_of or (lambda _name: "user")
+        self.metrics = metrics or Metrics()
         self.registry = Registry()
         self._send_lock = asyncio.Lock()
         from dastbot.core_commands import register_core
@@ -74,6 +80,7 @@ class Router:
                     return
                 self._on_thread_reply(post)
             return
+        self.metrics.questions.inc()
         ranking = self.knowledge.rank(post.message, top=self.config.matcher.top)
         best = ranking.best
         entry = self.knowledge.kb.get(best.entry_id) if best else None
@@ -98,6 +105,7 @@ class Router:
                     "answered", now, post.id, self.config.bot_name, entry=entry.id, score=best.score
                 )
                 self._queue(post.channel_id, post.id, answer.text, f"answer:{post.id}", answer)
+                self.metrics.matches.labels("answered").inc()
                 log.info("answered post_id=%s entry=%s score=%.3f", post.id, entry.id, best.score)
             else:
                 top = [(m.entry_id, m.score) for m in ranking.matches]
@@ -107,6 +115,7 @@ class Router:
                 text = render_abstention(ranking, self.knowledge.kb)
                 self._queue(post.channel_id, post.id, text, f"abstain:{post.id}")
                 self._needs_human(post.id, post.channel_id, "abstained")
+                self.metrics.matches.labels("abstained").inc()
                 log.info("abstained post_id=%s reason=%s", post.id, ranking.reason)
 
     def _on_thread_reply(self, post: Post) -> None:
@@ -140,6 +149,7 @@ class Router:
             new = q.next_state(state, event)
         except q.InvalidTransition:
             return f"Noted, but this question is already {state}."
+        self.metrics.feedback.labels(feedback).inc()
         self.store.update_question(thread, now, state=new, feedback=feedback)
         self.store.record(f"feedback_{feedback}", now, thread, actor, state=new)
         if new == q.RESOLVED:
@@ -157,7 +167,26 @@ class Router:
 
     def _needs_human(self, thread: str, channel: str, reason: str) -> None:
         """A question waits for a person (later: ping the on-duty shifter)."""
-        self.store.record("needs_human", self.clock.now(), thread, self.config.bot_name, reason=reason)
+        self.store.record(
+            "needs_human", self.clock.now(), thread, self.config.bot_name, reason=reason
+        )
+
+    async def on_edit(self, post: Post) -> None:
+        """An edited post is recorded in its thread's trail (the answer is not redone)."""
+        if post.is_bot or post.user_id == self.bot_user_id:
+            return
+        if self.store.question(post.thread_id) is not None:
+            self.store.record(
+                "edited", self.clock.now(), post.thread_id, post.user_name, post_id=post.id
+            )
+
+    def thread_reference(self, text: str) -> str:
+        """A thread named in command text by permalink or post id, if it is one the bot tracks."""
+        for match in _THREAD_REF.finditer(text):
+            question = self.store.question(match.group(1))
+            if question is not None:
+                return str(question["thread_id"])
+        return ""
 
     # reactions and clicks ---------------------------------------------------------------------
 
@@ -243,7 +272,9 @@ class Router:
             type(b)(b.id, b.name, {"thread": root, "action": b.id}, b.style) for b in buttons
         )
         self.store.enqueue(
-            OutMessage(channel_id=channel, message=text, root_id=root, key=key, buttons=with_context),
+            OutMessage(
+                channel_id=channel, message=text, root_id=root, key=key, buttons=with_context
+            ),
             self.clock.now(),
         )
 
@@ -256,9 +287,12 @@ class Router:
         sent = 0
         async with self._send_lock:
             for pending in self.store.pending():
-                self.store.note_attempt(pending.id)
                 try:
-                    post_id = await self.chat.send(pending.message)
+                    earlier = None
+                    if pending.attempts:
+                        earlier = await self.chat.already_sent(pending.message, pending.created_at)
+                    self.store.note_attempt(pending.id)
+                    post_id = earlier or await self.chat.send(pending.message)
                 except Exception as exc:
                     log.warning(
                         "send failed key=%s thread_id=%s: %s",

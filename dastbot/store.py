@@ -33,7 +33,7 @@ def parse_iso(text: str) -> datetime:
 
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
-    db["questions"].create(
+    db.table("questions").create(
         {
             "thread_id": str,
             "channel_id": str,
@@ -54,8 +54,8 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
         pk="thread_id",
         not_null={"channel_id", "author_id", "state", "created_at", "updated_at"},
     )
-    db["questions"].create_index(["state", "created_at"])
-    db["events"].create(
+    db.table("questions").create_index(["state", "created_at"])
+    db.table("events").create(
         {
             "id": int,
             "at": str,
@@ -67,10 +67,10 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"at", "kind"},
     )
-    db["events"].create_index(["thread_id"])
-    db["events"].create_index(["kind", "at"])
-    db["seen_posts"].create({"post_id": str, "at": str}, pk="post_id")
-    db["outbox"].create(
+    db.table("events").create_index(["thread_id"])
+    db.table("events").create_index(["kind", "at"])
+    db.table("seen_posts").create({"post_id": str, "at": str}, pk="post_id")
+    db.table("outbox").create(
         {
             "id": int,
             "key": str,
@@ -86,12 +86,16 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"key", "channel_id", "message", "created_at"},
     )
-    db["outbox"].create_index(["key"], unique=True)
-    db["outbox"].create_index(["sent_at"])
-    db["job_runs"].create({"job_id": str, "last_due": str, "ran_at": str}, pk="job_id")
+    db.table("outbox").create_index(["key"], unique=True)
+    db.table("outbox").create_index(["sent_at"])
+    db.table("job_runs").create({"job_id": str, "last_due": str, "ran_at": str}, pk="job_id")
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_m1_initial,)
+def _m2_meta(db: sqlite_utils.Database) -> None:
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_m1_initial, _m2_meta)
 
 
 @dataclass(frozen=True)
@@ -101,11 +105,15 @@ class Pending:
     id: int
     message: OutMessage
     attempts: int
+    created_at: datetime
 
 
 def _buttons_json(buttons: tuple[Button, ...]) -> str:
     return json.dumps(
-        [{"id": b.id, "name": b.name, "context": dict(b.context), "style": b.style} for b in buttons]
+        [
+            {"id": b.id, "name": b.name, "context": dict(b.context), "style": b.style}
+            for b in buttons
+        ]
     )
 
 
@@ -153,14 +161,14 @@ class Store:
 
     def migrate(self) -> None:
         if "_migrations" not in self.db.table_names():
-            self.db["_migrations"].create({"version": int, "applied_at": str}, pk="version")
+            self.db.table("_migrations").create({"version": int, "applied_at": str}, pk="version")
         current = self.schema_version()
         for version, step in enumerate(MIGRATIONS, start=1):
             if version <= current:
                 continue
             with self.db.atomic():
                 step(self.db)
-                self.db["_migrations"].insert(
+                self.db.table("_migrations").insert(
                     {"version": version, "applied_at": iso(datetime.now(UTC))}
                 )
 
@@ -206,7 +214,7 @@ class Store:
         actor: str = "",
         **data: Any,
     ) -> None:
-        self.db["events"].insert(
+        self.db.table("events").insert(
             {
                 "at": iso(now),
                 "kind": kind,
@@ -249,7 +257,7 @@ class Store:
         state: str,
     ) -> None:
         stamp = iso(now)
-        self.db["questions"].insert(
+        self.db.table("questions").insert(
             {
                 "thread_id": thread_id,
                 "channel_id": channel_id,
@@ -273,7 +281,7 @@ class Store:
         return rows[0] if rows else None
 
     def update_question(self, thread_id: str, now: datetime, **fields: Any) -> None:
-        self.db["questions"].update(thread_id, {**fields, "updated_at": iso(now)})
+        self.db.table("questions").update(thread_id, {**fields, "updated_at": iso(now)})
 
     def questions(self, states: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
         if states:
@@ -320,6 +328,7 @@ class Store:
                     buttons=_buttons_from(row["buttons"]),
                 ),
                 attempts=row["attempts"] or 0,
+                created_at=parse_iso(row["created_at"]),
             )
             for row in rows
         ]
@@ -341,6 +350,19 @@ class Store:
         for row in self.db.execute("SELECT key FROM outbox ORDER BY id"):
             yield row[0]
 
+    # named values -----------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )
+
     # scheduled jobs ---------------------------------------------------------------------------
 
     def last_due(self, job_id: str) -> datetime | None:
@@ -348,6 +370,6 @@ class Store:
         return parse_iso(row[0]) if row and row[0] else None
 
     def mark_job_ran(self, job_id: str, due: datetime, now: datetime) -> None:
-        self.db["job_runs"].upsert(
+        self.db.table("job_runs").upsert(
             {"job_id": job_id, "last_due": iso(due), "ran_at": iso(now)}, pk="job_id"
         )

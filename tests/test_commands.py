@@ -50,7 +50,9 @@ async def test_kb_reload_keeps_the_old_base_when_the_new_one_is_broken(
     assert len(bot.router.knowledge.kb) == 4
 
     shutil.copy(FIXTURES / "kb" / "panda.yaml", kb_dir / "panda.yaml")
-    assert (await bot.command("carol", "kb reload")).text == "Reloaded the knowledge base: 4 entries."
+    assert (
+        await bot.command("carol", "kb reload")
+    ).text == "Reloaded the knowledge base: 4 entries."
 
 
 async def test_status_shows_a_user_only_their_own_open_questions(bot: Bot) -> None:

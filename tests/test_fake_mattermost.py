@@ -10,9 +10,7 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import ssl
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,6 +21,7 @@ import pytest
 import requests
 import websockets
 from aiohttp import web
+from conftest import make_cert
 from mattermostdriver import Driver
 from mattermostdriver.exceptions import (
     InvalidOrMissingParameters,
@@ -635,68 +634,6 @@ async def test_button_click_round_trip(fake: FakeMattermost) -> None:
 
 
 # ------------------------------------------------------------------ TLS and CLI
-
-
-def make_cert(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1/localhost that clients can trust as a CA."""
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    try:
-        _cert_with_cryptography(cert, key)
-    except ImportError:
-        if shutil.which("openssl") is None:
-            pytest.skip("neither the cryptography package nor the openssl command is available")
-        command = ["openssl", "req", "-x509", "-nodes", "-days", "2", "-subj", "/CN=localhost"]
-        command += ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
-        command += ["-keyout", str(key), "-out", str(cert)]
-        command += ["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"]
-        command += ["-addext", "basicConstraints=critical,CA:TRUE"]
-        command += ["-addext", "keyUsage=critical,digitalSignature,keyCertSign"]
-        subprocess.run(command, check=True, capture_output=True, timeout=30)
-    return cert, key
-
-
-def _cert_with_cryptography(cert: Path, key: Path) -> None:
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    private = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    san = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-    usage = x509.KeyUsage(
-        digital_signature=True, content_commitment=False, key_encipherment=False,
-        data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=False,
-        encipher_only=False, decipher_only=False,
-    )  # fmt: skip
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName(san), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(usage, critical=True)
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(private.public_key()), critical=False
-        )
-        .sign(private, hashes.SHA256())
-    )
-    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key.write_bytes(
-        private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
 
 
 async def test_tls_rest_and_wss(tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ def test_syntax_errors_and_wrong_shapes_never_end_in_a_traceback(tmp_path: Path)
 def test_missing_path_and_empty_folder_are_clear(tmp_path: Path) -> None:
     with pytest.raises(KnowledgeError, match="no such file or folder"):
         load_knowledge(tmp_path / "nope")
-    with pytest.raises(KnowledgeError, match="no .yaml files"):
+    with pytest.raises(KnowledgeError, match=r"no \.yaml files"):
         load_knowledge(tmp_path)
 
 

@@ -95,3 +95,13 @@ async def test_a_message_that_could_not_be_sent_is_sent_at_the_next_flush(bot: B
     assert await bot.router.flush() == 1
     assert bot.chat.sent[-1][1].root_id == "q1"
     assert bot.store.pending() == []
+
+
+async def test_a_reply_whose_response_was_lost_is_not_posted_twice(bot: Bot) -> None:
+    bot.chat.lose_response_next = 1
+    assert await bot.say("alice", "my task is exhausted what does it mean", post_id="q1")
+    assert len(bot.store.pending()) == 1
+
+    assert await bot.router.flush() == 1
+    assert len(bot.chat.sent) == 1
+    assert bot.store.pending() == []

@@ -14,12 +14,12 @@ NOW = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
 def test_migrations_run_once_and_survive_reopening(tmp_path: Path) -> None:
     path = tmp_path / "state" / "bot.db"
     store = Store.open(path)
-    assert store.schema_version() == 1
+    assert store.schema_version() == 2
     store.claim_post("p1", NOW)
     store.close()
 
     again = Store.open(path)
-    assert again.schema_version() == 1
+    assert again.schema_version() == 2
     assert again.seen("p1")
     assert not again.claim_post("p1", NOW)
 
@@ -35,6 +35,7 @@ def test_the_outbox_records_an_intent_once_and_keeps_it_until_sent(store: Store)
     first = store.enqueue(msg, NOW)
     assert store.enqueue(msg, NOW) == first
     [pending] = store.pending()
+    assert pending.created_at == NOW
     assert pending.message == OutMessage(
         "c1", "hello", root_id="t1", key="answer:t1", buttons=(Button("ok", "OK", {}, "default"),)
     )
@@ -93,3 +94,10 @@ def test_job_runs_are_remembered(store: Store) -> None:
 
 def test_a_file_store_is_writable(tmp_path: Path) -> None:
     assert Store.open(tmp_path / "x.db").writable()
+
+
+def test_named_values_are_kept_and_replaced(store: Store) -> None:
+    assert store.get_meta("cursor") is None
+    store.set_meta("cursor", "1")
+    store.set_meta("cursor", "2")
+    assert store.get_meta("cursor") == "2"

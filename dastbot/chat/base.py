@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from dastbot.models import OutMessage
@@ -10,6 +11,11 @@ from dastbot.models import OutMessage
 class Chat(Protocol):
     async def send(self, msg: OutMessage) -> str:
         """Post a message (in a thread when ``msg.root_id`` is set); return the new post id."""
+        ...
+
+    async def already_sent(self, msg: OutMessage, since: datetime) -> str | None:
+        """The id of a post carrying ``msg.key`` made since ``since``, if an earlier attempt to
+        send it got through after all (a crash or a lost response); None otherwise."""
         ...
 
     async def react(self, post_id: str, emoji: str) -> None:

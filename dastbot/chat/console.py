@@ -11,7 +11,7 @@ import asyncio
 import re
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TextIO
 
 from dastbot.clock import Clock
@@ -70,8 +70,13 @@ class ConsoleChat:
             self.write(f"    {line}" if line else "")
         if msg.buttons:
             self.buttons[post_id] = {b.id: dict(b.context) for b in msg.buttons}
-            self.write("    " + "  ".join(f"[{b.name}: :click {post_id} {b.id}]" for b in msg.buttons))
+            self.write(
+                "    " + "  ".join(f"[{b.name}: :click {post_id} {b.id}]" for b in msg.buttons)
+            )
         return post_id
+
+    async def already_sent(self, msg: OutMessage, since: datetime) -> str | None:
+        return None
 
     async def react(self, post_id: str, emoji: str) -> None:
         self.write(f"(dastbot reacted :{emoji}: to {post_id})")
