@@ -268,6 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # The driver logs every HTTP error itself; the adapter logs them classified, once.
+    logging.getLogger("mattermostdriver").setLevel(logging.CRITICAL)
     try:
         code: int = args.func(args)
     except CliError as exc:

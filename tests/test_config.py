@@ -114,3 +114,11 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     path.write_text("db: state/bot.db\n")
     config = load_config(path, {})
     assert config.resolve(config.db) == tmp_path / "conf" / "state" / "bot.db"
+
+
+def test_an_impossible_date_is_an_error_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "bot.yaml"
+    path.write_text("team: atlas\nchannels:\n  - 2026-02-30\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {})
+    assert info.value.errors == [f"{path}:3: invalid value: day is out of range for month"]

@@ -33,6 +33,9 @@ from dastbot.metrics import Metrics
 from dastbot.models import OutMessage, Post, Reaction
 
 log = logging.getLogger("dastbot.mattermost")
+for _driver_logger in ("mattermostdriver.api", "mattermostdriver.websocket"):
+    # The driver pins these to INFO at import; hand the choice back to the application.
+    logging.getLogger(_driver_logger).setLevel(logging.NOTSET)
 T = TypeVar("T")
 
 CURSOR_KEY = "mattermost.cursor_ms"
