@@ -661,28 +661,6 @@ def _name_field(value: Any) -> str | None:
     return None
 
 
-def _impossible_dates(text: str, file: str) -> list[str]:
-    """Errors naming each YAML date scalar that is no calendar date (e.g. 2026-02-30)."""
-    found: list[str] = []
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    pending: list[yaml.Node] = [root] if root is not None else []
-    while pending:
-        node = pending.pop()
-        if isinstance(node, yaml.MappingNode):
-            pending.extend(value for pair in reversed(node.value) for value in reversed(pair))
-        elif isinstance(node, yaml.SequenceNode):
-            pending.extend(reversed(node.value))
-        elif isinstance(node, yaml.ScalarNode) and node.tag.endswith(":timestamp"):
-            try:
-                yaml.safe_load(node.value)
-            except ValueError as exc:
-                found.append(
-                    f"{file}:{node.start_mark.line + 1}: {node.value!r} is not a date: {exc}; "
-                    "the schedule was not read"
-                )
-    return found or [f"{file}:1: the schedule holds a value YAML cannot read"]
-
-
 def parse_schedule(
     text: str,
     file: str,
@@ -704,8 +682,6 @@ def parse_schedule(
     except YamlSyntaxError as exc:
         result.errors.append(str(exc))
         return result
-    except ValueError:  # PyYAML constructs 2026-02-30 as a date and fails without a line
-        result.errors.extend(_impossible_dates(text, file))
         return result
     if located.data is None:
         return result

@@ -52,8 +52,8 @@ def _record(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> None:
             _record(item, (*path, i), lines)
 
 
-def _line_of_bad_scalar(root: yaml.Node, message: str) -> int:
-    """The line of the first timestamp-like scalar the constructor would reject."""
+def _bad_scalar(root: yaml.Node) -> tuple[int, str]:
+    """The line and text of the first timestamp-like scalar the constructor would reject."""
     stack = [root]
     while stack:
         node = stack.pop(0)
@@ -61,12 +61,12 @@ def _line_of_bad_scalar(root: yaml.Node, message: str) -> int:
             try:
                 yaml.SafeLoader.construct_yaml_timestamp(yaml.SafeLoader(""), node)
             except ValueError:
-                return node.start_mark.line + 1
+                return node.start_mark.line + 1, str(node.value)
         elif isinstance(node, yaml.MappingNode):
             stack.extend(v for pair in node.value for v in pair)
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(node.value)
-    return 1
+    return 1, ""
 
 
 def parse(text: str, file: str) -> Located:
@@ -83,8 +83,8 @@ def parse(text: str, file: str) -> Located:
         raise YamlSyntaxError(f"{file}:1", f"invalid YAML: {exc}") from None
     except ValueError as exc:
         # PyYAML raises a bare ValueError for a well-formed but impossible date (2026-02-30).
-        line = _line_of_bad_scalar(node, str(exc)) if node is not None else 1
-        raise YamlSyntaxError(f"{file}:{line}", f"invalid value: {exc}") from None
+        line, value = _bad_scalar(node) if node is not None else (1, "")
+        raise YamlSyntaxError(f"{file}:{line}", f"invalid date {value!r}: {exc}") from None
     located = Located(data=data, file=file)
     if node is not None:
         _record(node, (), located.lines)

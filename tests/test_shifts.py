@@ -721,8 +721,7 @@ def test_schedule_problems_name_file_and_line() -> None:
         (
             "- date: 2026-03-30\n  slot: EU\n  shifter: a\n- date: 2026-02-30\n  slot: NA\n",
             [
-                "s.yaml:4: '2026-02-30' is not a date: day is out of range for month; "
-                "the schedule was not read"
+                "s.yaml:4: invalid date '2026-02-30': day is out of range for month"
             ],
         ),
         (
