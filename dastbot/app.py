@@ -14,6 +14,7 @@ from dastbot.answers import LiveKnowledge
 from dastbot.chat.base import Chat
 from dastbot.clock import Clock, SettableClock
 from dastbot.config import Config
+from dastbot.jobs import CoverageJob, HandoverJob, NoReplyJob
 from dastbot.knowledge import packaged_knowledge
 from dastbot.metrics import Metrics
 from dastbot.router import Router
@@ -61,6 +62,10 @@ class App:
             metrics=self.metrics,
         )
         self.sweeper = Sweeper(self.store, clock)
+        duty, permalink = self.router.duty, chat.permalink
+        self.sweeper.add(HandoverJob(config, self.store, duty, permalink))
+        self.sweeper.add(NoReplyJob(config, self.store, duty, permalink))
+        self.sweeper.add(CoverageJob(config, self.store, duty))
 
     async def start(self) -> None:
         """Send what a previous run decided but did not get to send."""

@@ -16,6 +16,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from dastbot.shifts import Person, ShiftSettings
 from dastbot.yamlsource import Located, YamlSyntaxError, parse_file
 
 ENV_PREFIX = "DASTBOT_"
@@ -80,6 +81,8 @@ class Config(_Section):
     http: HttpSettings = HttpSettings()
     matcher: MatcherSettings = MatcherSettings()
     links: LinkSettings = LinkSettings()
+    shifts: ShiftSettings = ShiftSettings()
+    roster: list[Person] = Field(default_factory=list)
     mattermost_token: SecretStr | None = None
     slash_token: SecretStr | None = None
     base_dir: str = "."

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable, Iterable
+from datetime import datetime
 
 from dastbot import questions as q
 from dastbot.answers import (
@@ -24,9 +25,10 @@ from dastbot.chat.base import Chat
 from dastbot.clock import Clock
 from dastbot.commands import CommandContext, Registry, dispatch
 from dastbot.config import Config
+from dastbot.duty import Duty
 from dastbot.metrics import Metrics
 from dastbot.models import Click, Command, CommandReply, OutMessage, Post, Reaction
-from dastbot.store import Store
+from dastbot.store import Store, iso
 
 log = logging.getLogger("dastbot.router")
 _THREAD_REF = re.compile(r"(?:/pl/|^|\s)([a-z0-9]{26})(?:\s|$|[/?#])")
@@ -53,13 +55,17 @@ class Router:
         self.clock = clock
         self.knowledge = knowledge
         self.bot_user_id = bot_user_id
-        self.role_of: RoleLookup = role_of or (lambda _name: "user")
+        self.duty = Duty(config, store)
+        self.role_of: RoleLookup = role_of or self.duty.role_of
+        self._timezones: dict[str, str | None] = {}
         self.metrics = metrics or Metrics()
         self.registry = Registry()
         self._send_lock = asyncio.Lock()
         from dastbot.core_commands import register_core
+        from dastbot.shift_commands import register_shift_commands
 
         register_core(self.registry)
+        register_shift_commands(self.registry)
 
     # posts ------------------------------------------------------------------------------------
 
@@ -73,6 +79,7 @@ class Router:
         await self.flush()
 
     async def _on_post(self, post: Post) -> None:
+        await self._learn_timezone(post.user_id)
         now = self.clock.now()
         if post.root_id:
             with self.store.atomic():
@@ -113,8 +120,7 @@ class Router:
                     "abstained", now, post.id, self.config.bot_name, reason=ranking.reason, top=top
                 )
                 text = render_abstention(ranking, self.knowledge.kb)
-                self._queue(post.channel_id, post.id, text, f"abstain:{post.id}")
-                self._needs_human(post.id, post.channel_id, "abstained")
+                self._needs_human(post.id, post.channel_id, "abstained", text, f"abstain:{post.id}")
                 self.metrics.matches.labels("abstained").inc()
                 log.info("abstained post_id=%s reason=%s", post.id, ranking.reason)
 
@@ -132,7 +138,7 @@ class Router:
             return
         self.store.record("human_reply", now, post.thread_id, post.user_name, post_id=post.id)
         if not question["first_human_at"]:
-            self.store.update_question(post.thread_id, now, first_human_at=now.isoformat())
+            self.store.update_question(post.thread_id, now, first_human_at=iso(now))
 
     def _feedback(
         self, question: dict[str, object], feedback: str | None, actor: str, key: str
@@ -153,23 +159,52 @@ class Router:
         self.store.update_question(thread, now, state=new, feedback=feedback)
         self.store.record(f"feedback_{feedback}", now, thread, actor, state=new)
         if new == q.RESOLVED:
-            self.store.update_question(thread, now, resolved_at=now.isoformat())
+            self.store.update_question(thread, now, resolved_at=iso(now))
             self.store.record("resolved", now, thread, actor, via="feedback")
             return "Thanks for the feedback: glad it helped."
-        self._queue(
-            channel,
-            thread,
-            "Sorry that did not help. I have asked for a shifter to take over this thread.",
-            f"sorry:{key}",
-        )
-        self._needs_human(thread, channel, "not_helped")
+        self._needs_human(thread, channel, "not_helped", "", f"sorry:{key}")
         return "Thanks: a shifter will take over."
 
-    def _needs_human(self, thread: str, channel: str, reason: str) -> None:
-        """A question waits for a person (later: ping the on-duty shifter)."""
-        self.store.record(
-            "needs_human", self.clock.now(), thread, self.config.bot_name, reason=reason
+    def _needs_human(self, thread: str, channel: str, reason: str, prefix: str, key: str) -> None:
+        """A question waits for a person: ping the on-duty shifter in the thread, or tell the
+        asker when the next staffed shift starts; start the no-reply clock."""
+        now = self.clock.now()
+        question = self.store.question(thread)
+        author = str(question["author_id"]) if question else ""
+        needed = self.duty.human_needed(reason, now, self._timezones.get(author))
+        self._queue(channel, thread, f"{prefix}\n\n{needed.text}" if prefix else needed.text, key)
+
+        def stamp(value: datetime | None) -> str | None:
+            return iso(value) if value else None
+
+        self.store.update_question(
+            thread,
+            now,
+            pinged_at=iso(now) if needed.on_duty else None,
+            waiting_for=stamp(needed.waiting_for),
+            reping_due=stamp(needed.reping_due),
+            repinged_at=None,
+            coordinator_due=stamp(needed.coordinator_due),
+            coordinator_at=None,
         )
+        self.store.record(
+            "needs_human",
+            now,
+            thread,
+            self.config.bot_name,
+            reason=reason,
+            on_duty=needed.on_duty,
+            waiting_for=stamp(needed.waiting_for),
+        )
+
+    async def _learn_timezone(self, user_id: str) -> None:
+        """Remember a user's Mattermost time zone before a decision that may need it."""
+        if user_id and user_id not in self._timezones:
+            try:
+                self._timezones[user_id] = await self.chat.user_timezone(user_id)
+            except Exception as exc:
+                log.warning("time zone of user %s unknown: %s", user_id, exc)
+                self._timezones[user_id] = None
 
     async def on_edit(self, post: Post) -> None:
         """An edited post is recorded in its thread's trail (the answer is not redone)."""
@@ -196,6 +231,7 @@ class Router:
         feedback = q.feedback_from_emoji(reaction.emoji)
         if feedback is None:
             return
+        await self._learn_timezone(reaction.user_id)
         try:
             with self.store.atomic():
                 question = self._question_for_bot_post(reaction.post_id)
@@ -222,6 +258,7 @@ class Router:
     async def on_click(self, click: Click) -> str:
         thread = str(click.context.get("thread", ""))
         action = str(click.context.get("action", ""))
+        await self._learn_timezone(click.user_id)
         try:
             with self.store.atomic():
                 question = self.store.question(thread) if thread else None

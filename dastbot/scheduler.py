@@ -25,7 +25,11 @@ JOB_DEFAULTS = {"misfire_grace_time": 60, "coalesce": True, "max_instances": 1}
 
 
 class DueJob(Protocol):
-    """A job with due times. ``run`` only decides and writes to the store; sending happens after."""
+    """A job with due times. ``run`` only decides and writes to the store; sending happens after.
+
+    A coalescing job runs once for the latest of several missed due times; any other job runs for
+    each in turn. ``next_due`` may ignore ``after`` when the due times come from the database
+    (the earliest unhandled deadline); ``run`` then handles everything due up to ``now``."""
 
     @property
     def id(self) -> str: ...
@@ -58,25 +62,35 @@ class Sweeper:
             if last is None:
                 self.store.mark_job_ran(job.id, now, now)
                 continue
-            dues: list[datetime] = []
-            due = job.next_due(last)
-            while due is not None and due <= now and len(dues) < 10_000:
-                dues.append(due)
-                due = job.next_due(due)
-            if not dues:
-                continue
             if job.coalesce:
-                dues = dues[-1:]
-            for due in dues:
-                try:
-                    with self.store.atomic():
-                        job.run(due, now)
-                        self.store.mark_job_ran(job.id, due, now)
+                dues: list[datetime] = []
+                due = job.next_due(last)
+                while due is not None and due <= now and len(dues) < 10_000:
+                    dues.append(due)
+                    due = job.next_due(due)
+                if dues and self._run(job, dues[-1], now):
                     runs += 1
-                except Exception:
-                    log.exception("job %s failed for due time %s", job.id, due.isoformat())
+                continue
+            due = job.next_due(last)
+            for _ in range(10_000):
+                if due is None or due > now or not self._run(job, due, now):
                     break
+                runs += 1
+                following = job.next_due(due)
+                if following is not None and following <= due:
+                    break
+                due = following
         return runs
+
+    def _run(self, job: DueJob, due: datetime, now: datetime) -> bool:
+        try:
+            with self.store.atomic():
+                job.run(due, now)
+                self.store.mark_job_ran(job.id, due, now)
+        except Exception:
+            log.exception("job %s failed for due time %s", job.id, due.isoformat())
+            return False
+        return True
 
     def next_due(self) -> datetime | None:
         """The earliest future due time of any job (for the console's simulated waits)."""

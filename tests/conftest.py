@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -54,6 +54,7 @@ class RecordingChat:
     fail_next: int = 0
     lose_response_next: int = 0
     counter: int = 0
+    timezones: dict[str, str] = field(default_factory=dict)
 
     async def send(self, msg: OutMessage) -> str:
         if self.fail_next:
@@ -69,6 +70,9 @@ class RecordingChat:
 
     async def already_sent(self, msg: OutMessage, since: datetime) -> str | None:
         return next((pid for pid, m in self.sent if m.key == msg.key), None)
+
+    async def user_timezone(self, user_id: str) -> str | None:
+        return self.timezones.get(user_id)
 
     async def react(self, post_id: str, emoji: str) -> None:
         return None
@@ -196,3 +200,52 @@ def _cert_with_cryptography(cert: Path, key: Path) -> None:
             serialization.NoEncryption(),
         )
     )
+
+
+ROSTER = [
+    {"user": "sam", "zone": "EU", "level": "shifter"},
+    {"user": "tina", "zone": "EU", "level": "trainee"},
+    {"user": "nick", "zone": "NA", "level": "shifter"},
+    {"user": "cora", "zone": "EU", "level": "shifter", "roles": ["coordinator"]},
+    {"user": "nora", "zone": "NA", "level": "shifter", "roles": ["coordinator"]},
+]
+
+
+class ShiftBot(Bot):
+    """The whole app (router + scheduled jobs) with a roster, for shift transcripts."""
+
+    def __init__(self, config: Config, store: Store, clock: FakeClock) -> None:
+        from dastbot.app import App
+        from dastbot.config import Config as ConfigModel
+
+        config = ConfigModel.model_validate(
+            {**config.model_dump(exclude={"roster"}), "roster": ROSTER}
+        )
+        super().__init__(config, store, clock)
+        self.app = App(config, self.chat, clock, store=store, knowledge=self.knowledge)
+        self.router = self.app.router
+        self.router.bot_user_id = "bot"
+
+    def book(self, day: str, slot: str, shifter: str | None, trainee: str | None = None) -> None:
+        from datetime import date
+
+        from dastbot.shifts import Assignment
+
+        self.store.set_assignment(
+            Assignment(date.fromisoformat(day), slot, shifter, trainee), "test", self.clock.now()
+        )
+
+    async def wait(self, delta: timedelta) -> list[OutMessage]:
+        before = len(self.chat.sent)
+        await self.app.advance(delta, self.clock)
+        return self._new_replies(before)
+
+    async def start(self) -> list[OutMessage]:
+        before = len(self.chat.sent)
+        await self.app.start()
+        return self._new_replies(before)
+
+
+@pytest.fixture
+def shiftbot(config: Config, store: Store, clock: FakeClock) -> ShiftBot:
+    return ShiftBot(config, store, clock)

@@ -220,3 +220,117 @@ def test_the_installed_console_script_runs_with_the_packaged_knowledge(tmp_path:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["matches"][0]["id"] == "panda-task-exhausted"
+
+
+ROTA = """\
+- {date: 2026-03-27, slot: EU, shifter: sam, trainee: tina}
+- {date: 2026-03-27, slot: NA, shifter: nick}
+- {date: 2026-03-30, slot: EU, shifter: sam}
+- {date: 2026-10-23, slot: NA, shifter: nick}
+- {date: 2026-10-26, slot: EU, shifter: sam}
+- {date: 2026-12-24, slot: EU, shifter: sam}
+- {date: 2026-12-28, slot: EU, shifter: sam}
+- {date: 2027-01-05, slot: EU, shifter: ghost}
+"""
+ROSTER_YAML = """\
+shifts:
+  closures: ["2026-12-24..2027-01-04"]
+roster:
+  - {user: sam, zone: EU, level: shifter}
+  - {user: tina, zone: EU, level: trainee}
+  - {user: nick, zone: NA, level: shifter}
+  - {user: cora, zone: EU, level: shifter, roles: [coordinator]}
+  - {user: nora, zone: NA, level: shifter, roles: [coordinator]}
+"""
+
+
+@pytest.fixture
+def rota(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    (tmp_path / "bot.yaml").write_text(ROSTER_YAML)
+    (tmp_path / "rota.yaml").write_text(ROTA)
+    common = ["--config", str(tmp_path / "bot.yaml"), "--db", str(tmp_path / "s.db")]
+    code, out, err = run(["shifts", "import", str(tmp_path / "rota.yaml"), *common], capsys)
+    assert code == 0
+    assert out.startswith("imported 8 assignment(s)")
+    assert "rota.yaml:8: shifter 'ghost' is not in the roster" in err
+    return common
+
+
+def oncall(common: list[str], at: str, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    code, out, _ = run(["oncall", "--at", at, "--json", *common], capsys)
+    assert code == 0
+    result: dict[str, object] = json.loads(out)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        # Friday before the spring change: CET, EU is 07:00-15:00 UTC.
+        ("2026-03-27T07:30:00Z", ("EU", "sam", "tina", "cora", "2026-03-27T15:00:00Z")),
+        ("2026-03-27T22:59:00Z", ("NA", "nick", None, "nora", "2026-03-30T06:00:00Z")),
+        ("2026-03-27T23:00:00Z", (None, None, None, "cora", "2026-03-30T06:00:00Z")),
+        # The change itself (Sunday 02:00 -> 03:00) and Monday in CEST: EU from 06:00 UTC.
+        ("2026-03-29T01:30:00Z", (None, None, None, "cora", "2026-03-30T06:00:00Z")),
+        ("2026-03-30T05:59:00Z", (None, None, None, "cora", "2026-03-30T06:00:00Z")),
+        ("2026-03-30T06:00:00Z", ("EU", "sam", None, "cora", None)),
+        # Autumn: Friday NA ends 22:00 UTC in CEST; Monday EU starts 07:00 UTC in CET.
+        ("2026-10-23T21:59:00Z", ("NA", "nick", None, "nora", "2026-10-26T07:00:00Z")),
+        ("2026-10-25T01:30:00Z", (None, None, None, "cora", "2026-10-26T07:00:00Z")),
+        ("2026-10-26T06:59:00Z", (None, None, None, "cora", "2026-10-26T07:00:00Z")),
+        ("2026-10-26T07:00:00Z", ("EU", "sam", None, "cora", None)),
+        # Christmas Day, a Geneva holiday inside the configured closure: no slot, no shift.
+        ("2026-12-25T09:00:00Z", (None, None, None, "cora", "2027-01-05T07:00:00Z")),
+    ],
+)
+def test_oncall_json_around_dst_weekends_and_holidays(
+    rota: list[str],
+    capsys: pytest.CaptureFixture[str],
+    at: str,
+    expected: tuple[str | None, ...],
+) -> None:
+    slot, shifter, trainee, coordinator, next_start = expected
+    assert oncall(rota, at, capsys) == {
+        "at": at,
+        "slot": slot,
+        "shifter": shifter,
+        "trainee": trainee,
+        "coordinator": coordinator,
+        "next_slot_start": next_start,
+    }
+
+
+def test_an_unstaffed_slot_in_force_has_no_shifter(
+    rota: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = oncall(rota, "2026-03-30T15:00:00Z", capsys)
+    assert (result["slot"], result["shifter"], result["coordinator"]) == ("NA", None, "nora")
+
+
+def test_shifts_export_round_trips_and_offers_icalendar(
+    rota: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["shifts", "export", "--from", "2026-03-27", "--days", "3", *rota], capsys)
+    assert code == 0
+    assert out.splitlines()[:4] == [
+        "- date: 2026-03-27",
+        "  slot: EU",
+        "  shifter: sam",
+        "  trainee: tina",
+    ]
+    code, out, _ = run(["shifts", "export", "--ics", "--from", "2026-03-27", *rota], capsys)
+    assert code == 0
+    assert out.startswith("BEGIN:VCALENDAR")
+    assert "DTSTART:20260330T060000Z" in out
+
+
+def test_a_broken_schedule_imports_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "rota.yaml").write_text("- {date: 2026-03-30, slot: XX, shifter: sam}\n")
+    code, _, err = run(
+        ["shifts", "import", str(tmp_path / "rota.yaml"), "--db", str(tmp_path / "s.db")], capsys
+    )
+    assert code == 1
+    assert "nothing imported" in err
+    assert "rota.yaml:1:" in err

@@ -121,4 +121,6 @@ def test_an_impossible_date_is_an_error_with_its_line(tmp_path: Path) -> None:
     path.write_text("team: atlas\nchannels:\n  - 2026-02-30\n")
     with pytest.raises(ConfigError) as info:
         load_config(path, {})
-    assert info.value.errors == [f"{path}:3: invalid date '2026-02-30': day is out of range for month"]
+    assert info.value.errors == [
+        f"{path}:3: invalid date '2026-02-30': day is out of range for month"
+    ]

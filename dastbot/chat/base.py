@@ -18,6 +18,10 @@ class Chat(Protocol):
         send it got through after all (a crash or a lost response); None otherwise."""
         ...
 
+    async def user_timezone(self, user_id: str) -> str | None:
+        """The user's time zone name as set in the chat system, when known."""
+        ...
+
     async def react(self, post_id: str, emoji: str) -> None:
         """Add the bot's reaction to a post."""
         ...

@@ -50,6 +50,7 @@ class ConsoleChat:
         self._counter = 0
         self.posts: dict[str, Post | OutMessage] = {}
         self.buttons: dict[str, dict[str, dict[str, object]]] = {}
+        self.timezone: str | None = None
 
     def next_id(self) -> str:
         self._counter += 1
@@ -77,6 +78,9 @@ class ConsoleChat:
 
     async def already_sent(self, msg: OutMessage, since: datetime) -> str | None:
         return None
+
+    async def user_timezone(self, user_id: str) -> str | None:
+        return self.timezone
 
     async def react(self, post_id: str, emoji: str) -> None:
         self.write(f"(dastbot reacted :{emoji}: to {post_id})")

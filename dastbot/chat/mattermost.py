@@ -319,7 +319,13 @@ class MattermostChat:
         self._followed = {self.channel_ids[n] for n in self.config.channels}
         return me
 
-    def _post_payload(self, msg: OutMessage) -> dict[str, Any]:
+    async def _channel_of(self, target: str) -> str:
+        """A channel id from an id, a configured channel name, or ``@user`` for a DM."""
+        if target.startswith("@"):
+            return await self.direct_channel(target[1:])
+        return self.channel_ids.get(target, target)
+
+    def _post_payload(self, msg: OutMessage, channel_id: str) -> dict[str, Any]:
         props: dict[str, Any] = {"dastbot_key": msg.key}
         if msg.buttons:
             url = self.config.http.public_url.rstrip("/") + "/actions"
@@ -339,7 +345,7 @@ class MattermostChat:
                 }
             ]
         payload: dict[str, Any] = {
-            "channel_id": self.channel_ids.get(msg.channel_id, msg.channel_id),
+            "channel_id": channel_id,
             "message": msg.message,
             "props": props,
         }
@@ -361,10 +367,11 @@ class MattermostChat:
             existing = await self.already_sent(msg, started)
             return None if existing is None else {"id": existing}
 
+        channel_id = await self._channel_of(msg.channel_id)
         post: dict[str, Any] = await self._rest(
             f"post key={msg.key}",
             self.driver.posts.create_post,
-            self._post_payload(msg),
+            self._post_payload(msg, channel_id),
             before_retry=check,
         )
         return str(post["id"]) if isinstance(post, dict) else str(post)
@@ -377,7 +384,7 @@ class MattermostChat:
             if msg.root_id:
                 listing = await self._rest("thread", self.driver.posts.get_thread, msg.root_id)
             else:
-                channel = self.channel_ids.get(msg.channel_id, msg.channel_id)
+                channel = await self._channel_of(msg.channel_id)
                 listing = await self._rest(
                     "since",
                     self.driver.posts.get_posts_for_channel,
@@ -411,6 +418,13 @@ class MattermostChat:
             user = await self._rest("user", self.driver.users.get_user, user_id)
             self._names[user_id] = str(user.get("username", user_id))
         return self._names[user_id]
+
+    async def user_timezone(self, user_id: str) -> str | None:
+        user = await self._rest("user", self.driver.users.get_user, user_id)
+        zone = user.get("timezone") or {}
+        automatic = str(zone.get("useAutomaticTimezone", "true")).lower() == "true"
+        name = zone.get("automaticTimezone") if automatic else zone.get("manualTimezone")
+        return str(name) if name else None
 
     async def direct_channel(self, user_name: str) -> str:
         if user_name not in self._dm_channels:

@@ -1,0 +1,116 @@
+"""The rota in force: the shift calendar from config, the roster, the schedule from the store,
+and what the bot says when a question needs a human (ping the shifter, or say when the next
+staffed shift starts, in the asker's own time zone)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dastbot.config import Config
+from dastbot.shifts import (
+    HORIZON_DAYS,
+    Assignment,
+    Calendar,
+    OnDuty,
+    Staffed,
+    add_staffed_minutes,
+    on_duty,
+    role_of,
+    staffed_by,
+)
+from dastbot.store import Store
+
+REASONS = {
+    "abstained": "I could not answer this one from the knowledge base.",
+    "not_helped": "Sorry my answer did not help.",
+    "no_reply": "This question still has no reply from a person.",
+}
+
+
+@dataclass(frozen=True)
+class HumanNeeded:
+    """What to post in the thread, and the deadlines of the no-reply rule."""
+
+    text: str
+    on_duty: bool
+    waiting_for: datetime | None
+    reping_due: datetime | None
+    coordinator_due: datetime | None
+
+
+def mention(user: str | None) -> str:
+    return f"@{user}" if user else ""
+
+
+def describe_instant(instant: datetime, tz_name: str | None, now: datetime) -> str:
+    """``Monday 30 March, 08:00 CEST (in 2 days 14 hours)`` in the reader's zone when known."""
+    try:
+        zone = ZoneInfo(tz_name) if tz_name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = None
+    local = instant.astimezone(zone) if zone else instant
+    label = local.strftime("%Z") if zone else "UTC"
+    delta = instant - now
+    hours = int(delta.total_seconds() // 3600)
+    days, hours = divmod(max(hours, 0), 24)
+    parts = [f"{days} day{'s' if days != 1 else ''}"] if days else []
+    if hours or not days:
+        parts.append(f"{hours} hour{'s' if hours != 1 else ''}" if hours else "less than an hour")
+    return f"{local:%A %-d %B, %H:%M} {label} (in {' '.join(parts)})"
+
+
+class Duty:
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.calendar = Calendar(config.shifts)
+        self.roster = list(config.roster)
+
+    def assignments_from(self, at: datetime) -> dict[tuple[date, str], Assignment]:
+        first = self.calendar.local_day(at) - timedelta(days=1)
+        return self.store.assignments(first, first + timedelta(days=HORIZON_DAYS + 2))
+
+    def staffed(self, at: datetime) -> Staffed:
+        return staffed_by(self.assignments_from(at))
+
+    def at(self, instant: datetime) -> OnDuty:
+        return on_duty(self.calendar, self.assignments_from(instant), self.roster, instant)
+
+    def role_of(self, user: str) -> str:
+        return role_of(self.roster, user)
+
+    def coordinators(self) -> list[str]:
+        return [p.user for p in self.roster if "coordinator" in p.roles]
+
+    def deadlines(self, since: datetime) -> tuple[datetime | None, datetime | None]:
+        minutes = self.config.shifts.no_reply_minutes
+        staffed = self.staffed(since)
+        return (
+            add_staffed_minutes(self.calendar, staffed, since, minutes),
+            add_staffed_minutes(self.calendar, staffed, since, 2 * minutes),
+        )
+
+    def human_needed(self, reason: str, now: datetime, tz_name: str | None) -> HumanNeeded:
+        duty = self.at(now)
+        reping, coordinator = self.deadlines(now)
+        why = REASONS.get(reason, "")
+        if duty.shifter:
+            people = mention(duty.shifter)
+            if duty.trainee:
+                people += f" and {mention(duty.trainee)}"
+            text = f"{people}, could you take this one? {why}".strip()
+            return HumanNeeded(text, True, None, reping, coordinator)
+        if duty.next_slot_start is not None:
+            when = describe_instant(duty.next_slot_start, tz_name, now)
+            text = (
+                f"{why} Nobody is on shift right now; the next shift starts {when}. "
+                "Your question is noted and the shifter will see it then."
+            )
+            return HumanNeeded(text.strip(), False, duty.next_slot_start, reping, coordinator)
+        text = (
+            f"{why} No shift is staffed in the coming weeks, so I have passed your question to "
+            "the coordinators."
+        )
+        return HumanNeeded(text.strip(), False, None, None, now)

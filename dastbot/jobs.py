@@ -1,0 +1,198 @@
+"""The scheduled jobs of the shift rota: handovers at slot starts and ends, the no-reply rule, and
+the daily coverage check. Each job only decides and records (outbox messages with stable keys),
+inside the sweep's transaction, so a restart never posts the same thing twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from dastbot.answers import escape_md
+from dastbot.config import Config
+from dastbot.duty import Duty, mention
+from dastbot.models import OutMessage
+from dastbot.questions import OPEN_STATES
+from dastbot.shifts import coverage_gaps, next_boundary, slot_boundaries
+from dastbot.store import Store, iso, parse_iso
+
+Permalink = Callable[[str], str]
+COVERAGE_DAYS = 14
+COVERAGE_AT = time(9, 0)
+
+
+def age(since: str, now: datetime) -> str:
+    delta = now - parse_iso(since)
+    hours = int(delta.total_seconds() // 3600)
+    if hours < 1:
+        return f"{max(int(delta.total_seconds() // 60), 0)} min"
+    if hours < 48:
+        return f"{hours} h"
+    return f"{hours // 24} d"
+
+
+def question_lines(rows: list[dict[str, Any]], permalink: Permalink, now: datetime) -> list[str]:
+    lines = []
+    for row in rows:
+        text = escape_md(" ".join(str(row["text"] or "").split())[:70])
+        owner = f", taken by {row['claimed_by']}" if row.get("claimed_by") else ""
+        lines.append(
+            f"- [{text or row['thread_id']}]({permalink(row['thread_id'])}): {row['state']}"
+            f"{owner}, asked by {row['author_name']} {age(row['created_at'], now)} ago"
+        )
+    return lines
+
+
+class HandoverJob:
+    """At each slot start and end: what is open, for the incoming shifter or the record."""
+
+    id = "handover"
+    coalesce = True
+
+    def __init__(self, config: Config, store: Store, duty: Duty, permalink: Permalink) -> None:
+        self.config, self.store, self.duty, self.permalink = config, store, duty, permalink
+        self.extra_sections: list[Callable[[datetime], list[str]]] = []
+
+    def next_due(self, after: datetime) -> datetime | None:
+        return next_boundary(self.duty.calendar, after)
+
+    def run(self, due: datetime, now: datetime) -> None:
+        for at, kind, slot in slot_boundaries(self.duty.calendar, due - timedelta(seconds=1), due):
+            if at != due:
+                continue
+            assignment = self.store.assignment(slot.day, slot.name)
+            shifter = assignment.shifter if assignment else None
+            trainee = assignment.trainee if assignment else None
+            open_rows = self.store.questions(OPEN_STATES)
+            if kind == "start":
+                people = mention(shifter) or "**nobody** (unstaffed slot)"
+                if trainee:
+                    people += f", trainee {mention(trainee)}"
+                head = f"**{slot.name} shift {slot.day:%a %d %b} starts.** On duty: {people}."
+            else:
+                head = f"**{slot.name} shift {slot.day:%a %d %b} ends.**"
+            body = [head, f"Open questions: {len(open_rows)}"]
+            body += question_lines(open_rows, self.permalink, now)
+            for section in self.extra_sections:
+                body += section(now)
+            target = self.config.mattermost.coordinators_channel
+            if self.config.shifts.handover == "dm" and kind == "start" and shifter:
+                target = f"@{shifter}"
+            key = f"handover:{kind}:{slot.day.isoformat()}:{slot.name}"
+            self.store.enqueue(OutMessage(target, "\n".join(body), key=key), now)
+            if kind == "start" and shifter:
+                self._ping_waiting(slot.start, shifter, trainee, now, key)
+
+    def _ping_waiting(
+        self, start: datetime, shifter: str, trainee: str | None, now: datetime, key: str
+    ) -> None:
+        """Questions that were told to wait for this shift get the shifter in their thread."""
+        for row in self.store.questions(OPEN_STATES):
+            if not row.get("waiting_for") or parse_iso(row["waiting_for"]) > start:
+                continue
+            if row.get("first_human_at") or row.get("claimed_by"):
+                continue
+            people = mention(shifter) + (f" and {mention(trainee)}" if trainee else "")
+            text = f"{people}: this question has been waiting for your shift."
+            self.store.enqueue(
+                OutMessage(row["channel_id"], text, row["thread_id"], f"{key}:{row['thread_id']}"),
+                now,
+            )
+            self.store.update_question(row["thread_id"], now, waiting_for=None, pinged_at=iso(now))
+
+
+class NoReplyJob:
+    """A question without a human reply after N staffed minutes is pinged again; after 2N its
+    zone's coordinator is told. Deadlines live on the question rows."""
+
+    id = "no-reply"
+    coalesce = False
+
+    def __init__(self, config: Config, store: Store, duty: Duty, permalink: Permalink) -> None:
+        self.config, self.store, self.duty, self.permalink = config, store, duty, permalink
+
+    def _pending(self) -> list[dict[str, Any]]:
+        marks = ",".join("?" for _ in OPEN_STATES)
+        return self.store.db.execute_returning_dicts(
+            f"SELECT * FROM questions WHERE state IN ({marks}) AND first_human_at IS NULL "
+            "AND claimed_by IS NULL AND ((reping_due IS NOT NULL AND repinged_at IS NULL) "
+            "OR (coordinator_due IS NOT NULL AND coordinator_at IS NULL))",
+            list(OPEN_STATES),
+        )
+
+    def next_due(self, after: datetime) -> datetime | None:
+        dues: list[datetime] = []
+        for row in self._pending():
+            if row["reping_due"] and not row["repinged_at"]:
+                dues.append(parse_iso(row["reping_due"]))
+            if row["coordinator_due"] and not row["coordinator_at"]:
+                dues.append(parse_iso(row["coordinator_due"]))
+        return min(dues) if dues else None
+
+    def run(self, due: datetime, now: datetime) -> None:
+        minutes = self.config.shifts.no_reply_minutes
+        for row in self._pending():
+            thread = row["thread_id"]
+            if row["reping_due"] and not row["repinged_at"] and parse_iso(row["reping_due"]) <= now:
+                duty = self.duty.at(now)
+                people = mention(duty.shifter) or "Shifters"
+                if duty.trainee:
+                    people += f" and {mention(duty.trainee)}"
+                text = f"{people}: still no reply from a person after {minutes} minutes on shift."
+                key = f"reping:{thread}:{row['reping_due']}"
+                self.store.enqueue(OutMessage(row["channel_id"], text, thread, key), now)
+                self.store.update_question(thread, now, repinged_at=iso(now))
+                self.store.record("repinged", now, thread, self.config.bot_name)
+            due_at = row["coordinator_due"]
+            if due_at and not row["coordinator_at"] and parse_iso(due_at) <= now:
+                coordinator = self._coordinator(now)
+                link = self.permalink(thread)
+                text = (
+                    f"{mention(coordinator) or 'Coordinators'}: [a question]({link}) by "
+                    f"{row['author_name']} has had no reply from a person for "
+                    f"{2 * minutes} staffed minutes (asked {age(row['created_at'], now)} ago)."
+                )
+                key = f"coordinator:{thread}:{due_at}"
+                channel = self.config.mattermost.coordinators_channel
+                self.store.enqueue(OutMessage(channel, text, key=key), now)
+                self.store.update_question(thread, now, coordinator_at=iso(now))
+                self.store.record("coordinator_told", now, thread, self.config.bot_name)
+
+    def _coordinator(self, now: datetime) -> str | None:
+        return self.duty.at(now).coordinator
+
+
+class CoverageJob:
+    """Once a day: unstaffed slots in the next two weeks, each gap told once."""
+
+    id = "coverage"
+    coalesce = True
+
+    def __init__(self, config: Config, store: Store, duty: Duty) -> None:
+        self.config, self.store, self.duty = config, store, duty
+
+    def next_due(self, after: datetime) -> datetime | None:
+        zone = self.duty.calendar.zone
+        local = after.astimezone(zone)
+        candidate = datetime.combine(local.date(), COVERAGE_AT, zone)
+        if candidate <= local:
+            candidate = datetime.combine(local.date() + timedelta(days=1), COVERAGE_AT, zone)
+        return candidate
+
+    def run(self, due: datetime, now: datetime) -> None:
+        assignments = self.duty.assignments_from(now)
+        gaps = coverage_gaps(self.duty.calendar, assignments, now, COVERAGE_DAYS)
+        new = [g for g in gaps if self.store.notice_once(f"gap:{g.day}:{g.name}", now)]
+        if not new:
+            return
+        who = " ".join(mention(c) for c in self.duty.coordinators()) or "Coordinators"
+        lines = [f"{who}: {len(new)} unstaffed slot(s) in the next {COVERAGE_DAYS} days:"]
+        for gap in new:
+            local = gap.start.astimezone(self.duty.calendar.zone)
+            trainee = assignments.get(gap.key)
+            note = f" (trainee {trainee.trainee} only)" if trainee and trainee.trainee else ""
+            lines.append(f"- {gap.name} {local:%a %d %b %H:%M %Z}{note}")
+        lines.append("Book one with `/dast shift book DATE SLOT`.")
+        key = f"coverage:{self.duty.calendar.local_day(due).isoformat()}"
+        channel = self.config.mattermost.coordinators_channel
+        self.store.enqueue(OutMessage(channel, "\n".join(lines), key=key), now)
