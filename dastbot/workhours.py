@@ -1,0 +1,296 @@
+"""Working-hours arithmetic for escalation targets: when a support group is at work.
+
+This module owns ``WorkingHours`` (one target's weekly opening hours in its own time zone, minus
+the public holidays of a country and optional subdivision) and the arithmetic the reminder
+schedule is built on: ``is_working_time``, ``next_opening``, ``add_working_hours`` and
+``working_hours_between``.
+
+It is pure: no I/O and no wall clock. Every function takes the instants it needs; instants must be
+timezone-aware (any zone) and results are returned in UTC.
+
+Rules decided here:
+
+* Each working day has one window ``[start, end)`` of local wall-clock time; the start is inside
+  working hours, the end is not. ``end`` may be ``24:00`` (the midnight ending the day); windows
+  do not cross midnight.
+* Local times are converted to instants per day, so "09:00" stays 09:00 local across daylight-saving
+  changes. A window edge that falls in a DST gap or overlap resolves with ``fold=0`` (the offset in
+  force before the change); no real support group opens at 02:30.
+* ``add_working_hours`` always returns a working instant: an amount that runs out exactly at a
+  closing time is reached at the next opening (no working time passes in between). So a
+  reminder due "8 working hours after 09:00 Monday" is due at 09:00 Tuesday, when someone is there.
+* Every loop is bounded: searches look at most ``MAX_SCAN_DAYS`` local days ahead and raise
+  ``ValueError`` beyond that (only possible with absurd inputs).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "MAX_SCAN_DAYS",
+    "WEEKDAYS",
+    "WorkingHours",
+    "add_working_hours",
+    "describe",
+    "holiday_name",
+    "is_working_day",
+    "is_working_time",
+    "next_opening",
+    "working_hours_between",
+    "working_window",
+]
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEKDAY_RESTS = ("day", "sday", "nesday", "rsday", "day", "urday", "day")
+MAX_SCAN_DAYS = 3660
+"""How many local days any search may look ahead (about ten years)."""
+
+_HHMM = re.compile(r"^([0-9]{2}):([0-9]{2})$")
+
+
+def _minutes(value: str) -> int:
+    """Minutes after local midnight of "HH:MM" ("24:00" is the midnight ending the day)."""
+    match = _HHMM.match(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a time HH:MM")
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    if (hours, minutes) != (24, 0) and (hours > 23 or minutes > 59):
+        raise ValueError(f"{value!r} is not a time between 00:00 and 24:00")
+    return hours * 60 + minutes
+
+
+@lru_cache(maxsize=1)
+def _supported_countries() -> dict[str, list[str]]:
+    return {k: list(v) for k, v in holidays.list_supported_countries().items()}
+
+
+class WorkingHours(BaseModel):
+    """One support group's opening hours: weekdays, a daily window and public holidays."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timezone: str = "UTC"
+    days: tuple[str, ...] = Field(default=("mon", "tue", "wed", "thu", "fri"))
+    start: str = "09:00"
+    end: str = "17:00"
+    holidays_country: str = ""
+    holidays_subdivision: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Zurich)") from None
+        return value
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _days(cls, value: object) -> tuple[str, ...]:
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            raise ValueError("must be a list of weekdays, e.g. [mon, tue, wed, thu, fri]")
+        full = {name + rest: name for name, rest in zip(WEEKDAYS, _WEEKDAY_RESTS, strict=True)}
+        given = [str(d).strip().lower() for d in value]
+        short = [full.get(d, d) for d in given]
+        unknown = [d for d, s in zip(given, short, strict=True) if s not in WEEKDAYS]
+        if unknown:
+            raise ValueError(f"unknown weekday(s) {unknown}; use {', '.join(WEEKDAYS)}")
+        if not short:
+            raise ValueError("needs at least one weekday")
+        return tuple(d for d in WEEKDAYS if d in short)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        _minutes(value.strip())
+        return value.strip()
+
+    @field_validator("holidays_country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value and value not in _supported_countries():
+            raise ValueError(f"the holidays package does not know country {value!r} (e.g. CH)")
+        return value
+
+    @field_validator("holidays_subdivision")
+    @classmethod
+    def _subdivision(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WorkingHours:
+        if _minutes(self.start) >= _minutes(self.end):
+            raise ValueError(f"start {self.start} is not before end {self.end}")
+        if self.holidays_subdivision and not self.holidays_country:
+            raise ValueError("holidays_subdivision needs holidays_country")
+        if self.holidays_country and self.holidays_subdivision:
+            known = _supported_countries()[self.holidays_country]
+            if self.holidays_subdivision not in known:
+                raise ValueError(
+                    f"country {self.holidays_country} has no subdivision "
+                    f"{self.holidays_subdivision!r} ({', '.join(known[:12])}...)"
+                )
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def daily_hours(self) -> float:
+        """Nominal length of a working day in hours (wall clock)."""
+        return (_minutes(self.end) - _minutes(self.start)) / 60
+
+
+# --- days ------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _holiday_table(country: str, subdivision: str | None, year: int) -> dict[date, str]:
+    """Public holidays of one country/subdivision and year, names in English when available."""
+    table = holidays.country_holidays(country, subdiv=subdivision, years=year)
+    if "en_US" in table.supported_languages:
+        table = holidays.country_holidays(country, subdiv=subdivision, years=year, language="en_US")
+    return {day: str(name) for day, name in table.items()}
+
+
+def holiday_name(wh: WorkingHours, day: date) -> str | None:
+    """The public holiday's name on local ``day`` (for ``wh``'s country), else None."""
+    if not wh.holidays_country:
+        return None
+    return _holiday_table(wh.holidays_country, wh.holidays_subdivision, day.year).get(day)
+
+
+def is_working_day(wh: WorkingHours, day: date) -> bool:
+    """``day`` (a local date) is one of the weekdays and not a public holiday."""
+    return WEEKDAYS[day.weekday()] in wh.days and holiday_name(wh, day) is None
+
+
+def _utc(instant: datetime) -> datetime:
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"{instant!r} is not timezone-aware")
+    return instant.astimezone(UTC)
+
+
+def _local_instant(wh: WorkingHours, day: date, minutes: int) -> datetime:
+    """``minutes`` after local midnight of ``day``, as a UTC instant (wall clock, fold=0)."""
+    # ``+`` on a zoneinfo datetime is wall-clock arithmetic, and the offset is looked up for the
+    # resulting wall time (24:00 becomes 00:00 of the next day, with that day's offset).
+    wall = datetime.combine(day, time(0), wh.zone) + timedelta(minutes=minutes)
+    return wall.astimezone(UTC)
+
+
+def working_window(wh: WorkingHours, day: date) -> tuple[datetime, datetime] | None:
+    """The working window ``[open, close)`` of local ``day`` in UTC, or None on a day off."""
+    if not is_working_day(wh, day):
+        return None
+    opening = _local_instant(wh, day, _minutes(wh.start))
+    closing = _local_instant(wh, day, _minutes(wh.end))
+    if closing <= opening:  # only conceivable with edges inside a DST change
+        return None
+    return opening, closing
+
+
+def _local_day(wh: WorkingHours, instant: datetime) -> date:
+    return instant.astimezone(wh.zone).date()
+
+
+def _windows_from(wh: WorkingHours, instant: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """Working windows that end after ``instant``, in order, for at most MAX_SCAN_DAYS days."""
+    first = _local_day(wh, instant)
+    for offset in range(MAX_SCAN_DAYS + 1):
+        window = working_window(wh, first + timedelta(days=offset))
+        if window is not None and window[1] > instant:
+            yield window
+    raise ValueError(
+        f"no working time found within {MAX_SCAN_DAYS} days after {instant.isoformat()}"
+    )
+
+
+# --- arithmetic ------------------------------------------------------------------------------
+
+
+def is_working_time(wh: WorkingHours, instant: datetime) -> bool:
+    """``instant`` lies inside a working window (opening inclusive, closing exclusive)."""
+    instant = _utc(instant)
+    window = working_window(wh, _local_day(wh, instant))
+    return window is not None and window[0] <= instant < window[1]
+
+
+def next_opening(wh: WorkingHours, instant: datetime) -> datetime:
+    """The first working instant at or after ``instant``: ``instant`` itself (in UTC) when it is
+    inside working hours, else the opening of the next working window."""
+    instant = _utc(instant)
+    opening, _closing = next(_windows_from(wh, instant))
+    return max(opening, instant)
+
+
+def add_working_hours(wh: WorkingHours, start: datetime, hours: float) -> datetime:
+    """The instant at which ``hours`` of working time have elapsed after ``start``.
+
+    Counting begins at ``start``, or at the next opening when ``start`` is outside working hours.
+    The result is always a working instant (see the module rules): zero hours from a Saturday is
+    Monday's opening, and an amount ending exactly at a closing is reached at the next opening.
+    """
+    if not math.isfinite(hours) or hours < 0:
+        raise ValueError(f"hours must be a finite number >= 0, not {hours!r}")
+    start = _utc(start)
+    remaining = timedelta(hours=hours)
+    for opening, closing in _windows_from(wh, start):
+        begin = max(opening, start)
+        available = closing - begin
+        if remaining < available:
+            return begin + remaining
+        remaining -= available
+    raise AssertionError("unreachable: _windows_from raises when exhausted")  # pragma: no cover
+
+
+def working_hours_between(wh: WorkingHours, a: datetime, b: datetime) -> float:
+    """Working time in ``[a, b)`` in hours; 0.0 when ``b`` is not after ``a``."""
+    a, b = _utc(a), _utc(b)
+    if b <= a:
+        return 0.0
+    first, last = _local_day(wh, a), _local_day(wh, b)
+    days = (last - first).days
+    if days > MAX_SCAN_DAYS:
+        raise ValueError(f"the span {a.isoformat()}..{b.isoformat()} is longer than supported")
+    total = timedelta(0)
+    for offset in range(days + 1):
+        window = working_window(wh, first + timedelta(days=offset))
+        if window is None:
+            continue
+        begin, end = max(window[0], a), min(window[1], b)
+        if end > begin:
+            total += end - begin
+    return total / timedelta(hours=1)
+
+
+def describe(wh: WorkingHours) -> str:
+    """Human summary, e.g. ``Mon-Fri 09:00-17:00 Europe/Zurich, CH holidays``."""
+    days = list(wh.days)
+    indices = [WEEKDAYS.index(d) for d in days]
+    if len(days) > 2 and indices == list(range(indices[0], indices[-1] + 1)):
+        day_text = f"{days[0].title()}-{days[-1].title()}"
+    else:
+        day_text = ",".join(d.title() for d in days)
+    text = f"{day_text} {wh.start}-{wh.end} {wh.timezone}"
+    if wh.holidays_country:
+        region = wh.holidays_country
+        if wh.holidays_subdivision:
+            region += f"-{wh.holidays_subdivision}"
+        text += f", {region} holidays"
+    return text
