@@ -80,12 +80,32 @@ def cmd_check(args: argparse.Namespace) -> int:
         kb = _load_kb(config)
     except CliError as exc:
         problems.append(str(exc))
+    counts = _check_escalation_data(config, problems)
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return EXIT_ERRORS
     assert kb is not None
     print(f"configuration OK; knowledge base OK: {len(kb)} entries from {_kb_path(config)}")
+    print(f"escalation contacts OK: {counts[0]} targets; site map OK: {counts[1]} sites")
     return EXIT_OK
+
+
+def _check_escalation_data(config: Config, problems: list[str]) -> tuple[int, int]:
+    from dastbot.chase import data_file
+    from dastbot.escalations import ContactsError, load_contacts
+    from dastbot.sites import SitesError, load_sites
+
+    try:
+        contacts = load_contacts(data_file(config, config.contacts, "contacts.yaml"))
+    except ContactsError as exc:
+        problems.append("contacts errors:\n" + "\n".join(f"  {e}" for e in exc.errors))
+        return 0, 0
+    try:
+        sites = load_sites(data_file(config, config.sites, "sites.yaml"), contacts.clouds())
+    except SitesError as exc:
+        problems.append("site map errors:\n" + "\n".join(f"  {e}" for e in exc.errors))
+        return len(contacts), 0
+    return len(contacts), len(sites.sites)
 
 
 def cmd_kb_match(args: argparse.Namespace) -> int:
@@ -254,6 +274,38 @@ def cmd_shifts_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_sites_import(args: argparse.Namespace) -> int:
+    from dastbot.chase import data_file
+    from dastbot.escalations import ContactsError, load_contacts
+    from dastbot.sites import SitesError, import_cric, parse_sites, sites_yaml
+
+    config = _config(args)
+    path = Path(args.file)
+    try:
+        entries = import_cric(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path}: cannot read: {exc}") from None
+    except SitesError as exc:
+        listed = "\n".join(f"  {e}" for e in exc.errors)
+        raise CliError(f"{path}: not a usable CRIC export:\n{listed}") from None
+    try:
+        clouds = load_contacts(data_file(config, config.contacts, "contacts.yaml")).clouds()
+    except ContactsError as exc:
+        raise CliError("contacts errors:\n" + "\n".join(f"  {e}" for e in exc.errors)) from None
+    text = sites_yaml(entries, header=f"Imported from {path.name} by dastbot sites import.")
+    try:
+        parse_sites(text, str(args.out), clouds)
+    except SitesError as exc:
+        listed = "\n".join(f"  {e}" for e in exc.errors)
+        raise CliError(f"the import does not validate, nothing written:\n{listed}") from None
+    out = Path(args.out)
+    out.write_text(text, encoding="utf-8")
+    queues = sum(len(e.get("queues", [])) for e in entries)
+    rses = sum(len(e.get("rses", [])) for e in entries)
+    print(f"wrote {len(entries)} sites, {queues} PanDA queues, {rses} RSEs to {out}")
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import signal
 
@@ -344,6 +396,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="start", help="first day (default: today)")
     p.add_argument("--days", type=int, default=90)
     p.set_defaults(func=cmd_shifts_export)
+
+    sites = sub.add_parser("sites", help="the site map").add_subparsers(dest="sites", required=True)
+    p = sites.add_parser("import", help="write sites.yaml from a CRIC JSON export")
+    common(p)
+    p.add_argument("file", help="CRIC site (or PanDA queue) JSON export")
+    p.add_argument("--out", default="knowledge/sites.yaml", help="where to write sites.yaml")
+    p.set_defaults(func=cmd_sites_import)
 
     kb = sub.add_parser("kb", help="knowledge-base tools").add_subparsers(dest="kb", required=True)
     p = kb.add_parser("match", help="rank the entries for a question")

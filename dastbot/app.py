@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dastbot.answers import LiveKnowledge
+from dastbot.chase import EscalationJob
 from dastbot.chat.base import Chat
 from dastbot.clock import Clock, SettableClock
 from dastbot.config import Config
@@ -63,9 +64,12 @@ class App:
         )
         self.sweeper = Sweeper(self.store, clock)
         duty, permalink = self.router.duty, chat.permalink
-        self.sweeper.add(HandoverJob(config, self.store, duty, permalink))
+        handover = HandoverJob(config, self.store, duty, permalink)
+        self.sweeper.add(handover)
         self.sweeper.add(NoReplyJob(config, self.store, duty, permalink))
         self.sweeper.add(CoverageJob(config, self.store, duty))
+        self.sweeper.add(EscalationJob(self.router.desk))
+        handover.extra_sections.append(self.router.desk.handover_section)
 
     async def start(self) -> None:
         """Send what a previous run decided but did not get to send."""
@@ -82,12 +86,20 @@ class App:
     async def advance(self, delta: timedelta, clock: SettableClock) -> None:
         """Move ``clock`` (this app's clock) forward, stopping at every due time on the way."""
         target: datetime = clock.now() + delta
+        stalled = 0
         for _ in range(100_000):
             due = self.sweeper.next_due()
             if due is None or due > target:
                 break
             if due > clock.now():
                 clock.set(due)
+                stalled = 0
+            else:
+                stalled += 1
+                if stalled > 2:
+                    # Something due cannot be done now (e.g. outside a target's working hours).
+                    clock.set(min(clock.now() + timedelta(minutes=1), target))
+                    stalled = 0
             await self.tick()
         clock.set(target)
         await self.tick()
@@ -120,6 +132,13 @@ async def run_bot(config: Config, ready: Callable[[dict[str, object]], None] | N
     slash = config.slash_token.get_secret_value() if config.slash_token else ""
     if not slash:
         log.warning("DASTBOT_SLASH_TOKEN is not set: slash commands and buttons are refused")
+    for esc in app.store.escalations(("open", "replied")):
+        channel = app.store.escalation_channel(esc.id)
+        if channel:
+            try:
+                await chat.watch(channel)
+            except Exception as exc:
+                log.warning("cannot watch %s for escalation %s: %s", channel, esc.id, exc)
     http = HttpEndpoint(
         slash_token=slash,
         on_command=app.router.on_command,

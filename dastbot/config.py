@@ -61,7 +61,7 @@ class HttpSettings(_Section):
 
 
 class MatcherSettings(_Section):
-    threshold: float = Field(default=0.3, ge=0.0, le=1.0)
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     margin: float = Field(default=0.0, ge=0.0, le=1.0)
     top: int = Field(default=3, ge=1, le=20)
 
@@ -77,6 +77,8 @@ class Config(_Section):
     channels: list[str] = Field(default_factory=lambda: ["dast-help"])
     db: str = "dastbot.db"
     kb: str = "knowledge"
+    contacts: str = ""
+    sites: str = ""
     mattermost: MattermostSettings = MattermostSettings()
     http: HttpSettings = HttpSettings()
     matcher: MatcherSettings = MatcherSettings()

@@ -23,6 +23,7 @@ class Post:
     create_at: datetime
     root_id: str = ""
     channel_name: str = ""
+    channel_type: str = "O"
     is_bot: bool = False
     props: Mapping[str, Any] = field(default_factory=dict)
 

@@ -21,16 +21,20 @@ from dastbot.answers import (
     render_abstention,
     render_answer,
 )
+from dastbot.chase import Desk, data_file, register_escalation_commands
 from dastbot.chat.base import Chat
 from dastbot.clock import Clock
 from dastbot.commands import CommandContext, Registry, dispatch
 from dastbot.config import Config
 from dastbot.duty import Duty
+from dastbot.escalations import Contacts, load_contacts
 from dastbot.metrics import Metrics
 from dastbot.models import Click, Command, CommandReply, OutMessage, Post, Reaction
+from dastbot.sites import SiteMap, load_sites
 from dastbot.store import Store, iso
 
 log = logging.getLogger("dastbot.router")
+REPLY_TEXT_LIMIT = 8000
 _THREAD_REF = re.compile(r"(?:/pl/|^|\s)([a-z0-9]{26})(?:\s|$|[/?#])")
 
 
@@ -48,6 +52,8 @@ class Router:
         bot_user_id: str = "",
         role_of: RoleLookup | None = None,
         metrics: Metrics | None = None,
+        contacts: Contacts | None = None,
+        sites: SiteMap | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -56,6 +62,11 @@ class Router:
         self.knowledge = knowledge
         self.bot_user_id = bot_user_id
         self.duty = Duty(config, store)
+        contacts = contacts or load_contacts(data_file(config, config.contacts, "contacts.yaml"))
+        sites = sites or load_sites(
+            data_file(config, config.sites, "sites.yaml"), clouds=contacts.clouds()
+        )
+        self.desk = Desk(config, store, self.duty, contacts, sites, chat.permalink)
         self.role_of: RoleLookup = role_of or self.duty.role_of
         self._timezones: dict[str, str | None] = {}
         self.metrics = metrics or Metrics()
@@ -66,6 +77,7 @@ class Router:
 
         register_core(self.registry)
         register_shift_commands(self.registry)
+        register_escalation_commands(self.registry, lambda: self.desk)
 
     # posts ------------------------------------------------------------------------------------
 
@@ -85,7 +97,11 @@ class Router:
             with self.store.atomic():
                 if not self.store.claim_post(post.id, now):
                     return
+                if self.desk.on_reply(post, self.bot_user_id, now):
+                    return
                 self._on_thread_reply(post)
+            return
+        if not self._question_channel(post):
             return
         self.metrics.questions.inc()
         ranking = self.knowledge.rank(post.message, top=self.config.matcher.top)
@@ -124,19 +140,41 @@ class Router:
                 self.metrics.matches.labels("abstained").inc()
                 log.info("abstained post_id=%s reason=%s", post.id, ranking.reason)
 
+    def _question_channel(self, post: Post) -> bool:
+        """New threads count as questions in the configured channels and in DMs."""
+        return (
+            not post.channel_name
+            or post.channel_name in self.config.channels
+            or post.channel_type == "D"
+        )
+
     def _on_thread_reply(self, post: Post) -> None:
         now = self.clock.now()
         question = self.store.question(post.thread_id)
         if question is None:
             return
         if post.user_id == question["author_id"]:
-            self.store.record("asker_reply", now, post.thread_id, post.user_name, post_id=post.id)
+            self.store.record(
+                "asker_reply",
+                now,
+                post.thread_id,
+                post.user_name,
+                post_id=post.id,
+                text=post.message[:REPLY_TEXT_LIMIT],
+            )
             feedback = q.feedback_in(post.message)
             if feedback == "helped" and question["state"] == q.RESOLVED:
                 return
             self._feedback(question, feedback, post.user_name, f"reply:{post.id}")
             return
-        self.store.record("human_reply", now, post.thread_id, post.user_name, post_id=post.id)
+        self.store.record(
+            "human_reply",
+            now,
+            post.thread_id,
+            post.user_name,
+            post_id=post.id,
+            text=post.message[:REPLY_TEXT_LIMIT],
+        )
         if not question["first_human_at"]:
             self.store.update_question(post.thread_id, now, first_human_at=iso(now))
 

@@ -66,6 +66,8 @@ class Sweeper:
                 dues: list[datetime] = []
                 due = job.next_due(last)
                 while due is not None and due <= now and len(dues) < 10_000:
+                    if dues and due <= dues[-1]:
+                        break
                     dues.append(due)
                     due = job.next_due(due)
                 if dues and self._run(job, dues[-1], now):
@@ -93,13 +95,10 @@ class Sweeper:
         return True
 
     def next_due(self) -> datetime | None:
-        """The earliest future due time of any job (for the console's simulated waits)."""
+        """The earliest due time of any job from now on (for the console's simulated waits);
+        a time not after now means something is due already."""
         now = self.clock.now()
-        candidates: list[datetime] = []
-        for job in self.jobs:
-            due = job.next_due(self.store.last_due(job.id) or now)
-            if due is not None:
-                candidates.append(due)
+        candidates = [due for job in self.jobs if (due := job.next_due(now)) is not None]
         return min(candidates) if candidates else None
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
+from dastbot.escalations import Escalation
 from dastbot.models import Button, OutMessage
 from dastbot.shifts import Assignment
 
@@ -129,10 +130,36 @@ def _m3_shifts(db: sqlite_utils.Database) -> None:
     questions.add_column("waiting_for", str)
 
 
+def _m4_escalations(db: sqlite_utils.Database) -> None:
+    db.table("escalations").create(
+        {
+            "id": str,
+            "thread_id": str,
+            "target_id": str,
+            "state": str,
+            "opened_at": str,
+            "opened_by": str,
+            "reason": str,
+            "ticket": str,
+            "reminders_sent": int,
+            "last_reminder_at": str,
+            "deadline_notified": int,
+            "replied_at": str,
+            "closed_at": str,
+            "channel": str,
+        },
+        pk="id",
+        not_null={"thread_id", "target_id", "state", "opened_at"},
+    )
+    db.table("escalations").create_index(["state", "opened_at"])
+    db.table("escalations").create_index(["thread_id"])
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m1_initial,
     _m2_meta,
     _m3_shifts,
+    _m4_escalations,
 )
 
 
@@ -458,6 +485,80 @@ class Store:
             "INSERT OR IGNORE INTO notices (key, at) VALUES (?, ?)", [key, iso(now)]
         )
         return cursor.rowcount == 1
+
+    # escalations ------------------------------------------------------------------------------
+
+    def next_escalation_id(self) -> str:
+        row = self.db.execute("SELECT COUNT(*) FROM escalations").fetchone()
+        return f"E{int(row[0]) + 1}"
+
+    def save_escalation(self, esc: Escalation, channel: str | None = None) -> None:
+        row: dict[str, Any] = {
+            "id": esc.id,
+            "thread_id": esc.thread_id,
+            "target_id": esc.target_id,
+            "state": esc.state,
+            "opened_at": iso(esc.opened_at),
+            "opened_by": esc.opened_by,
+            "reason": esc.reason,
+            "ticket": esc.ticket,
+            "reminders_sent": esc.reminders_sent,
+            "last_reminder_at": iso(esc.last_reminder_at) if esc.last_reminder_at else None,
+            "deadline_notified": int(esc.deadline_notified),
+            "replied_at": iso(esc.replied_at) if esc.replied_at else None,
+        }
+        if channel is not None:
+            row["channel"] = channel
+        self.db.table("escalations").upsert(row, pk="id")
+
+    def set_escalation_closed(self, esc_id: str, now: datetime) -> None:
+        self.db.execute("UPDATE escalations SET closed_at = ? WHERE id = ?", [iso(now), esc_id])
+
+    def _escalations(self, where: str, args: list[Any]) -> list[Escalation]:
+        rows = self.db.execute_returning_dicts(
+            f"SELECT * FROM escalations WHERE {where} ORDER BY opened_at, id", args
+        )
+        return [
+            Escalation(
+                id=r["id"],
+                thread_id=r["thread_id"],
+                target_id=r["target_id"],
+                state=r["state"],
+                opened_at=parse_iso(r["opened_at"]),
+                opened_by=r["opened_by"] or "",
+                reason=r["reason"] or "",
+                ticket=r["ticket"],
+                reminders_sent=r["reminders_sent"] or 0,
+                last_reminder_at=parse_iso(r["last_reminder_at"])
+                if r["last_reminder_at"]
+                else None,
+                deadline_notified=bool(r["deadline_notified"]),
+                replied_at=parse_iso(r["replied_at"]) if r["replied_at"] else None,
+            )
+            for r in rows
+        ]
+
+    def escalation(self, esc_id: str) -> Escalation | None:
+        found = self._escalations("id = ?", [esc_id])
+        return found[0] if found else None
+
+    def escalations(self, states: tuple[str, ...] = ("open",)) -> list[Escalation]:
+        marks = ",".join("?" for _ in states)
+        return self._escalations(f"state IN ({marks})", list(states))
+
+    def escalations_of(self, thread_id: str) -> list[Escalation]:
+        return self._escalations("thread_id = ?", [thread_id])
+
+    def escalation_channel(self, esc_id: str) -> str | None:
+        row = self.db.execute("SELECT channel FROM escalations WHERE id = ?", [esc_id]).fetchone()
+        return None if row is None else row[0]
+
+    def escalation_by_post(self, post_id: str) -> Escalation | None:
+        """The escalation whose post in the target's channel is ``post_id``."""
+        row = self.db.execute(
+            "SELECT key FROM outbox WHERE post_id = ? AND key LIKE 'escalation:%'", [post_id]
+        ).fetchone()
+        return self.escalation(str(row[0]).split(":", 1)[1]) if row else None
 
     # named values -----------------------------------------------------------------------------
 

@@ -99,12 +99,12 @@ class Bot:
         return [msg for _, msg in self.chat.sent[before:]]
 
     async def say(
-        self, user: str, text: str, thread: str = "", post_id: str = ""
+        self, user: str, text: str, thread: str = "", post_id: str = "", channel: str = CHANNEL
     ) -> list[OutMessage]:
         self._posts += 1
         post = Post(
             id=post_id or f"u{self._posts}",
-            channel_id=CHANNEL,
+            channel_id=channel,
             user_id=user,
             user_name=user,
             message=text,

@@ -334,3 +334,32 @@ def test_a_broken_schedule_imports_nothing(
     assert code == 1
     assert "nothing imported" in err
     assert "rota.yaml:1:" in err
+
+
+def test_sites_import_writes_a_validated_site_map(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "sites.yaml"
+    code, stdout, err = run(
+        ["sites", "import", str(FIXTURES / "cric-sample.json"), "--out", str(out)], capsys
+    )
+    assert code == 0, err
+    assert stdout.startswith("wrote ")
+    from dastbot.escalations import load_contacts
+    from dastbot.sites import load_sites
+
+    clouds = load_contacts(REPO / "knowledge" / "contacts.yaml").clouds()
+    sites = load_sites(out, clouds)
+    resolved = sites.resolve("FZK-LCG2_DATADISK")
+    assert resolved is not None and resolved.cloud == "DE"
+
+
+def test_sites_import_refuses_a_file_that_is_not_an_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "x.json"
+    bad.write_text("{not json")
+    code, _, err = run(["sites", "import", str(bad), "--out", str(tmp_path / "s.yaml")], capsys)
+    assert code == 1
+    assert "invalid JSON" in err
+    assert not (tmp_path / "s.yaml").exists()

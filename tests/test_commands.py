@@ -61,4 +61,4 @@ async def test_status_shows_a_user_only_their_own_open_questions(bot: Bot) -> No
 
     mine = (await bot.command("alice", "status")).text
     assert "qa" in mine and "qb" not in mine
-    assert (await bot.command("carol", "status")).text == "No open questions."
+    assert (await bot.command("carol", "status")).text == "No open questions or escalations."

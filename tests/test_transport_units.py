@@ -80,7 +80,7 @@ def _posted(post: dict[str, object], channel_type: str = "O", sender: str = "@al
     )
 
 
-async def test_posted_events_become_posts_for_followed_channels_and_dms() -> None:
+async def test_posted_events_from_people_become_posts_and_own_or_system_posts_do_not() -> None:
     chat = _chat()
     base = {"id": "p1", "user_id": "alice-id", "message": "help", "create_at": 1_700_000_000_000}
     await chat._on_message(_posted({**base, "channel_id": "chan"}))
@@ -94,9 +94,10 @@ async def test_posted_events_become_posts_for_followed_channels_and_dms() -> Non
     )
     await chat._on_message("not json")
     kinds = [chat.events.get_nowait() for _ in range(chat.events.qsize())]
-    assert [(k, p.id, p.user_name) for k, p in kinds] == [
-        ("post", "p1", "alice"),
-        ("post", "p3", "alice"),
+    assert [(k, p.id, p.user_name, p.channel_type) for k, p in kinds] == [
+        ("post", "p1", "alice", "O"),
+        ("post", "p2", "alice", "O"),
+        ("post", "p3", "alice", "D"),
     ]
 
 

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -39,6 +40,7 @@ for _driver_logger in ("mattermostdriver.api", "mattermostdriver.websocket"):
 T = TypeVar("T")
 
 CURSOR_KEY = "mattermost.cursor_ms"
+_CHANNEL_ID = re.compile(r"^[a-z0-9]{26}$")
 BACKOFF_START = 1.0
 BACKOFF_FACTOR = 1.75
 BACKOFF_MAX = 300.0
@@ -233,6 +235,8 @@ class MattermostChat:
         self.team_id = ""
         self.channel_ids: dict[str, str] = {}
         self._followed: set[str] = set()
+        self._watched: set[str] = set()
+        self._channel_names: dict[str, str] = {}
         self._names: dict[str, str] = {}
         self._dm_channels: dict[str, str] = {}
         self._socket: ClientWebsocket | None = None
@@ -316,14 +320,30 @@ class MattermostChat:
                 log.warning("channel %s not found; coordinator messages will fail", name)
                 continue
             self.channel_ids[name] = channel["id"]
+            self._channel_names[channel["id"]] = name
         self._followed = {self.channel_ids[n] for n in self.config.channels}
         return me
 
     async def _channel_of(self, target: str) -> str:
-        """A channel id from an id, a configured channel name, or ``@user`` for a DM."""
+        """A channel id from an id, a channel name of the team, or ``@user`` for a DM."""
         if target.startswith("@"):
             return await self.direct_channel(target[1:])
-        return self.channel_ids.get(target, target)
+        if target in self.channel_ids:
+            return self.channel_ids[target]
+        if _CHANNEL_ID.match(target):
+            return target
+        channel = await self._rest(
+            "channel", self.driver.channels.get_channel_by_name, self.team_id, target
+        )
+        self.channel_ids[target] = channel["id"]
+        self._channel_names[channel["id"]] = target
+        return str(channel["id"])
+
+    async def watch(self, target: str) -> None:
+        """Also catch up on this channel after reconnects (escalation threads live there)."""
+        channel = await self._channel_of(target)
+        if channel not in self._followed:
+            self._watched.add(channel)
 
     def _post_payload(self, msg: OutMessage, channel_id: str) -> dict[str, Any]:
         props: dict[str, Any] = {"dastbot_key": msg.key}
@@ -368,6 +388,8 @@ class MattermostChat:
             return None if existing is None else {"id": existing}
 
         channel_id = await self._channel_of(msg.channel_id)
+        if not msg.root_id and channel_id not in self._followed:
+            self._watched.add(channel_id)
         post: dict[str, Any] = await self._rest(
             f"post key={msg.key}",
             self.driver.posts.create_post,
@@ -440,8 +462,15 @@ class MattermostChat:
 
     # events -----------------------------------------------------------------------------------
 
-    def _to_post(self, raw: dict[str, Any], user_name: str = "") -> Post:
+    def _to_post(
+        self,
+        raw: dict[str, Any],
+        user_name: str = "",
+        channel_name: str = "",
+        channel_type: str = "",
+    ) -> Post:
         props = raw.get("props") or {}
+        channel_id = str(raw.get("channel_id", ""))
         return Post(
             id=str(raw["id"]),
             channel_id=str(raw.get("channel_id", "")),
@@ -450,16 +479,16 @@ class MattermostChat:
             message=str(raw.get("message", "")),
             create_at=_from_ms(int(raw.get("create_at", 0))),
             root_id=str(raw.get("root_id") or ""),
+            channel_name=channel_name or self._channel_names.get(channel_id, channel_id),
+            channel_type=channel_type or "O",
             is_bot=str(props.get("from_bot", "")).lower() == "true",
             props=props,
         )
 
-    def _wanted(self, raw: dict[str, Any], channel_type: str) -> bool:
-        if raw.get("type"):
-            return False
-        if raw.get("user_id") == self.user_id:
-            return False
-        return raw.get("channel_id") in self._followed or channel_type == "D"
+    def _wanted(self, raw: dict[str, Any]) -> bool:
+        """User posts the router should see: not system messages, not the bot's own. Channel
+        rules (questions only in followed channels and DMs) are the router's."""
+        return not raw.get("type") and raw.get("user_id") != self.user_id
 
     async def _on_message(self, message: str) -> None:
         """Parse and enqueue only: the driver cancels slow handlers."""
@@ -479,14 +508,16 @@ class MattermostChat:
                 raw = json.loads(payload.get("post", "{}"))
             except ValueError:
                 return
-            channel_type = str(payload.get("channel_type", ""))
-            if not self._wanted(raw, channel_type):
+            if not self._wanted(raw):
                 return
             name = str(payload.get("sender_name", "")).lstrip("@")
             if name:
                 self._names[str(raw.get("user_id"))] = name
-            kind = "post" if event == "posted" else "edit"
-            self.events.put_nowait((kind, self._to_post(raw, name)))
+            channel_name = str(payload.get("channel_name", ""))
+            if channel_name and raw.get("channel_id"):
+                self._channel_names[str(raw["channel_id"])] = channel_name
+            post = self._to_post(raw, name, channel_name, str(payload.get("channel_type", "")))
+            self.events.put_nowait(("post" if event == "posted" else "edit", post))
         elif event in ("reaction_added", "reaction_removed"):
             try:
                 raw = json.loads(payload.get("reaction", "{}"))
@@ -504,7 +535,7 @@ class MattermostChat:
     async def catch_up(self, since_ms: int) -> int:
         """Queue posts made in the followed channels since ``since_ms`` (oldest first)."""
         found: list[dict[str, Any]] = []
-        for channel in sorted(self._followed):
+        for channel in sorted(self._followed | self._watched):
             listing = await self._rest(
                 "catch-up",
                 self.driver.posts.get_posts_for_channel,
@@ -513,7 +544,7 @@ class MattermostChat:
             )
             for raw in listing.get("posts", {}).values():
                 if (
-                    self._wanted(raw, "O")
+                    self._wanted(raw)
                     and int(raw.get("create_at", 0)) > since_ms
                     and not raw.get("delete_at")
                 ):

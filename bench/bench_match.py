@@ -1,0 +1,152 @@
+"""Latency of ``Matcher.rank`` on a knowledge base scaled to ~2,000 entries, against rapidfuzz.
+
+Builds a large knowledge base by perturbing the evaluation entries (words dropped and swapped,
+typos, new ids), then times, in the same run and on one core, ``Matcher.rank`` and a plain
+rapidfuzz baseline (``process.extract(query, choices, scorer=fuzz.token_set_ratio, limit=3)``
+over each entry's title + patterns) on the dev questions, several warm passes each.
+
+    python bench/bench_match.py                  # ../shared/eval, or $DASTBOT_EVAL_DIR
+    python bench/bench_match.py --entries 2000 --passes 5 --kb K.yaml --questions Q.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dastbot.evaluation import load_questions
+from dastbot.knowledge import Entry, KnowledgeBase, load_knowledge
+from dastbot.matcher import Matcher
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_SYNTHETIC = re.compile(r"-syn\d+$")
+
+
+def default_eval_dir() -> Path:
+    env = os.environ.get("DASTBOT_EVAL_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+
+
+def _typo(word: str, rng: random.Random) -> str:
+    if len(word) < 4:
+        return word
+    i = rng.randrange(1, len(word) - 1)
+    op = rng.randrange(4)
+    if op == 0:
+        return word[:i] + word[i + 1 :]
+    if op == 1:
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    if op == 2:
+        return word[:i] + rng.choice(_LETTERS) + word[i:]
+    return word[:i] + rng.choice(_LETTERS) + word[i + 1 :]
+
+
+def perturb(text: str, rng: random.Random) -> str:
+    """``text`` with ~15% of words dropped, some neighbours swapped and ~5% of words misspelt."""
+    words = [w for w in text.split() if rng.random() > 0.15] or text.split()[:1]
+    for i in range(len(words) - 1):
+        if rng.random() < 0.1:
+            words[i], words[i + 1] = words[i + 1], words[i]
+    return " ".join(_typo(w, rng) if rng.random() < 0.05 else w for w in words)
+
+
+def scaled_kb(kb: KnowledgeBase, size: int, seed: int = 1) -> KnowledgeBase:
+    """The original entries plus perturbed copies with new ids, ``size`` entries in all."""
+    rng = random.Random(seed)
+    entries: list[Entry] = list(kb.entries)
+    k = 0
+    while len(entries) < size:
+        base = kb.entries[k % len(kb.entries)]
+        k += 1
+        entries.append(
+            replace(
+                base,
+                id=f"{base.id}-syn{k}",
+                title=perturb(base.title, rng),
+                patterns=tuple(perturb(p, rng) for p in base.patterns),
+                answer=perturb(base.answer, rng),
+            )
+        )
+    return KnowledgeBase(tuple(entries), origin=f"{kb.origin} (scaled to {size})")
+
+
+def _percentile(values: Sequence[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def time_calls(fn: Callable[[str], str | None], texts: Sequence[str], passes: int) -> list[float]:
+    """Per-call latencies in ms over ``passes`` timed passes after one warm-up pass."""
+    for text in texts:
+        fn(text)
+    out: list[float] = []
+    for _ in range(passes):
+        for text in texts:
+            start = time.perf_counter()
+            fn(text)
+            out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    eval_dir = default_eval_dir()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kb", type=Path, default=eval_dir / "knowledge.yaml")
+    parser.add_argument("--questions", type=Path, default=eval_dir / "questions-dev.yaml")
+    parser.add_argument("--entries", type=int, default=2000, help="scaled knowledge-base size")
+    parser.add_argument("--passes", type=int, default=5, help="timed passes over the questions")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cpu", type=int, help="pin the process to this CPU core")
+    args = parser.parse_args(argv)
+
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
+    base = load_knowledge(args.kb)
+    questions = load_questions(args.questions, base)
+    texts = [q.text for q in questions]
+    kb = scaled_kb(base, max(args.entries, len(base)), args.seed)
+
+    start = time.perf_counter()
+    matcher = Matcher(kb)
+    build_ms = (time.perf_counter() - start) * 1000
+    choices = [" ".join((e.title, *e.patterns)) for e in kb.entries]
+
+    def ours(text: str) -> str | None:
+        ranking = matcher.rank(text, top=3)
+        return ranking.matches[0].entry_id if ranking.matches else None
+
+    def baseline(text: str) -> str | None:
+        found = process.extract(text, choices, scorer=fuzz.token_set_ratio, limit=3)
+        return kb.entries[found[0][2]].id if found else None
+
+    print(f"knowledge base: {len(kb)} entries ({len(base)} originals), {len(texts)} questions")
+    print(f"index build: {build_ms:.0f} ms")
+    results = {}
+    for name, fn in (("matcher", ours), ("rapidfuzz token_set", baseline)):
+        lat = time_calls(fn, texts, args.passes)
+        top1 = sum(
+            q.gold is not None and _SYNTHETIC.sub("", fn(q.text) or "") == q.gold for q in questions
+        ) / max(1, sum(q.gold is not None for q in questions))
+        results[name] = (_percentile(lat, 50), _percentile(lat, 99))
+        p50, p99 = results[name]
+        print(f"{name:20s} p50 {p50:7.3f} ms  p99 {p99:7.3f} ms  top-1 (entry family) {top1:.3f}")
+    (o50, o99), (b50, b99) = results["matcher"], results["rapidfuzz token_set"]
+    print(f"ratio matcher/baseline: p50 {o50 / b50:.2f}  p99 {o99 / b99:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

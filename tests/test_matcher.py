@@ -1,0 +1,326 @@
+"""The matcher: pasted errors find their entry, typos and identifiers don't matter, off-topic
+questions abstain, and the scores behave (range, order, determinism, odd input)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import shared_dir
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dastbot.evaluation import evaluate, load_questions
+from dastbot.knowledge import KnowledgeBase, load_knowledge, load_text
+from dastbot.matcher import Matcher, Ranking, Tuning, normalise, rank, tokens
+
+KB_YAML = """
+- id: lost-heartbeat
+  title: "'lost heartbeat' job failures"
+  category: panda
+  patterns:
+    - lost heartbeat
+    - jobDispatcherErrorDiag lost heartbeat
+    - job failed with lost heartbeat after running for hours
+    - heartbeat timeout
+  answer: >-
+    A running job sends a heartbeat to PanDA every 30 minutes; after 6 hours of silence it is
+    declared failed. This is a worker-node or site problem, not your code, and PanDA retries such
+    jobs automatically. Report the task to DAST if all attempts fail at the same site.
+  escalate_to: none
+- id: memory-exceeded
+  title: Job killed for exceeding memory
+  category: panda
+  patterns:
+    - Payload exceeded maximum allowed memory
+    - Payload ran out of memory
+    - pilot error 1235
+    - Transform failed due to bad_alloc
+  answer: >-
+    The job used more RAM than the batch slot allows. Check for a memory leak locally, reduce
+    --nFilesPerJob, or request more with --memory, knowing fewer sites offer such slots.
+  escalate_to: none
+- id: walltime-exceeded
+  title: Job hit the walltime / batch time limit
+  category: panda
+  patterns:
+    - Reached batch system time limit
+    - 'Job killed by signal: SIGXCPU'
+    - job exceeded walltime
+    - pilot error 1213
+  answer: >-
+    The job ran longer than the queue allows. Make each job process less with --nFilesPerJob or
+    --nEventsPerJob, or give --maxWalltime so that JEDI sizes jobs to fit.
+  escalate_to: none
+- id: rucio-download-failed
+  title: rucio download fails for some or all files
+  category: rucio
+  patterns:
+    - Failed to download file
+    - None of the requested files have been downloaded
+    - Checksum validation failed for file
+  answer: >-
+    Rerun with rucio -v download to see which replica failed, and choose another replica with --rse.
+    A checksum error means the copy is corrupted: download from another RSE and report the file.
+  escalate_to: none
+- id: rucio-quota-exceeded
+  title: Not enough quota on the RSE (InsufficientAccountLimit)
+  category: rucio
+  patterns:
+    - There is not enough quota left to fulfil the operation
+    - InsufficientAccountLimit
+    - quota exceeded on LOCALGROUPDISK
+  answer: >-
+    Your Rucio account has no quota on that RSE. Check with rucio list-account-limits, delete rules
+    you no longer need, or ask for approval. LOCALGROUPDISK quota is granted per country.
+  escalate_to: cloud-support
+- id: proxy-lifetime
+  title: "Proxy lifetime: expired during long operations / 'Grid proxy not valid'"
+  category: grid-auth
+  patterns:
+    - Grid proxy not valid
+    - VOMS proxy is about to expire
+    - how long does my proxy last
+  answer: >-
+    A proxy from voms-proxy-init lasts 12 hours by default; ask for a longer one with -valid 96:00.
+    Tasks already submitted to PanDA do not depend on your local proxy.
+  escalate_to: none
+"""
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return load_text(KB_YAML, "inline")
+
+
+@pytest.fixture(scope="module")
+def matcher(kb: KnowledgeBase) -> Matcher:
+    return Matcher(kb)
+
+
+def top_id(ranking: Ranking) -> str:
+    assert ranking.matches, "expected at least one candidate"
+    return ranking.matches[0].entry_id
+
+
+def test_a_pasted_error_line_picks_its_entry(matcher: Matcher) -> None:
+    question = (
+        "my jobs die, the log ends with\n"
+        "2024-03-02 11:42:07 | pilot | Payload exceeded maximum allowed memory (rss=8123456 kB)\n"
+        "any idea?"
+    )
+    ranking = matcher.rank(question)
+    assert ranking.best is not None
+    assert ranking.best.entry_id == "memory-exceeded"
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("jobDispatcherErrorDiag: lost heartbeat, was my code too slow?", "lost-heartbeat"),
+        ("InsufficientAccountLimit when I add a rule to our disk", "rucio-quota-exceeded"),
+        ("pilot says the job reached the batch system time limit after 47h", "walltime-exceeded"),
+        ("my VOMS proxy is about to expire, will my panda jobs die?", "proxy-lifetime"),
+        (
+            "rucio download: None of the requested files have been downloaded",
+            "rucio-download-failed",
+        ),
+    ],
+)
+def test_typical_questions_find_their_entry(matcher: Matcher, question: str, expected: str) -> None:
+    ranking = matcher.rank(question)
+    assert not ranking.abstain, ranking
+    assert top_id(ranking) == expected
+
+
+def test_misspelt_words_still_match(matcher: Matcher) -> None:
+    ranking = matcher.rank("hearbeat lost errors at one site, the retried jobs fail too")
+    assert top_id(ranking) == "lost-heartbeat"
+    assert not ranking.abstain
+    exact = matcher.rank("heartbeat lost errors at one site, the retried jobs fail too")
+    assert ranking.matches[0].score <= exact.matches[0].score
+
+
+def test_compound_identifiers_match_their_words(matcher: Matcher) -> None:
+    assert top_id(matcher.rank("error says insufficient account limit")) == "rucio-quota-exceeded"
+
+
+def test_identifiers_do_not_drive_the_match(matcher: Matcher) -> None:
+    template = "rucio download of {did} from {url} at {when}: Failed to download file"
+    one = matcher.rank(
+        template.format(
+            did="user.jdoe:user.jdoe.memory.walltime.v1",
+            url="https://bigpanda.cern.ch/task/40211133/?memory=1",
+            when="2024-03-02 11:42:07",
+        )
+    )
+    other = matcher.rank(
+        template.format(
+            did="mc23_13p6TeV:mc23_13p6TeV.601229.PhPy8EG.DAOD_PHYS.p6266",
+            url="https://example.org/a/b",
+            when="2023-12-31 23:59:59",
+        )
+    )
+    assert top_id(one) == "rucio-download-failed"
+    assert one == other
+
+
+def test_a_url_alone_gives_nothing_to_match(matcher: Matcher) -> None:
+    ranking = matcher.rank("https://bigpanda.cern.ch/task/40211133/?memory=exceeded&quota=1")
+    assert ranking.abstain
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "pandas DataFrame merge is super slow on 10M rows, any tips?",
+        "how do I book a meeting room in building 40 for our group meeting?",
+        "How do I launch an EC2 instance from my custom AMI image?",
+        "thanks a lot, that worked!",
+        "",
+        "   \n\t ",
+        "?!?! ... ---",
+    ],
+)
+def test_out_of_scope_and_empty_questions_abstain(matcher: Matcher, question: str) -> None:
+    ranking = matcher.rank(question)
+    assert ranking.abstain
+    assert ranking.best is None
+    assert ranking.reason
+
+
+def test_the_margin_rule_abstains_when_the_runner_up_is_close(kb: KnowledgeBase) -> None:
+    question = "job killed: exceeded memory and the batch time limit"
+    ranking = Matcher(kb, threshold=0.0).rank(question)
+    assert not ranking.abstain
+    first, second = ranking.matches[:2]
+    gap = first.score - second.score
+    close = Matcher(kb, threshold=0.0, margin=gap + 0.01).rank(question)
+    assert close.abstain
+    assert close.reason == "too close to the runner-up"
+    assert close.matches == ranking.matches
+    clear = Matcher(kb, threshold=0.0, margin=max(gap - 0.01, 0.0)).rank(question)
+    assert not clear.abstain
+
+
+def test_the_threshold_decides_between_answering_and_abstaining(kb: KnowledgeBase) -> None:
+    question = "lost heartbeat after running for hours"
+    score = Matcher(kb).rank(question).matches[0].score
+    assert Matcher(kb, threshold=score).rank(question).best is not None
+    below = Matcher(kb, threshold=min(1.0, score + 0.001)).rank(question)
+    assert below.abstain
+    assert below.reason == "below threshold"
+
+
+def test_rankings_are_deterministic(kb: KnowledgeBase, matcher: Matcher) -> None:
+    question = "jobs killed, memory or walltime? quota too"
+    first = matcher.rank(question, top=6)
+    assert matcher.rank(question, top=6) == first
+    assert Matcher(kb).rank(question, top=6) == first
+    assert rank(question, kb, top=6) == first
+
+
+def test_ties_go_to_the_entry_listed_first(kb: KnowledgeBase) -> None:
+    twin = load_text(KB_YAML + KB_YAML.replace("- id: ", "- id: twin-"), "twins")
+    ranking = Matcher(twin).rank("Payload ran out of memory", top=2)
+    assert [m.entry_id for m in ranking.matches] == ["memory-exceeded", "twin-memory-exceeded"]
+    assert ranking.matches[0].score == ranking.matches[1].score
+
+
+def test_scores_are_in_range_and_best_first(matcher: Matcher) -> None:
+    ranking = matcher.rank("job failed: lost heartbeat, memory, quota, proxy, time limit", top=6)
+    scores = [m.score for m in ranking.matches]
+    assert len(scores) == 6
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_top_limits_the_candidates(matcher: Matcher) -> None:
+    question = "Payload ran out of memory"
+    assert len(matcher.rank(question, top=1).matches) == 1
+    assert matcher.rank(question, top=1).best is not None
+    assert matcher.rank(question, top=0).matches == ()
+
+
+def test_a_huge_paste_is_cut_and_still_matched(matcher: Matcher) -> None:
+    noise = "INFO athena event loop processing event 12345 of run 456789\n" * 20000
+    ranking = matcher.rank(noise + "FATAL: Payload exceeded maximum allowed memory\n")
+    assert top_id(ranking) == "memory-exceeded"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "P\u0430yload \u0435xceeded memory \U0001f648 \u2014 \u00e7a ne marche pas \u2713",
+        "\uff2a\uff2f\uff22\u3000\uff4b\uff49\uff4c\uff4c\uff45\uff44 memory",
+        "\x00\x01\x7f lost\u200bheartbeat \ud7ff",
+        "日本語のエラー: メモリ不足",
+        "a" * 100_000,
+        "%IN %OUT %%% ::: /// ___ --- ...",
+    ],
+)
+def test_odd_input_does_not_crash(matcher: Matcher, question: str) -> None:
+    ranking = matcher.rank(question)
+    assert all(0.0 <= m.score <= 1.0 for m in ranking.matches)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_gives_a_well_formed_ranking(question: str) -> None:
+    matcher = _shared_matcher()
+    ranking = matcher.rank(question, top=4)
+    scores = [m.score for m in ranking.matches]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert len({m.entry_id for m in ranking.matches}) == len(ranking.matches)
+    assert ranking.best is None or ranking.best.score >= matcher.threshold
+
+
+_MATCHER: list[Matcher] = []
+
+
+def _shared_matcher() -> Matcher:
+    if not _MATCHER:
+        _MATCHER.append(Matcher(load_text(KB_YAML, "inline")))
+    return _MATCHER[0]
+
+
+def test_candidate_pruning_gives_the_exhaustive_ranking() -> None:
+    words = KB_YAML.replace("- id: ", "- id: copy{n}-")
+    big = load_text("".join(words.replace("{n}", str(n)) for n in range(30)), "copies")
+    matcher = Matcher(big)
+    for question in (
+        "lost heartbeat",
+        "Payload exceeded maximum allowed memory, then quota exceeded on LOCALGROUPDISK",
+        "proxy not valid while downloading files, rucio checksum",
+        "jobs killed by the batch system",
+    ):
+        assert matcher.scores(question, 3) == matcher.scores(question, len(big))[:3]
+
+
+def test_calibration_maps_the_pivot_to_one_half(kb: KnowledgeBase) -> None:
+    matcher = Matcher(kb, tuning=Tuning(pivot=0.25))
+    assert matcher.calibrate(0.25) == pytest.approx(0.5)
+    assert matcher.calibrate(0.0) == 0.0
+    assert matcher.calibrate(1.0) == pytest.approx(1.0)
+    assert matcher.calibrate(0.1) < matcher.calibrate(0.2) < matcher.calibrate(0.9)
+
+
+def test_normalise_and_tokens() -> None:
+    text = "See https://bigpanda.cern.ch/task/40211133/ : --nFilesPerJob ignored on 2024-01-02"
+    assert "bigpanda" not in normalise(text)
+    assert "40211133" not in normalise(text)
+    assert normalise("  Lost   HEARTBEAT ") == "lost heartbeat"
+    found = tokens(text)
+    assert {"nfilesperjob", "file", "job", "ignor"} <= set(found)
+    assert "the" not in tokens("the job")
+
+
+def test_dev_figures_stay_above_a_floor() -> None:
+    folder = shared_dir("DASTBOT_EVAL_DIR")
+    kb = load_knowledge(Path(folder) / "knowledge.yaml")
+    questions = load_questions(Path(folder) / "questions-dev.yaml", kb)
+    result, _ = evaluate(Matcher(kb), questions)
+    assert result.top1 >= 0.9
+    assert result.top3 >= 0.95
+    assert result.overall >= 0.88
