@@ -149,7 +149,7 @@ async def run_bot(config: Config, ready: Callable[[dict[str, object]], None] | N
     )
     port = await http.start(config.http.host, config.http.port)
     await app.start()
-    scheduler = start_sweeping(app.tick, 30.0)
+    scheduler = start_sweeping(app.tick, config.sweep_seconds)
     supervisor = asyncio.ensure_future(chat.run())
     consumer = asyncio.ensure_future(_consume(chat, app))
     log.info("dastbot ready as @%s (HTTP port %d)", me.get("username"), port)

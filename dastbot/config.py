@@ -79,6 +79,7 @@ class Config(_Section):
     kb: str = "knowledge"
     contacts: str = ""
     sites: str = ""
+    sweep_seconds: float = Field(default=30.0, gt=0, le=3600)
     mattermost: MattermostSettings = MattermostSettings()
     http: HttpSettings = HttpSettings()
     matcher: MatcherSettings = MatcherSettings()

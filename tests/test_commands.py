@@ -62,3 +62,35 @@ async def test_status_shows_a_user_only_their_own_open_questions(bot: Bot) -> No
     mine = (await bot.command("alice", "status")).text
     assert "qa" in mine and "qb" not in mine
     assert (await bot.command("carol", "status")).text == "No open questions or escalations."
+
+
+async def test_kb_propose_drafts_an_entry_from_a_resolved_thread(bot: Bot) -> None:
+    bot.router.role_of = lambda name: "shifter" if name == "sam" else "user"
+    question = (
+        "rucio upload fails with RSEWriteBlocked: RSE 'DESY-HH_SCRATCHDISK' settings do not "
+        "allow writing\nwhat can I do?"
+    )
+    await bot.say("alice", question, post_id="q1")
+    assert (await bot.command("sam", "kb propose", thread="q1")).text.startswith("This question is")
+    await bot.say(
+        "sam",
+        "The RSE is blocked for writes during a downtime; use --rse on another "
+        "SCRATCHDISK or wait until it ends.",
+        thread="q1",
+    )
+    await bot.command("sam", "resolve", thread="q1")
+    reply = await bot.command("sam", "kb propose", thread="q1")
+    assert reply.text.startswith("Draft posted for review in ~dast-coordinators")
+    draft = reply.text.split("```yaml\n", 1)[1].rsplit("```", 1)[0]
+    from dastbot.knowledge import load_text
+
+    [entry] = load_text(draft, "draft.yaml").entries
+    assert entry.id.startswith("proposed-rucio-upload-fails")
+    assert "RSE is blocked for writes" in entry.answer
+    assert any("RSEWriteBlocked" in p for p in entry.patterns)
+    assert "site" in entry.ask_for
+    [(_, posted)] = [(p, m) for p, m in bot.chat.sent if m.key.startswith("propose:")]
+    assert posted.channel_id == "dast-coordinators"
+    assert (await bot.command("alice", "kb propose", thread="q1")).text.startswith(
+        "`/dast kb propose` needs the trainee role"
+    )
