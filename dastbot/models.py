@@ -80,13 +80,15 @@ class Button:
 
 @dataclass(frozen=True)
 class OutMessage:
-    """Something the bot decided to post. ``key`` makes the intent idempotent in the outbox."""
+    """Something the bot decided to post. ``key`` makes the intent idempotent in the outbox;
+    ``files`` are (name, content) attachments such as a chart."""
 
     channel_id: str
     message: str
     root_id: str = ""
     key: str = ""
     buttons: tuple[Button, ...] = ()
+    files: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)

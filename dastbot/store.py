@@ -8,6 +8,7 @@ each scheduled job last ran, so a restart fires what was missed once). Times are
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -155,11 +156,16 @@ def _m4_escalations(db: sqlite_utils.Database) -> None:
     db.table("escalations").create_index(["thread_id"])
 
 
+def _m5_outbox_files(db: sqlite_utils.Database) -> None:
+    db.table("outbox").add_column("files", str)
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m1_initial,
     _m2_meta,
     _m3_shifts,
     _m4_escalations,
+    _m5_outbox_files,
 )
 
 
@@ -189,6 +195,18 @@ def _buttons_from(text: str | None) -> tuple[Button, ...]:
         Button(id=b["id"], name=b["name"], context=b.get("context", {}), style=b.get("style", ""))
         for b in json.loads(text)
     )
+
+
+def _files_json(files: tuple[tuple[str, bytes], ...]) -> str | None:
+    if not files:
+        return None
+    return json.dumps([{"name": n, "data": base64.b64encode(d).decode()} for n, d in files])
+
+
+def _files_from(text: str | None) -> tuple[tuple[str, bytes], ...]:
+    if not text:
+        return ()
+    return tuple((f["name"], base64.b64decode(f["data"])) for f in json.loads(text))
 
 
 class Store:
@@ -364,14 +382,15 @@ class Store:
         if not msg.key:
             raise ValueError("an outbox message needs a key")
         self.db.execute(
-            "INSERT OR IGNORE INTO outbox (key, channel_id, root_id, message, buttons, "
-            "created_at, attempts) VALUES (?, ?, ?, ?, ?, ?, 0)",
+            "INSERT OR IGNORE INTO outbox (key, channel_id, root_id, message, buttons, files, "
+            "created_at, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
             [
                 msg.key,
                 msg.channel_id,
                 msg.root_id,
                 msg.message,
                 _buttons_json(msg.buttons),
+                _files_json(msg.files),
                 iso(now),
             ],
         )
@@ -391,6 +410,7 @@ class Store:
                     root_id=row["root_id"] or "",
                     key=row["key"],
                     buttons=_buttons_from(row["buttons"]),
+                    files=_files_from(row["files"]),
                 ),
                 attempts=row["attempts"] or 0,
                 created_at=parse_iso(row["created_at"]),

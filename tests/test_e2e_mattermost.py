@@ -278,3 +278,21 @@ async def test_a_rejected_token_stops_the_bot_with_a_clear_message(
     assert "rejected the bot token" in message
     assert "DASTBOT_MATTERMOST_TOKEN" in message
     assert "not-a-valid-token" not in message
+
+
+async def test_a_message_with_a_chart_uploads_the_file_first(
+    fake: FakeMattermost, tmp_path: Path
+) -> None:
+    from dastbot.app import App
+    from dastbot.models import OutMessage
+
+    async with running_bot(bot_env(fake, tmp_path)) as info:
+        app: App = info["app"]  # type: ignore[assignment]
+        png = b"\x89PNG\r\n\x1a\n" + b"0" * 2048
+        app.router.queue(
+            [OutMessage("dast-coordinators", "weekly", key="w1", files=(("c.png", png),))]
+        )
+        await app.router.flush()
+        post = await fake.wait_for_post(lambda p: p["message"] == "weekly", timeout=2.0)
+        assert post["channel_id"] == fake.channel_id("dast-coordinators")
+        assert len(post["file_ids"]) == 1

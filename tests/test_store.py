@@ -14,12 +14,12 @@ NOW = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
 def test_migrations_run_once_and_survive_reopening(tmp_path: Path) -> None:
     path = tmp_path / "state" / "bot.db"
     store = Store.open(path)
-    assert store.schema_version() == 4
+    assert store.schema_version() == 5
     store.claim_post("p1", NOW)
     store.close()
 
     again = Store.open(path)
-    assert again.schema_version() == 4
+    assert again.schema_version() == 5
     assert again.seen("p1")
     assert not again.claim_post("p1", NOW)
 
@@ -101,3 +101,10 @@ def test_named_values_are_kept_and_replaced(store: Store) -> None:
     store.set_meta("cursor", "1")
     store.set_meta("cursor", "2")
     assert store.get_meta("cursor") == "2"
+
+
+def test_outbox_keeps_attachments_until_sent(store: Store) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    store.enqueue(OutMessage("c", "weekly", key="report:1", files=(("chart.png", png),)), NOW)
+    [pending] = store.pending()
+    assert pending.message.files == (("chart.png", png),)

@@ -69,6 +69,8 @@ class ConsoleChat:
         self.write(f"[{post_id}] dastbot{channel}{where} ({stamp}):")
         for line in msg.message.splitlines():
             self.write(f"    {line}" if line else "")
+        for name, data in msg.files:
+            self.write(f"    (attachment {name}, {len(data) // 1024 + 1} KB)")
         if msg.buttons:
             self.buttons[post_id] = {b.id: dict(b.context) for b in msg.buttons}
             self.write(

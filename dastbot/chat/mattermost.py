@@ -390,13 +390,25 @@ class MattermostChat:
         channel_id = await self._channel_of(msg.channel_id)
         if not msg.root_id and channel_id not in self._followed:
             self._watched.add(channel_id)
+        payload = self._post_payload(msg, channel_id)
+        if msg.files:
+            payload["file_ids"] = await self._upload(channel_id, msg.files)
         post: dict[str, Any] = await self._rest(
             f"post key={msg.key}",
             self.driver.posts.create_post,
-            self._post_payload(msg, channel_id),
+            payload,
             before_retry=check,
         )
         return str(post["id"]) if isinstance(post, dict) else str(post)
+
+    async def _upload(self, channel_id: str, files: tuple[tuple[str, bytes], ...]) -> list[str]:
+        uploaded = await self._rest(
+            "upload",
+            self.driver.files.upload_file,
+            channel_id,
+            [("files", (name, data)) for name, data in files],
+        )
+        return [str(info["id"]) for info in uploaded.get("file_infos", [])]
 
     async def already_sent(self, msg: OutMessage, since: datetime) -> str | None:
         if not msg.key:
