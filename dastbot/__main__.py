@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dastbot.config import Config, ConfigError, default_config_path, load_config
+from dastbot.config import SECRET_ENV, Config, ConfigError, default_config_path, load_config
 from dastbot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
+from dastbot.logs import configure_logging
 
 if TYPE_CHECKING:
     from dastbot.store import Store
@@ -306,6 +307,13 @@ def cmd_sites_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_db_metadata(args: argparse.Namespace) -> int:
+    from dastbot.dbdocs import datasette_metadata
+
+    print(json.dumps(datasette_metadata(args.name), indent=2))
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import signal
 
@@ -314,6 +322,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = _config(args)
     _load_kb(config)
+    secrets = [s.get_secret_value() for s in (config.mattermost_token, config.slash_token) if s]
+    level = logging.DEBUG if args.verbose_log else logging.INFO
+    configure_logging(level, config.log_format, secrets)
 
     async def main() -> None:
         task = asyncio.ensure_future(run_bot(config, ready=_announce if args.ready_json else None))
@@ -404,6 +415,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="knowledge/sites.yaml", help="where to write sites.yaml")
     p.set_defaults(func=cmd_sites_import)
 
+    p = sub.add_parser("db-metadata", help="Datasette metadata describing the database")
+    p.add_argument("--name", default="dastbot", help="database name (the file name without .db)")
+    p.set_defaults(func=cmd_db_metadata)
+
     kb = sub.add_parser("kb", help="knowledge-base tools").add_subparsers(dest="kb", required=True)
     p = kb.add_parser("match", help="rank the entries for a question")
     common(p)
@@ -426,14 +441,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     quiet = args.command != "run"
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose_log else logging.WARNING if quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    # The driver logs every HTTP error itself; the adapter logs them classified, once.
-    logging.getLogger("mattermostdriver").setLevel(logging.CRITICAL)
+    level = logging.DEBUG if args.verbose_log else logging.WARNING if quiet else logging.INFO
+    secrets = [os.environ.get(name, "") for name in SECRET_ENV.values()]
+    configure_logging(level, os.environ.get("DASTBOT_LOG_FORMAT", "text"), secrets)
     try:
         code: int = args.func(args)
     except CliError as exc:

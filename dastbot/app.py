@@ -18,6 +18,7 @@ from dastbot.config import Config
 from dastbot.jobs import CoverageJob, HandoverJob, NoReplyJob
 from dastbot.knowledge import packaged_knowledge
 from dastbot.metrics import Metrics
+from dastbot.questions import OPEN_STATES
 from dastbot.router import Router
 from dastbot.scheduler import Sweeper
 from dastbot.store import Store
@@ -82,6 +83,8 @@ class App:
     async def tick(self) -> None:
         self.sweeper.sweep()
         await self.router.flush()
+        self.metrics.open_questions.set(len(self.store.questions(OPEN_STATES)))
+        self.metrics.open_escalations.set(len(self.store.escalations(("open",))))
 
     async def advance(self, delta: timedelta, clock: SettableClock) -> None:
         """Move ``clock`` (this app's clock) forward, stopping at every due time on the way."""

@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -80,6 +80,7 @@ class Config(_Section):
     contacts: str = ""
     sites: str = ""
     sweep_seconds: float = Field(default=30.0, gt=0, le=3600)
+    log_format: Literal["text", "json"] = "text"
     mattermost: MattermostSettings = MattermostSettings()
     http: HttpSettings = HttpSettings()
     matcher: MatcherSettings = MatcherSettings()

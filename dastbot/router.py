@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -28,6 +29,7 @@ from dastbot.commands import CommandContext, Registry, dispatch
 from dastbot.config import Config
 from dastbot.duty import Duty
 from dastbot.escalations import Contacts, load_contacts
+from dastbot.logs import log_context
 from dastbot.metrics import Metrics
 from dastbot.models import Click, Command, CommandReply, OutMessage, Post, Reaction
 from dastbot.sites import SiteMap, load_sites
@@ -84,11 +86,14 @@ class Router:
     async def on_post(self, post: Post) -> None:
         if post.is_bot or (self.bot_user_id and post.user_id == self.bot_user_id):
             return
-        try:
-            await self._on_post(post)
-        except Exception:
-            log.exception("failed to handle post post_id=%s thread_id=%s", post.id, post.thread_id)
-        await self.flush()
+        with log_context(post.id, post.thread_id):
+            started = time.perf_counter()
+            try:
+                await self._on_post(post)
+            except Exception:
+                log.exception("failed to handle a post")
+            await self.flush()
+            self.metrics.handler_seconds.labels("post").observe(time.perf_counter() - started)
 
     async def _on_post(self, post: Post) -> None:
         await self._learn_timezone(post.user_id)
@@ -109,7 +114,7 @@ class Router:
         entry = self.knowledge.kb.get(best.entry_id) if best else None
         with self.store.atomic():
             if not self.store.claim_post(post.id, now):
-                log.info("duplicate post ignored post_id=%s", post.id)
+                log.info("duplicate post ignored")
                 return
             self.store.add_question(
                 thread_id=post.id,
@@ -129,7 +134,7 @@ class Router:
                 )
                 self._queue(post.channel_id, post.id, answer.text, f"answer:{post.id}", answer)
                 self.metrics.matches.labels("answered").inc()
-                log.info("answered post_id=%s entry=%s score=%.3f", post.id, entry.id, best.score)
+                log.info("answered entry=%s score=%.3f", entry.id, best.score)
             else:
                 top = [(m.entry_id, m.score) for m in ranking.matches]
                 self.store.record(
@@ -138,7 +143,7 @@ class Router:
                 text = render_abstention(ranking, self.knowledge.kb)
                 self._needs_human(post.id, post.channel_id, "abstained", text, f"abstain:{post.id}")
                 self.metrics.matches.labels("abstained").inc()
-                log.info("abstained post_id=%s reason=%s", post.id, ranking.reason)
+                log.info("abstained reason=%s", ranking.reason)
 
     def _question_channel(self, post: Post) -> bool:
         """New threads count as questions in the configured channels and in DMs."""
@@ -264,6 +269,10 @@ class Router:
     # reactions and clicks ---------------------------------------------------------------------
 
     async def on_reaction(self, reaction: Reaction) -> None:
+        with log_context(reaction.post_id):
+            await self._on_reaction(reaction)
+
+    async def _on_reaction(self, reaction: Reaction) -> None:
         if not reaction.added or reaction.user_id == self.bot_user_id:
             return
         feedback = q.feedback_from_emoji(reaction.emoji)
@@ -280,7 +289,7 @@ class Router:
                     return
                 self._feedback(question, feedback, reaction.user_id, key)
         except Exception:
-            log.exception("failed to handle reaction post_id=%s", reaction.post_id)
+            log.exception("failed to handle a reaction")
         await self.flush()
 
     def _question_for_bot_post(self, post_id: str) -> dict[str, object] | None:
@@ -294,6 +303,10 @@ class Router:
         return None
 
     async def on_click(self, click: Click) -> str:
+        with log_context(click.post_id, str(click.context.get("thread", ""))):
+            return await self._on_click(click)
+
+    async def _on_click(self, click: Click) -> str:
         thread = str(click.context.get("thread", ""))
         action = str(click.context.get("action", ""))
         await self._learn_timezone(click.user_id)
@@ -312,7 +325,7 @@ class Router:
                     return "Already noted, thanks."
                 reply = self._feedback(question, feedback, click.user_name, key)
         except Exception:
-            log.exception("failed to handle click post_id=%s", click.post_id)
+            log.exception("failed to handle a click")
             return "Something went wrong on my side; it has been logged."
         await self.flush()
         return reply
@@ -320,6 +333,10 @@ class Router:
     # commands ---------------------------------------------------------------------------------
 
     async def on_command(self, command: Command) -> CommandReply:
+        with log_context("", command.root_id):
+            return await self._on_command(command)
+
+    async def _on_command(self, command: Command) -> CommandReply:
         ctx = CommandContext(
             user_id=command.user_id,
             user_name=command.user_name,

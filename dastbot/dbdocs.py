@@ -1,0 +1,140 @@
+"""What every table and column of the bot's database means, and the Datasette metadata built
+from it, so coordinators can browse the database read-only (``datasette dastbot.db -m ...``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TABLES: dict[str, tuple[str, dict[str, str]]] = {
+    "questions": (
+        "One row per question thread the bot tracks.",
+        {
+            "thread_id": "Mattermost post id of the question (the thread root)",
+            "channel_id": "channel the question was asked in",
+            "author_id": "Mattermost user id of the asker",
+            "author_name": "username of the asker",
+            "text": "the question as posted",
+            "entry_id": "knowledge-base entry the bot answered with (empty: it abstained)",
+            "score": "match confidence of the best entry, 0..1",
+            "state": "answered, waiting, claimed, escalated or resolved",
+            "created_at": "when it was asked (UTC ISO-8601)",
+            "updated_at": "last change (UTC)",
+            "answered_at": "when the bot answered from the knowledge base (UTC)",
+            "first_human_at": "first reply by a person other than the asker (UTC)",
+            "resolved_at": "when it was resolved (UTC)",
+            "claimed_by": "shifter who took it",
+            "feedback": "helped or not_helped, from the asker",
+            "pinged_at": "when the on-duty shifter was pinged (UTC)",
+            "reping_due": "when the no-reply rule pings again (UTC)",
+            "repinged_at": "when it was pinged again (UTC)",
+            "coordinator_due": "when the no-reply rule tells the coordinator (UTC)",
+            "coordinator_at": "when the coordinator was told (UTC)",
+            "waiting_for": "start of the staffed shift the question waits for (UTC)",
+        },
+    ),
+    "events": (
+        "Append-only audit trail: every decision and transition, with who and when.",
+        {
+            "id": "sequence number",
+            "at": "when (UTC)",
+            "kind": "what happened (answered, abstained, feedback_helped, take, escalation_opened…)",
+            "thread_id": "the question thread it concerns",
+            "actor": "who did it (a username, or the bot)",
+            "data": "details as JSON",
+        },
+    ),
+    "escalations": (
+        "Escalations to clouds, site support and expert groups.",
+        {
+            "id": "escalation id (E1, E2, …)",
+            "thread_id": "the user's question thread",
+            "target_id": "contact target (cloud-de, panda-experts, …)",
+            "state": "open, replied, closed or cancelled",
+            "opened_at": "when it was opened (UTC)",
+            "opened_by": "shifter who escalated",
+            "reason": "why, as given",
+            "ticket": "external ticket (GGUS-…)",
+            "reminders_sent": "reminders posted so far",
+            "last_reminder_at": "last reminder (UTC)",
+            "deadline_notified": "1 once the coordinator was told about the deadline",
+            "replied_at": "first reply of the target (UTC)",
+            "closed_at": "when closed or cancelled (UTC)",
+            "channel": "where the escalation was posted (channel name or @user)",
+        },
+    ),
+    "shifts": (
+        "The shift schedule: who holds each slot of each day.",
+        {
+            "day": "local date (Europe/Zurich)",
+            "slot": "slot name (EU, NA)",
+            "shifter": "1st-level shifter (100% credit)",
+            "trainee": "trainee (50% credit)",
+            "updated_at": "last change (UTC)",
+            "updated_by": "who changed it",
+        },
+    ),
+    "swaps": (
+        "Shift swap requests and their approval.",
+        {
+            "id": "request number",
+            "day": "local date of the shift",
+            "slot": "slot name",
+            "from_user": "current holder",
+            "to_user": "proposed holder",
+            "state": "pending, approved or stale",
+            "requested_at": "when (UTC)",
+            "decided_by": "coordinator who decided",
+            "decided_at": "when (UTC)",
+        },
+    ),
+    "outbox": (
+        "Every message the bot decided to send, recorded before sending, marked after.",
+        {
+            "id": "sequence number",
+            "key": "idempotency key (answer:<thread>, reminder:E3:2, …)",
+            "channel_id": "channel id, channel name or @user",
+            "root_id": "thread root, when it is a reply",
+            "message": "the text",
+            "buttons": "buttons as JSON",
+            "files": "attachments (base64) as JSON",
+            "created_at": "when decided (UTC)",
+            "sent_at": "when sent (UTC); empty while pending",
+            "post_id": "Mattermost id of the sent post",
+            "attempts": "send attempts",
+        },
+    ),
+    "seen_posts": (
+        "Incoming posts (and feedback events) already handled: nothing is handled twice.",
+        {"post_id": "post id or feedback key", "at": "when handled (UTC)"},
+    ),
+    "notices": (
+        "Things told once, such as a coverage gap.",
+        {"key": "what was told", "at": "when (UTC)"},
+    ),
+    "job_runs": (
+        "Scheduled jobs and the last due time each handled.",
+        {"job_id": "job", "last_due": "last due time handled (UTC)", "ran_at": "when (UTC)"},
+    ),
+    "meta": ("Small named values (the chat catch-up cursor).", {"key": "name", "value": "value"}),
+    "_migrations": (
+        "Schema migrations applied.",
+        {"version": "migration number", "applied_at": "when (UTC)"},
+    ),
+}
+
+
+def datasette_metadata(database: str = "dastbot") -> dict[str, Any]:
+    """Datasette metadata (``--metadata``) describing every table and column."""
+    return {
+        "title": "dastbot database",
+        "description": "Questions, escalations, shifts and the audit trail of the DAST bot. "
+        "Times are UTC. Read-only browsing: Datasette runs only SELECT queries.",
+        "databases": {
+            database: {
+                "tables": {
+                    name: {"description": description, "columns": columns}
+                    for name, (description, columns) in TABLES.items()
+                }
+            }
+        },
+    }
