@@ -37,7 +37,7 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         {
             "id": "sequence number",
             "at": "when (UTC)",
-            "kind": "what happened (answered, abstained, feedback_helped, take, escalation_opened…)",
+            "kind": "what happened (answered, abstained, take, escalation_opened, …)",
             "thread_id": "the question thread it concerns",
             "actor": "who did it (a username, or the bot)",
             "data": "details as JSON",
