@@ -88,6 +88,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     assert kb is not None
     print(f"configuration OK; knowledge base OK: {len(kb)} entries from {_kb_path(config)}")
     print(f"escalation contacts OK: {counts[0]} targets; site map OK: {counts[1]} sites")
+    public = config.http.public_url
+    if config.http.host not in ("127.0.0.1", "localhost") and "127.0.0.1" in public:
+        print(
+            f"warning: http.public_url is {public} while the endpoint listens on "
+            f"{config.http.host}: Mattermost cannot reach buttons there (DASTBOT_HTTP_PUBLIC_URL)",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -168,7 +175,8 @@ def cmd_console(args: argparse.Namespace) -> int:
     from dastbot.clock import OffsetClock
 
     config = _config(args)
-    if not args.db and not os.environ.get("DASTBOT_DB") and config.db == "dastbot.db":
+    if not args.db:
+        # The console is a simulator: it never writes into the bot's own database.
         config = config.model_copy(update={"db": str(Path("dastbot-console.db").resolve())})
     _load_kb(config)
     clock = OffsetClock()
@@ -205,7 +213,7 @@ def cmd_oncall(args: argparse.Namespace) -> int:
     from dastbot.duty import Duty, describe_instant
 
     config = _config(args)
-    at = _instant(args.at) if args.at else datetime.now(UTC)
+    at = (_instant(args.at) if args.at else datetime.now(UTC)).astimezone(UTC)
     store = _store(config)
     duty = Duty(config, store).at(at)
     store.close()
@@ -300,7 +308,10 @@ def cmd_sites_import(args: argparse.Namespace) -> int:
         listed = "\n".join(f"  {e}" for e in exc.errors)
         raise CliError(f"the import does not validate, nothing written:\n{listed}") from None
     out = Path(args.out)
-    out.write_text(text, encoding="utf-8")
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"{out}: cannot write: {exc.strerror}; choose another --out") from None
     queues = sum(len(e.get("queues", [])) for e in entries)
     rses = sum(len(e.get("rses", [])) for e in entries)
     print(f"wrote {len(entries)} sites, {queues} PanDA queues, {rses} RSEs to {out}")

@@ -85,10 +85,7 @@ def render_answer(entry: Entry, score: float, question: str, config: Config) -> 
 
 
 def render_abstention(ranking: Ranking, kb: KnowledgeBase) -> str:
-    text = (
-        "I could not find a confident answer to this in the knowledge base, "
-        "so a shifter will be asked to look at it."
-    )
+    text = "I could not find a confident answer to this in the knowledge base."
     near = [m for m in ranking.matches if m.score > 0][:3]
     if near:
         titles = "; ".join(f"{m.title} ({m.score:.0%})" for m in near)

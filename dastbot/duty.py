@@ -23,7 +23,7 @@ from dastbot.shifts import (
 from dastbot.store import Store
 
 REASONS = {
-    "abstained": "I could not answer this one from the knowledge base.",
+    "abstained": "",
     "not_helped": "Sorry my answer did not help.",
     "no_reply": "This question still has no reply from a person.",
 }

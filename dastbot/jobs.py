@@ -147,11 +147,18 @@ class NoReplyJob:
             if due_at and not row["coordinator_at"] and parse_iso(due_at) <= now:
                 coordinator = self._coordinator(now)
                 link = self.permalink(thread)
-                text = (
-                    f"{mention(coordinator) or 'Coordinators'}: [a question]({link}) by "
-                    f"{row['author_name']} has had no reply from a person for "
-                    f"{2 * minutes} staffed minutes (asked {age(row['created_at'], now)} ago)."
-                )
+                who = mention(coordinator) or "Coordinators"
+                if row["reping_due"]:
+                    text = (
+                        f"{who}: [a question]({link}) by {row['author_name']} has had no reply "
+                        f"from a person for {2 * minutes} staffed minutes "
+                        f"(asked {age(row['created_at'], now)} ago)."
+                    )
+                else:
+                    text = (
+                        f"{who}: [a question]({link}) by {row['author_name']} needs a person, "
+                        "and no shift is staffed in the coming weeks."
+                    )
                 key = f"coordinator:{thread}:{due_at}"
                 channel = self.config.mattermost.coordinators_channel
                 self.store.enqueue(OutMessage(channel, text, key=key), now)

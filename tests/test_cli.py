@@ -363,3 +363,11 @@ def test_sites_import_refuses_a_file_that_is_not_an_export(
     assert code == 1
     assert "invalid JSON" in err
     assert not (tmp_path / "s.yaml").exists()
+
+
+def test_oncall_text_states_the_instant_in_utc(
+    rota: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["oncall", "--at", "2026-03-27T15:00+01:00", *rota], capsys)
+    assert code == 0
+    assert out.splitlines()[0] == "2026-03-27 14:00 UTC: EU slot, shifter sam, trainee tina"
