@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dastbot import questions as q
 from dastbot.answers import escape_md
-from dastbot.commands import CommandContext, Registry
+from dastbot.commands import CommandContext, Registry, thread_argument
 from dastbot.config import Config
 from dastbot.duty import Duty, mention
 from dastbot.escalations import (
@@ -333,15 +333,6 @@ class EscalationJob:
 
 
 def register_escalation_commands(registry: Registry, desk: Callable[[], Desk]) -> None:
-    def thread_of(ctx: CommandContext, args: list[str]) -> tuple[str, list[str]]:
-        if ctx.thread_id:
-            return ctx.thread_id, args
-        for i, arg in enumerate(args):
-            found = ctx.router.thread_reference(f" {arg} ")
-            if found:
-                return found, args[:i] + args[i + 1 :]
-        return "", args
-
     @registry.command(
         "escalate",
         "escalate TARGET [reason…] [ticket=GGUS-123456]",
@@ -349,7 +340,7 @@ def register_escalation_commands(registry: Registry, desk: Callable[[], Desk]) -
         "trainee",
     )
     async def _escalate(ctx: CommandContext, args: list[str]) -> CommandReply:
-        thread, rest = thread_of(ctx, args)
+        thread, rest = thread_argument(ctx, args)
         if not thread:
             return CommandReply("Run `/dast escalate` in the question's thread, or add its link.")
         with ctx.router.store.atomic():
@@ -362,7 +353,7 @@ def register_escalation_commands(registry: Registry, desk: Callable[[], Desk]) -
         "trainee",
     )
     async def _escalation(ctx: CommandContext, args: list[str]) -> CommandReply:
-        thread, rest = thread_of(ctx, args)
+        thread, rest = thread_argument(ctx, args)
         with ctx.router.store.atomic():
             return CommandReply(desk().by_hand(thread, rest, ctx.user_name, ctx.now))
 

@@ -89,6 +89,19 @@ class Registry:
         return "\n".join(lines)
 
 
+def thread_argument(ctx: CommandContext, args: list[str]) -> tuple[str, list[str]]:
+    """The thread a command acts on and the other arguments: the thread it was run in (its link
+    among the arguments is dropped), else the first argument that names a tracked thread."""
+    if ctx.thread_id:
+        rest = [a for a in args if ctx.router.thread_reference(a) != ctx.thread_id]
+        return ctx.thread_id, rest
+    for i, arg in enumerate(args):
+        found = ctx.router.thread_reference(arg)
+        if found:
+            return found, args[:i] + args[i + 1 :]
+    return "", args
+
+
 def split_args(text: str) -> list[str]:
     """Shell-like words; an unbalanced quote falls back to plain whitespace splitting."""
     try:

@@ -7,7 +7,7 @@ import re
 import yaml
 
 from dastbot.answers import escape_md
-from dastbot.commands import CommandContext, Registry, table
+from dastbot.commands import CommandContext, Registry, table, thread_argument
 from dastbot.extract import extract
 from dastbot.knowledge import KnowledgeError, load_text
 from dastbot.models import CommandReply, OutMessage
@@ -67,9 +67,7 @@ def register_core(registry: Registry) -> None:
         role="trainee",
     )
     async def _kb_propose(ctx: CommandContext, args: list[str]) -> CommandReply:
-        thread = ctx.thread_id or next(
-            (t for t in (ctx.router.thread_reference(f" {a} ") for a in args) if t), ""
-        )
+        thread, _ = thread_argument(ctx, args)
         if not thread:
             return CommandReply("Run `/dast kb propose` in a resolved question's thread.")
         store = ctx.router.store

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from dastbot import questions as q
-from dastbot.commands import CommandContext, Registry, table
+from dastbot.commands import CommandContext, Registry, table, thread_argument
 from dastbot.duty import describe_instant, mention
 from dastbot.models import CommandReply, OutMessage
 from dastbot.shifts import Assignment, coverage_gaps
@@ -18,18 +18,6 @@ def _refuse(ctx: CommandContext, command: str, why: str) -> CommandReply:
         "command_refused", ctx.now, ctx.thread_id, ctx.user_name, command=command, why=why
     )
     return CommandReply(why)
-
-
-def _thread(ctx: CommandContext, args: list[str]) -> tuple[str, list[str]]:
-    """The thread a command acts on: the one it was run in, else a link or id in the arguments."""
-    if ctx.thread_id:
-        rest = [a for a in args if ctx.router.thread_reference(a) != ctx.thread_id]
-        return ctx.thread_id, rest
-    for i, arg in enumerate(args):
-        found = ctx.router.thread_reference(f" {arg} ")
-        if found:
-            return found, args[:i] + args[i + 1 :]
-    return "", args
 
 
 def _parse_day(text: str, today: date) -> date:
@@ -63,7 +51,7 @@ def register_shift_commands(registry: Registry) -> None:
     async def _move(
         ctx: CommandContext, args: list[str], event: q.Event, verb: str
     ) -> CommandReply:
-        thread, _ = _thread(ctx, args)
+        thread, _ = thread_argument(ctx, args)
         name = {"claim": "take"}.get(event, event)
         if not thread:
             return CommandReply(

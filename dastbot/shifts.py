@@ -63,7 +63,7 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _minutes(value: str) -> int:
+def minutes_of_day(value: str) -> int:
     """Minutes after local midnight of "HH:MM" ("24:00" is the midnight ending the day)."""
     match = _HHMM.match(value)
     if match is None:
@@ -107,7 +107,7 @@ class SlotSpec(_Section):
     @field_validator("start", "end")
     @classmethod
     def _time(cls, value: str) -> str:
-        _minutes(value)
+        minutes_of_day(value)
         return value
 
     @model_validator(mode="after")
@@ -118,11 +118,11 @@ class SlotSpec(_Section):
 
     @property
     def start_minutes(self) -> int:
-        return _minutes(self.start)
+        return minutes_of_day(self.start)
 
     @property
     def end_minutes(self) -> int:
-        return _minutes(self.end)
+        return minutes_of_day(self.end)
 
 
 def _default_slots() -> list[SlotSpec]:

@@ -26,7 +26,6 @@ Rules decided here:
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -34,6 +33,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dastbot.shifts import minutes_of_day
 
 __all__ = [
     "MAX_SCAN_DAYS",
@@ -53,19 +54,6 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WEEKDAY_RESTS = ("day", "sday", "nesday", "rsday", "day", "urday", "day")
 MAX_SCAN_DAYS = 3660
 """How many local days any search may look ahead (about ten years)."""
-
-_HHMM = re.compile(r"^([0-9]{2}):([0-9]{2})$")
-
-
-def _minutes(value: str) -> int:
-    """Minutes after local midnight of "HH:MM" ("24:00" is the midnight ending the day)."""
-    match = _HHMM.match(value)
-    if match is None:
-        raise ValueError(f"{value!r} is not a time HH:MM")
-    hours, minutes = int(match.group(1)), int(match.group(2))
-    if (hours, minutes) != (24, 0) and (hours > 23 or minutes > 59):
-        raise ValueError(f"{value!r} is not a time between 00:00 and 24:00")
-    return hours * 60 + minutes
 
 
 @lru_cache(maxsize=1)
@@ -113,7 +101,7 @@ class WorkingHours(BaseModel):
     @field_validator("start", "end")
     @classmethod
     def _time(cls, value: str) -> str:
-        _minutes(value.strip())
+        minutes_of_day(value.strip())
         return value.strip()
 
     @field_validator("holidays_country")
@@ -133,7 +121,7 @@ class WorkingHours(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> WorkingHours:
-        if _minutes(self.start) >= _minutes(self.end):
+        if minutes_of_day(self.start) >= minutes_of_day(self.end):
             raise ValueError(f"start {self.start} is not before end {self.end}")
         if self.holidays_subdivision and not self.holidays_country:
             raise ValueError("holidays_subdivision needs holidays_country")
@@ -153,7 +141,7 @@ class WorkingHours(BaseModel):
     @property
     def daily_hours(self) -> float:
         """Nominal length of a working day in hours (wall clock)."""
-        return (_minutes(self.end) - _minutes(self.start)) / 60
+        return (minutes_of_day(self.end) - minutes_of_day(self.start)) / 60
 
 
 # --- days ------------------------------------------------------------------------------------
@@ -198,8 +186,8 @@ def working_window(wh: WorkingHours, day: date) -> tuple[datetime, datetime] | N
     """The working window ``[open, close)`` of local ``day`` in UTC, or None on a day off."""
     if not is_working_day(wh, day):
         return None
-    opening = _local_instant(wh, day, _minutes(wh.start))
-    closing = _local_instant(wh, day, _minutes(wh.end))
+    opening = _local_instant(wh, day, minutes_of_day(wh.start))
+    closing = _local_instant(wh, day, minutes_of_day(wh.end))
     if closing <= opening:  # only conceivable with edges inside a DST change
         return None
     return opening, closing
