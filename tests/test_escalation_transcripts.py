@@ -163,3 +163,18 @@ async def test_status_shows_open_questions_and_escalations_oldest_first(
     assert "**Escalations** (1, oldest first)" in status
     assert "| E1 | cloud-de | open | 2026-03-06 14:00 UTC |" in status
     assert "E1" not in (await shiftbot.command("bob", "status")).text
+
+
+async def test_outside_the_thread_a_link_names_it_and_is_not_part_of_the_reason(
+    shiftbot: ShiftBot,
+) -> None:
+    thread = "k3v9w2x8y7z6a5b4c3d2e1f0gh"
+    shiftbot.clock.set(FRIDAY_3PM)
+    await shiftbot.say("alice", QUESTION, post_id=thread)
+    reply = await shiftbot.command(
+        "sam", f"escalate DE jobs fail https://chat.test/atlas/pl/{thread}"
+    )
+    assert reply.text == "E1 opened for DE cloud support (GridKa)."
+    escalation = shiftbot.store.escalation("E1")
+    assert escalation is not None
+    assert (escalation.thread_id, escalation.reason) == (thread, "jobs fail")
