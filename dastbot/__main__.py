@@ -445,6 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--verbose", action="store_true", help="list every miss")
     p.set_defaults(func=cmd_kb_eval)
+
+    from dastbot.report_job import add_report_parsers
+
+    add_report_parsers(sub, common)
     return parser
 
 

@@ -19,6 +19,7 @@ from dastbot.jobs import CoverageJob, HandoverJob, NoReplyJob
 from dastbot.knowledge import packaged_knowledge
 from dastbot.metrics import Metrics
 from dastbot.questions import OPEN_STATES
+from dastbot.report_job import WeeklyReportJob
 from dastbot.router import Router
 from dastbot.scheduler import Sweeper
 from dastbot.store import Store
@@ -71,6 +72,7 @@ class App:
         self.sweeper.add(CoverageJob(config, self.store, duty))
         self.sweeper.add(EscalationJob(self.router.desk))
         handover.extra_sections.append(self.router.desk.handover_section)
+        self.sweeper.add(WeeklyReportJob(config, self.store, duty, self.knowledge))
 
     async def start(self) -> None:
         """Send what a previous run decided but did not get to send."""

@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from dastbot.report import ReportSettings
 from dastbot.shifts import Person, ShiftSettings
 from dastbot.yamlsource import Located, YamlSyntaxError, parse_file
 
@@ -86,6 +87,7 @@ class Config(_Section):
     matcher: MatcherSettings = MatcherSettings()
     links: LinkSettings = LinkSettings()
     shifts: ShiftSettings = ShiftSettings()
+    report: ReportSettings = ReportSettings()
     roster: list[Person] = Field(default_factory=list)
     mattermost_token: SecretStr | None = None
     slash_token: SecretStr | None = None

@@ -75,11 +75,13 @@ class Router:
         self.registry = Registry()
         self._send_lock = asyncio.Lock()
         from dastbot.core_commands import register_core
+        from dastbot.report_job import register_report_commands
         from dastbot.shift_commands import register_shift_commands
 
         register_core(self.registry)
         register_shift_commands(self.registry)
         register_escalation_commands(self.registry, lambda: self.desk)
+        register_report_commands(self.registry)
 
     # posts ------------------------------------------------------------------------------------
 

@@ -1,0 +1,163 @@
+"""Synthetic history: deterministic for a seed, about 40 questions per working day, a realistic
+outcome mix, NA often unstaffed, escalations (some overdue), nothing after ``end``."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from statistics import mean
+from typing import Any
+
+import pytest
+
+from dastbot.config import Config, load_config
+from dastbot.demo import DemoSummary, fill_demo
+from dastbot.knowledge import load_knowledge
+from dastbot.report import build_report
+from dastbot.shifts import Calendar
+from dastbot.store import Store, iso
+
+END = datetime(2026, 3, 15, 23, 0, tzinfo=UTC)  # Monday 16 March 00:00 in Zurich
+WEEKS = 3
+
+
+@pytest.fixture(scope="module")
+def default_config() -> Config:
+    return load_config(None, {})  # the packaged knowledge base and the default shifts
+
+
+@pytest.fixture(scope="module")
+def filled(default_config: Config) -> tuple[Store, DemoSummary]:
+    store = Store.memory()
+    return store, fill_demo(store, WEEKS, END, 7, default_config)
+
+
+def dump(store: Store) -> dict[str, list[dict[str, Any]]]:
+    return {
+        table: store.db.execute_returning_dicts(f"SELECT * FROM {table} ORDER BY 1, 2")
+        for table in ("questions", "events", "escalations", "shifts")
+    }
+
+
+def test_same_seed_same_rows_other_seed_other_rows(
+    default_config: Config, filled: tuple[Store, DemoSummary]
+) -> None:
+    again = Store.memory()
+    fill_demo(again, WEEKS, END, 7, default_config)
+    assert dump(again) == dump(filled[0])
+    other = Store.memory()
+    fill_demo(other, WEEKS, END, 8, default_config)
+    assert dump(other)["questions"] != dump(again)["questions"]
+
+
+def test_about_forty_questions_per_working_day(filled: tuple[Store, DemoSummary]) -> None:
+    _, summary = filled
+    calendar = Calendar()
+    assert summary.first_day == date(2026, 2, 23) and summary.last_day == date(2026, 3, 15)
+    working = [n for day, n in summary.per_day.items() if calendar.is_working_day(day)]
+    off = [n for day, n in summary.per_day.items() if not calendar.is_working_day(day)]
+    assert len(working) == 15 and len(off) == 6
+    assert 34 <= mean(working) <= 46
+    assert max(working) - min(working) >= 8  # daily variation
+    assert mean(off) < 10
+    assert summary.questions == sum(summary.per_day.values())
+
+
+def test_outcome_mix(filled: tuple[Store, DemoSummary]) -> None:
+    store, _ = filled
+    rows = store.questions()
+    answered = [r for r in rows if r["entry_id"]]
+    assert 0.33 <= len(answered) / len(rows) <= 0.47
+    helped = [r for r in answered if r["feedback"] == "helped"]
+    not_helped = store.events(kind="feedback_not_helped")
+    assert len(helped) > 2 * len(not_helped) > 0
+    humans = [r for r in rows if r["first_human_at"]]
+    assert 0.5 <= len(humans) / len(rows) <= 0.7
+    assert {e["kind"] for e in store.events()} >= {
+        "answered",
+        "abstained",
+        "needs_human",
+        "feedback_helped",
+        "feedback_not_helped",
+        "resolved",
+        "human_reply",
+        "take",
+        "resolve",
+        "escalation_opened",
+        "escalation_replied",
+        "escalation_reminded",
+        "escalation_deadline",
+        "repinged",
+    }
+
+
+def test_texts_come_from_the_knowledge_base_and_out_of_scope_topics(
+    default_config: Config, filled: tuple[Store, DemoSummary]
+) -> None:
+    from dastbot.app import knowledge_path
+
+    store, _ = filled
+    kb = load_knowledge(knowledge_path(default_config))
+    rows = store.questions()
+    for row in rows:
+        if row["entry_id"]:
+            entry = kb.get(row["entry_id"])
+            assert entry is not None
+            assert any(p in row["text"] for p in entry.patterns)
+    assert any("meeting room" in (r["text"] or "") for r in rows if not r["entry_id"])
+
+
+def test_schedule_has_na_gaps_and_runs_four_weeks_ahead(
+    filled: tuple[Store, DemoSummary],
+) -> None:
+    store, _ = filled
+    calendar = Calendar()
+    shifts = store.assignments(date(2026, 2, 23), date(2026, 4, 12))
+    days = [d for d in (date(2026, 2, 23) + timedelta(n) for n in range(49))]
+    working = [d for d in days if calendar.is_working_day(d)]
+
+    def staffed(slot: str) -> float:
+        hits = [d for d in working if (a := shifts.get((d, slot))) and a.shifter]
+        return len(hits) / len(working)
+
+    assert staffed("EU") >= 0.75
+    assert 0.2 <= staffed("NA") <= 0.7
+    assert max(d for d, _ in shifts) >= date(2026, 4, 6)
+    assert any(a.trainee and not a.shifter for a in shifts.values())
+
+
+def test_escalations_with_replies_and_some_overdue(filled: tuple[Store, DemoSummary]) -> None:
+    store, summary = filled
+    escalations = store.db.execute_returning_dicts("SELECT * FROM escalations")
+    assert summary.escalations == len(escalations) >= 10
+    replied = [e for e in escalations if e["replied_at"]]
+    assert len(replied) >= len(escalations) / 2
+    assert len({e["target_id"] for e in escalations}) >= 4
+    assert len(store.events(kind="escalation_deadline")) >= 1
+    assert all(e["thread_id"] for e in escalations)
+
+
+def test_nothing_is_written_after_the_end(filled: tuple[Store, DemoSummary]) -> None:
+    store, _ = filled
+    end = iso(END)
+    for table, column in (
+        ("questions", "created_at"),
+        ("questions", "first_human_at"),
+        ("questions", "resolved_at"),
+        ("events", "at"),
+        ("escalations", "opened_at"),
+        ("escalations", "replied_at"),
+        ("escalations", "closed_at"),
+    ):
+        latest = store.db.execute(f"SELECT MAX({column}) FROM {table}").fetchone()[0]
+        assert latest < end, (table, column)
+
+
+def test_the_report_of_demo_data_has_every_section(filled: tuple[Store, DemoSummary]) -> None:
+    store, _ = filled
+    report = build_report(store, "2026-W10", Calendar())
+    assert 160 <= report.this.questions.asked <= 280
+    assert report.this.first_response.on_duty.count > 20
+    assert report.this.first_response.off_duty.count > 5
+    assert report.this.coverage.empty >= 1
+    assert report.this.knowledge_gaps.clusters[0].count >= 3
+    assert report.previous.questions.asked > 0

@@ -1,0 +1,199 @@
+"""The weekly report in the running bot (the job, across DST and restarts), the /dast report
+command, the report settings, and the `report` / `demo-data` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import ShiftBot
+from pydantic import ValidationError
+
+from dastbot.config import Config
+from dastbot.models import OutMessage
+from dastbot.report_job import (
+    JOB_ID,
+    ReportSettings,
+    WeeklyReportJob,
+    add_report_parsers,
+    register_report_commands,
+)
+
+COORDINATORS = "dast-coordinators"
+WEATHER = "what is the weather in Rabat tomorrow?"
+
+
+def wire(bot: ShiftBot) -> WeeklyReportJob | None:
+    """What the lead wires in app.py and router.py; skipped where it is already wired."""
+    job = None
+    if not any(j.id == JOB_ID for j in bot.app.sweeper.jobs):
+        job = WeeklyReportJob(bot.router.config, bot.store, bot.router.duty, bot.knowledge)
+        bot.app.sweeper.add(job)
+    if bot.router.registry.find(["report"])[0] is None:
+        register_report_commands(bot.router.registry)
+    return job
+
+
+def reports(posted: list[OutMessage]) -> list[OutMessage]:
+    return [m for m in posted if m.key.startswith("weekly-report:")]
+
+
+def restarted(bot: ShiftBot) -> ShiftBot:
+    again = ShiftBot(bot.router.config, bot.store, bot.clock)
+    again.chat = bot.chat
+    again.app.router.chat = bot.chat
+    wire(again)
+    return again
+
+
+async def test_posted_on_monday_at_0900_zurich_time_before_and_after_dst(
+    shiftbot: ShiftBot,
+) -> None:
+    wire(shiftbot)
+    shiftbot.clock.set(datetime(2026, 3, 20, 12, 0, tzinfo=UTC))
+    await shiftbot.start()
+    await shiftbot.say("alice", WEATHER, post_id="q1")
+    posted = reports(await shiftbot.wait(timedelta(days=11)))
+    assert [m.key for m in posted] == ["weekly-report:2026-W12", "weekly-report:2026-W13"]
+    assert {m.channel_id for m in posted} == {COORDINATORS}
+    first, second = (shiftbot.store.sent(m.key) for m in posted)
+    assert first is not None and second is not None
+    assert first["created_at"] == "2026-03-23T08:00:00.000+00:00"  # 09:00 CET
+    assert second["created_at"] == "2026-03-30T07:00:00.000+00:00"  # 09:00 CEST
+    assert posted[0].message.startswith("#### DAST weekly report 2026-W12: Mon 16 Mar")
+    assert "| asked | 1 (+1) |" in posted[0].message
+    [(name, png)] = posted[0].files
+    assert name == "dast-report-2026-W12.png"
+    assert png.startswith(b"\x89PNG") and len(png) < 150_000
+
+
+async def test_posted_once_even_across_a_restart(shiftbot: ShiftBot) -> None:
+    wire(shiftbot)
+    shiftbot.clock.set(datetime(2026, 3, 9, 7, 0, tzinfo=UTC))
+    await shiftbot.start()
+    assert [m.key for m in reports(await shiftbot.wait(timedelta(hours=2)))] == [
+        "weekly-report:2026-W10"
+    ]
+    again = restarted(shiftbot)
+    assert reports(await again.start()) == []
+    assert reports(await again.wait(timedelta(hours=6))) == []
+    assert len([k for k in shiftbot.store.outbox_keys() if k.startswith("weekly-report:")]) == 1
+
+
+async def test_an_outage_over_monday_morning_posts_once_when_back(shiftbot: ShiftBot) -> None:
+    wire(shiftbot)
+    shiftbot.clock.set(datetime(2026, 3, 6, 12, 0, tzinfo=UTC))
+    await shiftbot.start()
+    shiftbot.clock.set(datetime(2026, 3, 16, 10, 0, tzinfo=UTC))  # down for ten days
+    again = restarted(shiftbot)
+    assert [m.key for m in reports(await again.start())] == ["weekly-report:2026-W11"]
+    assert reports(await again.wait(timedelta(hours=1))) == []
+
+
+async def test_the_report_command_for_shifters_and_coordinators(shiftbot: ShiftBot) -> None:
+    wire(shiftbot)
+    shiftbot.clock.set(datetime(2026, 3, 4, 9, 0, tzinfo=UTC))
+    await shiftbot.say("alice", WEATHER, post_id="q1")
+    shiftbot.clock.set(datetime(2026, 3, 12, 9, 0, tzinfo=UTC))
+    reply = await shiftbot.command("sam", "report 2026-W10")
+    assert reply.text.startswith("#### DAST weekly report 2026-W10: Mon 2 Mar to Sun 8 Mar 2026")
+    assert "| asked | 1 (+1) |" in reply.text
+    assert not reply.in_channel
+    assert (await shiftbot.command("cora", "report")).text == reply.text  # default: last week
+    refused = await shiftbot.command("alice", "report 2026-W10")
+    assert "needs the shifter role" in refused.text
+    assert "needs the shifter role" in (await shiftbot.command("tina", "report")).text
+
+
+@pytest.mark.parametrize("words", ["report 2026-W99", "report last-week", "report 2026 W10"])
+async def test_a_bad_week_answers_with_the_usage(shiftbot: ShiftBot, words: str) -> None:
+    wire(shiftbot)
+    reply = await shiftbot.command("sam", words)
+    assert "Usage: `/dast report [YYYY-Www]`, e.g. `/dast report 2026-W10`" in reply.text
+    assert not reply.text.startswith("####")
+
+
+def test_settings_validate_and_move_the_due_time(config: Config) -> None:
+    assert ReportSettings() == ReportSettings(weekday="mon", time="09:00")
+    assert ReportSettings(weekday="Friday", time="7:30") == ReportSettings(
+        weekday="fri", time="07:30"
+    )
+    for bad in ({"weekday": "someday"}, {"time": "25:00"}, {"time": "9am"}, {"when": "mon"}):
+        with pytest.raises(ValidationError):
+            ReportSettings.model_validate(bad)
+    from dastbot.duty import Duty
+    from dastbot.store import Store
+
+    store = Store.memory()
+    job = WeeklyReportJob(config, store, Duty(config, store))
+    after = datetime(2026, 3, 23, 8, 0, tzinfo=UTC)  # Monday 09:00 CET exactly
+    assert job.next_due(after) == datetime(2026, 3, 30, 7, 0, tzinfo=UTC)
+    assert job.next_due(after - timedelta(seconds=1)) == after
+    job.settings = ReportSettings(weekday="fri", time="17:30")
+    assert job.next_due(after) == datetime(2026, 3, 27, 16, 30, tzinfo=UTC)
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> argparse.ArgumentParser:
+    for name in ("DASTBOT_CONFIG", "DASTBOT_KB", "DASTBOT_DB"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    parser = argparse.ArgumentParser(prog="dastbot")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser, db: bool = False) -> None:
+        p.add_argument("--config")
+        p.add_argument("--kb")
+        if db:
+            p.add_argument("--db")
+
+    add_report_parsers(sub, common)
+    return parser
+
+
+def run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+def test_demo_data_then_report_in_every_format(
+    cli: argparse.ArgumentParser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "d.db")
+    end = "2026-03-16T00:00+01:00"
+    assert run(cli, ["demo-data", "--weeks", "2", "--db", db, "--end", end, "--seed", "3"]) == 0
+    assert "questions" in capsys.readouterr().out
+    assert run(cli, ["report", "--db", db, "--week", "2026-W11", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["week"] == "2026-W11" and data["this_week"]["questions"]["asked"] > 100
+    assert run(cli, ["report", "--db", db, "--week", "2026-W11", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.startswith("section,metric,this_week,previous_week\n")
+    chart = tmp_path / "c.png"
+    assert run(cli, ["report", "--db", db, "--week", "2026-W11", "--chart", str(chart)]) == 0
+    assert capsys.readouterr().out.startswith("#### DAST weekly report 2026-W11")
+    assert chart.read_bytes().startswith(b"\x89PNG")
+
+
+def test_cli_errors(cli: argparse.ArgumentParser, tmp_path: Path) -> None:
+    from dastbot.__main__ import CliError
+
+    db = str(tmp_path / "d.db")
+    with pytest.raises(CliError, match="no such database") as missing:
+        run(cli, ["report", "--db", db])
+    assert missing.value.code == 1
+    end = "2026-03-16T00:00+01:00"
+    assert run(cli, ["demo-data", "--weeks", "1", "--db", db, "--end", end]) == 0
+    with pytest.raises(CliError, match="not an ISO week") as bad:
+        run(cli, ["report", "--db", db, "--week", "2026-13"])
+    assert bad.value.code == 2
+    with pytest.raises(CliError, match="already holds"):
+        run(cli, ["demo-data", "--weeks", "1", "--db", db, "--end", end])
+    with pytest.raises(CliError, match="at least 1"):
+        run(cli, ["demo-data", "--weeks", "0", "--db", str(tmp_path / "e.db")])
