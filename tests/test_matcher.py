@@ -1,9 +1,14 @@
 """The matcher: pasted errors find their entry, typos and identifiers don't matter, off-topic
-questions abstain, and the scores behave (range, order, determinism, odd input)."""
+questions abstain, and the scores behave (range, order, determinism, odd input); on the shipped
+knowledge base, questions written for this test find their entry or abstain."""
 
 from __future__ import annotations
 
+import importlib.util
+import random
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from conftest import shared_dir
@@ -306,6 +311,54 @@ def test_calibration_maps_the_pivot_to_one_half(kb: KnowledgeBase) -> None:
     assert matcher.calibrate(0.1) < matcher.calibrate(0.2) < matcher.calibrate(0.9)
 
 
+def test_the_evidence_factor_lowers_short_messages_and_keeps_the_order(kb: KnowledgeBase) -> None:
+    plain = Matcher(kb, tuning=Tuning(evidence=0.0))
+    weighed = Matcher(kb)
+    drops = {}
+    for question in ("heartbeat", "job failed with lost heartbeat after running for hours"):
+        before, after = plain.rank(question, top=6), weighed.rank(question, top=6)
+        assert [m.entry_id for m in before.matches] == [m.entry_id for m in after.matches]
+        drops[question] = plain.scores(question, 1)[0][0] / weighed.scores(question, 1)[0][0]
+    assert drops["heartbeat"] > drops["job failed with lost heartbeat after running for hours"]
+
+
+def _cv_module() -> ModuleType:
+    """bench/cv_match.py, which is a script, not part of the package."""
+    if "cv_match" not in sys.modules:
+        path = Path(__file__).resolve().parent.parent / "bench" / "cv_match.py"
+        spec = importlib.util.spec_from_file_location("cv_match", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["cv_match"] = module  # its dataclasses look the module up there
+        spec.loader.exec_module(module)
+    return sys.modules["cv_match"]
+
+
+def test_the_cross_validation_folds_are_a_stratified_partition() -> None:
+    cv = _cv_module()
+    labels = ["a"] * 10 + ["b"] * 5 + [None] * 7 + ["c"]
+    folds = cv.stratified_folds(labels, 5, random.Random(1))
+    assert sorted(i for fold in folds for i in fold) == list(range(len(labels)))
+    assert {len(fold) for fold in folds} <= {4, 5}
+    for label, count in (("a", 10), ("b", 5), (None, 7)):
+        per_fold = [sum(labels[i] == label for i in fold) for fold in folds]
+        assert max(per_fold) - min(per_fold) <= 1, (label, per_fold)
+        assert sum(per_fold) == count
+
+
+def test_the_cross_validation_threshold_is_the_middle_of_the_widest_best_interval() -> None:
+    cv = _cv_module()
+    right = [cv.Scored("x", ("x",), s, 0.0) for s in (0.9, 0.8, 0.7)]
+    null = [cv.Scored(None, ("x",), s, 0.0) for s in (0.3, 0.2)]
+    acc, threshold, margin = cv.choose([*right, *null], use_margin=False)
+    assert acc == 1.0
+    assert threshold == pytest.approx(0.5)  # anything in (0.3, 0.7] is perfect
+    assert margin == 0.0
+    smoothed = cv.choose([*right, *null], use_margin=False, window=0.05)
+    assert smoothed[0] == 1.0
+    assert 0.3 < smoothed[1] <= 0.7
+
+
 def test_normalise_and_tokens() -> None:
     text = "See https://bigpanda.cern.ch/task/40211133/ : --nFilesPerJob ignored on 2024-01-02"
     assert "bigpanda" not in normalise(text)
@@ -321,6 +374,87 @@ def test_dev_figures_stay_above_a_floor() -> None:
     kb = load_knowledge(Path(folder) / "knowledge.yaml")
     questions = load_questions(Path(folder) / "questions-dev.yaml", kb)
     result, _ = evaluate(Matcher(kb), questions)
-    assert result.top1 >= 0.9
+    assert result.top1 >= 0.92
     assert result.top3 >= 0.95
-    assert result.overall >= 0.88
+    assert result.overall >= 0.9
+    assert result.null_abstained >= result.nulls - 1
+
+
+# Questions written for this test (not taken from the evaluation set) against the knowledge base
+# shipped in knowledge/: each should be answered with its entry at the default threshold, and
+# out-of-scope messages (other services, homonyms, chit-chat) should get no answer.
+SHIPPED_QUESTIONS: list[tuple[str, str | None]] = [
+    (
+        "prun: command not found right after I logged into lxplus, what do I need to source first?",
+        "panda-client-setup",
+    ),
+    (
+        "pathena refuses my submission with 'Too many active tasks for user', I was launching 300 "
+        "systematic variations in a loop",
+        "panda-too-many-active-tasks",
+    ),
+    (
+        "is there a limit on how many tasks one user can have running at the same time?",
+        "panda-too-many-active-tasks",
+    ),
+    (
+        "jobs die with 'No space left on device' while writing a big ntuple at the end of the job",
+        "site-worker-node-disk-space",
+    ),
+    (
+        "my algorithm throws SG::ExcBadAuxVar when I run over DAOD_PHYSLITE, the same code works "
+        "on PHYS",
+        "athena-missing-container-in-input",
+    ),
+    (
+        "resubmitted after a code fix with the same --outDS and pathena says 'You cannot submit "
+        "duplicated tasks'",
+        "panda-duplicate-outds-resubmission",
+    ),
+    (
+        "can I open a DAOD on the grid directly in ROOT from my laptop instead of downloading it "
+        "first?",
+        "rucio-remote-file-access-xrootd",
+    ),
+    (
+        "a small json config in my submit directory is not found when the job runs on the grid, "
+        "though it works locally",
+        "panda-prun-files-missing-on-worker",
+    ),
+    ("every rucio command fails with 'Could not get nickname from voms proxy'", "grid-nickname"),
+    (
+        "how do I get the cross-section and filter efficiency of an MC sample from AMI?",
+        "ami-dataset-metadata",
+    ),
+    (
+        "Core dump detected in my EventLoop job, Caught signal 11 (Segmentation fault) after a "
+        "few events",
+        "athena-segfault",
+    ),
+    (
+        "got a new grid certificate from the CERN CA and now rucio and panda don't recognise me",
+        "grid-certificate-expired-renewal",
+    ),
+    ("how do I kill a task I submitted by mistake?", "panda-pbook-retry-kill-finish"),
+    ("I need a proxy that lasts longer than 12 hours for a long download", "grid-proxy-lifetime"),
+    ("what's the weather forecast for Geneva this weekend?", None),
+    ("can someone recommend a restaurant near Meyrin for our group dinner on Friday?", None),
+    ("pandas groupby on a 5 GB dataframe eats all my laptop memory, any tricks?", None),
+    ("how do I reset my CERN computing account password?", None),
+    ("my Amazon AMI instance won't boot after resizing the root volume", None),
+    ("thanks a lot, it works now!", None),
+]
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Matcher:
+    return Matcher(load_knowledge(Path(__file__).resolve().parent.parent / "knowledge"))
+
+
+@pytest.mark.parametrize(("question", "expected"), SHIPPED_QUESTIONS)
+def test_the_shipped_knowledge_base_answers_or_abstains(
+    shipped: Matcher, question: str, expected: str | None
+) -> None:
+    ranking = shipped.rank(question)
+    answered = ranking.best.entry_id if ranking.best else None
+    assert answered == expected, ranking

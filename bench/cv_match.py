@@ -1,0 +1,329 @@
+"""Cross-validated estimate of the matcher on the labelled dev questions (repeated k-fold).
+
+The dev half is all we may tune on, so the honest estimate of held-out accuracy is what a
+threshold chosen on part of it scores on the rest. For every repetition the questions are dealt
+into k folds stratified by gold label (``null`` is a label); for every fold the operating point
+(threshold, and with ``--margin`` the margin to the runner-up) is chosen to maximise overall
+accuracy on the other k-1 folds, ties going to the middle of the widest equally good interval
+(not to the default, which was itself set on the whole dev half), and the held-out
+fold is scored with it. With ``--nested`` the scoring constants (``Tuning``) are chosen the same
+way from a small grid, per fold, together with the threshold.
+
+Printed: the full-dev figures at the default settings (threshold 0.5, margin 0, default Tuning),
+then the mean of the per-repetition pooled accuracies (every question is scored once per
+repetition) with their sd over repetitions, and the sd over single folds, for top-1 and overall.
+Top-1 does not depend on the threshold, so without ``--nested`` its CV mean is the full-dev top-1.
+
+    python bench/cv_match.py                         # ../shared/eval, or $DASTBOT_EVAL_DIR
+    python bench/cv_match.py --folds 5 --repeats 20 --seed 1 --margin --nested --window 0.02
+    python bench/cv_match.py --set pattern_weight=0.4 --set answer_weight=0.3
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import random
+import statistics
+import sys
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dastbot.evaluation import Question, load_questions
+from dastbot.knowledge import KnowledgeBase, load_knowledge
+from dastbot.matcher import Matcher, Tuning
+
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_MARGIN = 0.0
+MARGINS = tuple(round(0.01 * i, 2) for i in range(11))  # 0.00 .. 0.10
+# --nested: each constant at its default and a step either side (3^4 = 81 combinations).
+NESTED_GRID: dict[str, tuple[float, float]] = {
+    "answer_weight": (0.75, 1.5),  # multiplicative steps below and above the default
+    "pattern_weight": (0.67, 1.33),
+    "pattern_mass": (0.5, 2.0),
+    "evidence": (0.5, 2.0),
+}
+GRID_STEP = 0.002  # threshold grid of --window
+
+
+def default_eval_dir() -> Path:
+    env = os.environ.get("DASTBOT_EVAL_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One question ranked once with no threshold: what every operating point needs."""
+
+    gold: str | None
+    ranked: tuple[str, ...]
+    first: float  # calibrated score of the best candidate
+    second: float  # ... and of the runner-up
+
+    def answered(self, threshold: float, margin: float) -> str | None:
+        if not self.ranked or self.first <= 0 or self.first < threshold:
+            return None
+        if self.first - self.second < margin:
+            return None
+        return self.ranked[0]
+
+    def correct(self, threshold: float, margin: float) -> bool:
+        return self.answered(threshold, margin) == self.gold
+
+    @property
+    def top1(self) -> bool:
+        return bool(self.ranked) and self.ranked[0] == self.gold
+
+
+def score_all(kb: KnowledgeBase, questions: Sequence[Question], tuning: Tuning) -> list[Scored]:
+    matcher = Matcher(kb, threshold=0.0, margin=0.0, tuning=tuning)
+    out: list[Scored] = []
+    for q in questions:
+        matches = matcher.rank(q.text, top=3).matches
+        scores = [m.score for m in matches] + [0.0, 0.0]
+        out.append(Scored(q.gold, tuple(m.entry_id for m in matches), scores[0], scores[1]))
+    return out
+
+
+def overall(scored: Iterable[Scored], threshold: float, margin: float) -> float:
+    items = list(scored)
+    return sum(s.correct(threshold, margin) for s in items) / max(1, len(items))
+
+
+def top1(scored: Iterable[Scored]) -> float:
+    items = [s for s in scored if s.gold is not None]
+    return sum(s.top1 for s in items) / max(1, len(items))
+
+
+def _plateaus(scored: Sequence[Scored], margin: float) -> list[tuple[float, float, float]]:
+    """(accuracy, low, high) for each interval of thresholds between consecutive best scores."""
+    values = sorted({s.first for s in scored} | {0.0, 1.0})
+    out = [(overall(scored, values[0], margin), values[0] - 0.05, values[0])]
+    for low, high in itertools.pairwise(values):
+        out.append((overall(scored, high, margin), low, high))
+    out.append((overall(scored, 1.0 + 1e-9, margin), 1.0, 1.05))
+    return out
+
+
+def choose(
+    train: Sequence[Scored], use_margin: bool, window: float = 0.0
+) -> tuple[float, float, float]:
+    """(training accuracy, threshold, margin) maximising training accuracy.
+
+    A threshold in (low, high] of two consecutive best scores gives the same decisions, so the
+    choice among equally good ones is the middle of the widest such interval (the largest safety
+    gap on both sides), not the default: the default was itself set on the whole dev half.
+    With ``window`` > 0 the training accuracy is first averaged over thresholds within
+    +-``window`` (a grid of GRID_STEP), which prefers a broad good region to a narrow peak.
+    Among margins, the smallest of the best.
+    """
+    margins = MARGINS if use_margin else (DEFAULT_MARGIN,)
+    if window > 0:
+        grid = [i * GRID_STEP for i in range(int(1 / GRID_STEP) + 1)]
+        half = round(window / GRID_STEP)
+        ranked: list[tuple[float, float, float, float, float]] = []
+        for m in margins:
+            accs = [overall(train, t, m) for t in grid]
+            for i, t in enumerate(grid):
+                near = accs[max(0, i - half) : i + half + 1]
+                ranked.append((sum(near) / len(near), accs[i], -m, t, m))
+        top = max(r[:3] for r in ranked)
+        tied = [r for r in ranked if r[:3] == top]  # consecutive thresholds, one margin
+        _, acc, _, t, m = tied[len(tied) // 2]
+        return acc, t, m
+    best: tuple[float, float, float, float] | None = None
+    for m in margins:
+        for acc, low, high in _plateaus(train, m):
+            key = (acc, -m, high - low, (low + high) / 2)
+            if best is None or key > best:
+                best = key
+    assert best is not None
+    return best[0], best[3], -best[1]
+
+
+def stratified_folds(labels: Sequence[str | None], k: int, rng: random.Random) -> list[list[int]]:
+    """Indices dealt into ``k`` folds: labels in random order, each label's questions shuffled,
+    then dealt round-robin, so every label is spread as evenly as its count allows."""
+    by_label: dict[str | None, list[int]] = defaultdict(list)
+    for i, label in enumerate(labels):
+        by_label[label].append(i)
+    order = sorted(by_label, key=lambda g: "" if g is None else g)
+    rng.shuffle(order)
+    sequence: list[int] = []
+    for label in order:
+        members = by_label[label]
+        rng.shuffle(members)
+        sequence.extend(members)
+    folds: list[list[int]] = [[] for _ in range(k)]
+    for n, i in enumerate(sequence):
+        folds[n % k].append(i)
+    return folds
+
+
+@dataclass(frozen=True)
+class CvResult:
+    top1: list[float]  # per repetition, pooled over its folds
+    overall: list[float]
+    fold_top1: list[float]  # per single fold
+    fold_overall: list[float]
+    chosen: list[tuple[str, float, float]]  # per fold: tuning label, threshold, margin
+
+
+def cross_validate(
+    candidates: dict[str, list[Scored]],
+    default: str,
+    folds: int,
+    repeats: int,
+    seed: int,
+    use_margin: bool,
+    window: float = 0.0,
+) -> CvResult:
+    """Repeated stratified k-fold; per fold (tuning, threshold, margin) from the training folds."""
+    base = candidates[default]
+    labels = [s.gold for s in base]
+    result = CvResult([], [], [], [], [])
+    for r in range(repeats):
+        rng = random.Random(seed * 1000 + r)
+        correct_top1 = correct_all = 0
+        for test in stratified_folds(labels, folds, rng):
+            held = set(test)
+            train_idx = [i for i in range(len(base)) if i not in held]
+            best: tuple[float, float, int, str, float, float] | None = None
+            for name, scored in candidates.items():
+                train = [scored[i] for i in train_idx]
+                acc, t, m = choose(train, use_margin, window)
+                key = (acc, top1(train), name == default, name, t, m)
+                if best is None or key[:3] > best[:3]:
+                    best = key
+            assert best is not None
+            name, t, m = best[3], best[4], best[5]
+            fold = [candidates[name][i] for i in test]
+            ok_all = sum(s.correct(t, m) for s in fold)
+            answerable = [s for s in fold if s.gold is not None]
+            ok_top1 = sum(s.top1 for s in answerable)
+            correct_all += ok_all
+            correct_top1 += ok_top1
+            result.fold_overall.append(ok_all / len(fold))
+            result.fold_top1.append(ok_top1 / max(1, len(answerable)))
+            result.chosen.append((name, t, m))
+        result.overall.append(correct_all / len(base))
+        result.top1.append(correct_top1 / max(1, sum(g is not None for g in labels)))
+    return result
+
+
+def tuning_grid(base: Tuning) -> dict[str, Tuning]:
+    """The default Tuning and every combination of one step either side on NESTED_GRID."""
+    out: dict[str, Tuning] = {}
+    steps = [(name, (1.0, *mult)) for name, mult in NESTED_GRID.items()]
+    for combo in itertools.product(*(mult for _, mult in steps)):
+        changes = {name: getattr(base, name) * f for (name, _), f in zip(steps, combo, strict=True)}
+        label = ",".join(f"{n}={v:g}" for n, v in changes.items())
+        out["default" if all(f == 1.0 for f in combo) else label] = replace(base, **changes)
+    return out
+
+
+def _mean_sd(values: Sequence[float]) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.3f} (sd {sd:.3f})"
+
+
+def _parse_set(items: Sequence[str]) -> dict[str, float]:
+    names = {f.name for f in fields(Tuning)}
+    out: dict[str, float] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if name not in names:
+            raise SystemExit(f"--set: unknown Tuning field {name!r} (one of {sorted(names)})")
+        out[name] = float(value)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    eval_dir = default_eval_dir()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kb", type=Path, default=eval_dir / "knowledge.yaml")
+    parser.add_argument("--questions", type=Path, default=eval_dir / "questions-dev.yaml")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--margin", action="store_true", help="also choose the margin per fold")
+    parser.add_argument("--nested", action="store_true", help="also choose Tuning per fold")
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=0.0,
+        help="choose the threshold maximising accuracy averaged over +-WINDOW",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a Tuning constant (repeatable)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="list full-dev errors")
+    args = parser.parse_args(argv)
+
+    kb = load_knowledge(args.kb)
+    questions = load_questions(args.questions, kb)
+    tuning = replace(Tuning(), **_parse_set(args.set))
+    grid = tuning_grid(tuning) if args.nested else {"default": tuning}
+    candidates = {name: score_all(kb, questions, t) for name, t in grid.items()}
+    dev = candidates["default"]
+
+    nulls = [s for s in dev if s.gold is None]
+    abstained = sum(s.correct(DEFAULT_THRESHOLD, DEFAULT_MARGIN) for s in nulls)
+    top3 = [s.gold in s.ranked for s in dev if s.gold is not None]
+    print(f"{len(kb)} entries, {len(dev)} questions ({len(dev) - len(nulls)} answerable)")
+    print(
+        f"full dev at threshold {DEFAULT_THRESHOLD} margin {DEFAULT_MARGIN}: "
+        f"top-1 {top1(dev):.3f}  top-3 {sum(top3) / len(top3):.3f}  "
+        f"nulls abstained {abstained}/{len(nulls)}  "
+        f"overall {overall(dev, DEFAULT_THRESHOLD, DEFAULT_MARGIN):.3f}"
+    )
+    if args.verbose:
+        for q, s in zip(questions, dev, strict=True):
+            if not s.correct(DEFAULT_THRESHOLD, DEFAULT_MARGIN):
+                print(
+                    f"  {q.id} gold={s.gold} ranked={list(s.ranked)} "
+                    f"scores={s.first:.3f}/{s.second:.3f}"
+                )
+    acc, t, m = choose(dev, args.margin, args.window)
+    print(f"best on full dev (optimistic): threshold {t:.3f} margin {m:.2f} overall {acc:.3f}")
+
+    cv = cross_validate(
+        candidates, "default", args.folds, args.repeats, args.seed, args.margin, args.window
+    )
+    what = "threshold" + (", margin" if args.margin else "") + (", tuning" if args.nested else "")
+    print(f"{args.repeats}x stratified {args.folds}-fold CV, {what} chosen on the training folds:")
+    print(f"  top-1   {_mean_sd(cv.top1)}   per-fold sd {statistics.stdev(cv.fold_top1):.3f}")
+    print(f"  overall {_mean_sd(cv.overall)}   per-fold sd {statistics.stdev(cv.fold_overall):.3f}")
+    chosen_t = [c[1] for c in cv.chosen]
+    print(
+        f"  chosen thresholds: median {statistics.median(chosen_t):.3f}, "
+        f"range {min(chosen_t):.3f}-{max(chosen_t):.3f}"
+    )
+    if args.margin:
+        chosen_m = [c[2] for c in cv.chosen]
+        print(
+            f"  chosen margins: median {statistics.median(chosen_m):.2f}, "
+            f"range {min(chosen_m):.2f}-{max(chosen_m):.2f}"
+        )
+    if args.nested:
+        counts: dict[str, int] = defaultdict(int)
+        for name, _, _ in cv.chosen:
+            counts[name] += 1
+        for name, n in sorted(counts.items(), key=lambda kv: -kv[1])[:5]:
+            print(f"  tuning {name}: chosen in {n}/{len(cv.chosen)} folds")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
