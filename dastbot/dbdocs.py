@@ -11,6 +11,7 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         {
             "thread_id": "Mattermost post id of the question (the thread root)",
             "channel_id": "channel the question was asked in",
+            "channel_type": "O/P for a channel, D for a direct message to the bot",
             "author_id": "Mattermost user id of the asker",
             "author_name": "username of the asker",
             "text": "the question as posted",

@@ -128,6 +128,7 @@ class Router:
                 entry_id=entry.id if entry else None,
                 score=best.score if best else (ranking.matches[0].score if ranking.matches else 0),
                 state=q.ANSWERED if entry else q.WAITING,
+                channel_type=post.channel_type,
             )
             if entry is not None and best is not None:
                 answer = render_answer(entry, best.score, post.message, self.config)
@@ -215,6 +216,9 @@ class Router:
         asker when the next staffed shift starts; start the no-reply clock."""
         now = self.clock.now()
         question = self.store.question(thread)
+        if question is not None and question.get("channel_type") == "D":
+            self._redirect_direct(question, prefix, key)
+            return
         author = str(question["author_id"]) if question else ""
         needed = self.duty.human_needed(reason, now, self._timezones.get(author))
         self._queue(channel, thread, f"{prefix}\n\n{needed.text}" if prefix else needed.text, key)
@@ -240,6 +244,23 @@ class Router:
             reason=reason,
             on_duty=needed.on_duty,
             waiting_for=stamp(needed.waiting_for),
+        )
+
+    def _redirect_direct(self, question: dict[str, object], prefix: str, key: str) -> None:
+        """Shifters do not see the bot's direct messages: send the asker to the help channel."""
+        now = self.clock.now()
+        thread = str(question["thread_id"])
+        channel = self.config.channels[0] if self.config.channels else "the help channel"
+        text = (
+            "Shifters do not see direct messages to me, so please ask in "
+            f"~{channel}, where the shifter on duty will pick it up."
+        )
+        self._queue(
+            str(question["channel_id"]), thread, f"{prefix}\n\n{text}" if prefix else text, key
+        )
+        self.store.update_question(thread, now, state=q.RESOLVED, resolved_at=iso(now))
+        self.store.record(
+            "redirected_to_channel", now, thread, self.config.bot_name, channel=channel
         )
 
     async def _learn_timezone(self, user_id: str) -> None:

@@ -160,12 +160,17 @@ def _m5_outbox_files(db: sqlite_utils.Database) -> None:
     db.table("outbox").add_column("files", str)
 
 
+def _m6_channel_type(db: sqlite_utils.Database) -> None:
+    db.table("questions").add_column("channel_type", str)
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m1_initial,
     _m2_meta,
     _m3_shifts,
     _m4_escalations,
     _m5_outbox_files,
+    _m6_channel_type,
 )
 
 
@@ -338,6 +343,7 @@ class Store:
         entry_id: str | None,
         score: float | None,
         state: str,
+        channel_type: str = "O",
     ) -> None:
         stamp = iso(now)
         self.db.table("questions").insert(
@@ -353,6 +359,7 @@ class Store:
                 "created_at": stamp,
                 "updated_at": stamp,
                 "answered_at": stamp if entry_id else None,
+                "channel_type": channel_type,
             },
             ignore=True,
         )

@@ -99,7 +99,13 @@ class Bot:
         return [msg for _, msg in self.chat.sent[before:]]
 
     async def say(
-        self, user: str, text: str, thread: str = "", post_id: str = "", channel: str = CHANNEL
+        self,
+        user: str,
+        text: str,
+        thread: str = "",
+        post_id: str = "",
+        channel: str = CHANNEL,
+        channel_type: str = "O",
     ) -> list[OutMessage]:
         self._posts += 1
         post = Post(
@@ -110,6 +116,7 @@ class Bot:
             message=text,
             create_at=self.clock.now(),
             root_id=thread,
+            channel_type=channel_type,
         )
         before = len(self.chat.sent)
         await self.router.on_post(post)

@@ -264,3 +264,24 @@ async def test_with_no_shift_staffed_at_all_the_coordinators_hear_at_once(
         "@cora: [a question](https://chat.test/atlas/pl/q1) by alice needs a person, "
         "and no shift is staffed in the coming weeks."
     )
+
+
+async def test_a_question_in_a_direct_message_is_sent_to_the_help_channel(
+    shiftbot: ShiftBot,
+) -> None:
+    shiftbot.book("2026-03-02", "EU", "sam")
+    [reply] = await shiftbot.say(
+        "alice", WEATHER, post_id="d1", channel="dm-alice", channel_type="D"
+    )
+    assert reply.channel_id == "dm-alice"
+    assert reply.root_id == "d1"
+    assert "@sam" not in reply.message
+    assert reply.message.endswith(
+        "Shifters do not see direct messages to me, so please ask in ~dast-help, where the "
+        "shifter on duty will pick it up."
+    )
+    assert shiftbot.store.question("d1")["state"] == "resolved"  # type: ignore[index]
+    [answer] = await shiftbot.say(
+        "alice", KNOWN, post_id="d2", channel="dm-alice", channel_type="D"
+    )
+    assert "Task went to 'exhausted' status" in answer.message
