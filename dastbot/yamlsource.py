@@ -40,23 +40,47 @@ class Located:
         return f"{self.file}:{self.line(path)}"
 
 
-def _record(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> None:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            _record(value_node, (*path, key), lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _record(item, (*path, i), lines)
+MAX_NODES = 200_000
+
+
+class _Walk:
+    """Records line numbers; refuses recursive aliases and alias bombs (they would never end)."""
+
+    def __init__(self, file: str, lines: dict[PathKey, int]) -> None:
+        self.file, self.lines, self.visited = file, lines, 0
+        self.stack: set[int] = set()
+
+    def node(self, node: yaml.Node, path: PathKey) -> None:
+        self.visited += 1
+        where = f"{self.file}:{node.start_mark.line + 1}"
+        if self.visited > MAX_NODES:
+            raise YamlSyntaxError(where, "the document expands to too many values (aliases?)")
+        if id(node) in self.stack:
+            raise YamlSyntaxError(where, "a YAML alias refers to itself")
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            return
+        self.stack.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+                self.lines[(*path, key)] = key_node.start_mark.line + 1
+                self.node(value_node, (*path, key))
+        else:
+            for i, item in enumerate(node.value):
+                self.node(item, (*path, i))
+        self.stack.discard(id(node))
 
 
 def _bad_scalar(root: yaml.Node) -> tuple[int, str]:
     """The line and text of the first timestamp-like scalar the constructor would reject."""
     stack = [root]
+    seen: set[int] = set()
     while stack:
         node = stack.pop(0)
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
         if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":timestamp"):
             try:
                 yaml.SafeLoader.construct_yaml_timestamp(yaml.SafeLoader(""), node)
@@ -72,8 +96,11 @@ def _bad_scalar(root: yaml.Node) -> tuple[int, str]:
 def parse(text: str, file: str) -> Located:
     """Parse one YAML document; a syntax error becomes ``YamlSyntaxError`` naming file and line."""
     node: yaml.Node | None = None
+    lines: dict[PathKey, int] = {}
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None:
+            _Walk(file, lines).node(node, ())
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -81,14 +108,13 @@ def parse(text: str, file: str) -> Located:
         raise YamlSyntaxError(f"{file}:{line}", f"invalid YAML: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(f"{file}:1", f"invalid YAML: {exc}") from None
+    except YamlSyntaxError:
+        raise
     except ValueError as exc:
         # PyYAML raises a bare ValueError for a well-formed but impossible date (2026-02-30).
         line, value = _bad_scalar(node) if node is not None else (1, "")
         raise YamlSyntaxError(f"{file}:{line}", f"invalid date {value!r}: {exc}") from None
-    located = Located(data=data, file=file)
-    if node is not None:
-        _record(node, (), located.lines)
-    return located
+    return Located(data=data, file=file, lines=lines)
 
 
 def parse_file(path: Path) -> Located:

@@ -124,3 +124,27 @@ def test_an_impossible_date_is_an_error_with_its_line(tmp_path: Path) -> None:
     assert info.value.errors == [
         f"{path}:3: invalid date '2026-02-30': day is out of range for month"
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("roster: &a [*a]\n", "a YAML alias refers to itself"),
+        (
+            "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+            + "".join(
+                f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n"
+                for p, n in zip("abcde", "bcdef", strict=True)
+            ),
+            "the document expands to too many values (aliases?)",
+        ),
+    ],
+)
+def test_recursive_and_exploding_aliases_are_refused(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "bot.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {})
+    assert info.value.errors[0].endswith(message)

@@ -162,7 +162,8 @@ class HttpEndpoint:
             return self._refuse("actions", "no context", 400, "The request has no context.")
         context: dict[str, Any] = body["context"]
         expected = sign_context(self.slash_token, context) if self.slash_token else ""
-        if not expected or not hmac.compare_digest(str(context.get("sig", "")), expected):
+        presented = str(context.get("sig", "")).encode("utf-8", "replace")
+        if not expected or not hmac.compare_digest(presented, expected.encode()):
             self.metrics.refusals.labels("actions", "bad signature").inc()
             return _json({"update": None, "ephemeral_text": "This button is not valid."}, 401)
         click = Click(
