@@ -462,7 +462,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except CliError as exc:
-        print(f"dastbot: {exc}", file=sys.stderr)
+        if os.environ.get("DASTBOT_LOG_FORMAT") == "json":
+            logging.getLogger("dastbot").error("%s", exc)
+        else:
+            print(f"dastbot: {exc}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         return 130

@@ -8,6 +8,7 @@ transition is in the audit trail with who and when.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ from dastbot.models import CommandReply, OutMessage, Post
 from dastbot.sites import SiteMap
 from dastbot.store import Store
 
+log = logging.getLogger("dastbot.escalations")
 Permalink = Callable[[str], str]
 _TICKET = re.compile(r"^ticket=(\S+)$", re.IGNORECASE)
 QUOTE_LIMIT = 1500
@@ -156,6 +158,7 @@ class Desk:
             reason=reason,
             ticket=ticket,
         )
+        log.info("escalation %s opened to %s by %s", esc.id, target.id, actor)
         if question["state"] in q.OPEN_STATES and question["state"] != q.ESCALATED:
             self.store.update_question(thread, now, state=q.ESCALATED)
         where = f"~{target.channel}" if target.channel else ", ".join(destinations)
@@ -185,6 +188,7 @@ class Desk:
                 "escalation_followup", now, esc.thread_id, post.user_name, escalation=esc.id
             )
             return True
+        log.info("escalation %s: reply from %s detected", esc.id, post.user_name)
         self._event(esc, "reply", post.user_name, now)
         question = self.store.question(esc.thread_id)
         target = self.target(esc.target_id)

@@ -162,6 +162,7 @@ class Router:
         if question is None:
             return
         if post.user_id == question["author_id"]:
+            log.info("the asker replied in the thread")
             self.store.record(
                 "asker_reply",
                 now,
@@ -175,6 +176,7 @@ class Router:
                 return
             self._feedback(question, feedback, post.user_name, f"reply:{post.id}")
             return
+        log.info("%s replied in the thread", post.user_name)
         self.store.record(
             "human_reply",
             now,
@@ -402,20 +404,29 @@ class Router:
         sent = 0
         async with self._send_lock:
             for pending in self.store.pending():
-                try:
-                    earlier = None
-                    if pending.attempts:
-                        earlier = await self.chat.already_sent(pending.message, pending.created_at)
-                    self.store.note_attempt(pending.id)
-                    post_id = earlier or await self.chat.send(pending.message)
-                except Exception as exc:
-                    log.warning(
-                        "send failed key=%s thread_id=%s: %s",
-                        pending.message.key,
-                        pending.message.root_id,
-                        exc,
-                    )
-                    break
-                self.store.mark_sent(pending.id, post_id, self.clock.now())
-                sent += 1
+                with log_context("", self._thread_of_message(pending.message)):
+                    try:
+                        earlier = None
+                        if pending.attempts:
+                            earlier = await self.chat.already_sent(
+                                pending.message, pending.created_at
+                            )
+                        self.store.note_attempt(pending.id)
+                        post_id = earlier or await self.chat.send(pending.message)
+                    except Exception as exc:
+                        log.warning("send failed key=%s: %s", pending.message.key, exc)
+                        break
+                    self.store.mark_sent(pending.id, post_id, self.clock.now())
+                    log.info("sent key=%s as post %s", pending.message.key, post_id)
+                    sent += 1
         return sent
+
+    def _thread_of_message(self, msg: OutMessage) -> str:
+        """The user's question thread an outgoing message is about (keys name it second)."""
+        if msg.root_id and self.store.question(msg.root_id) is not None:
+            return msg.root_id
+        parts = msg.key.split(":")
+        if len(parts) > 1 and self.store.question(parts[1]) is not None:
+            return parts[1]
+        escalation = self.store.escalation(parts[1]) if len(parts) > 1 else None
+        return escalation.thread_id if escalation else msg.root_id
