@@ -178,13 +178,26 @@ async def _consume(chat: MattermostChat, app: App) -> None:
     """Feed chat events to the router one at a time, catching up after every hello."""
     from dastbot.models import Post, Reaction
 
+    catch_up_failures = 0
     while True:
         kind, item = await chat.events.get()
         started = time.perf_counter()
         try:
             if kind == "hello":
                 since = max(chat.cursor_ms - 1, 0)
-                await chat.catch_up(since)
+                try:
+                    await chat.catch_up(since)
+                    catch_up_failures = 0
+                except Exception as exc:
+                    if exc.__class__.__name__ == "AuthRejected":
+                        raise
+                    # Posts missed while disconnected must not be lost: try again later.
+                    catch_up_failures += 1
+                    delay = min(2.0**catch_up_failures, 60.0)
+                    log.warning("catch-up failed (%s); again in %.0fs", exc, delay)
+                    asyncio.get_running_loop().call_later(
+                        delay, chat.events.put_nowait, ("hello", None)
+                    )
                 continue
             if kind == "post" and isinstance(item, Post):
                 await app.router.on_post(item)

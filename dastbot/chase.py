@@ -260,9 +260,11 @@ class Desk:
 
     def chase(self, now: datetime) -> None:
         for esc, target in self.open_escalations():
+            sent = self.store.sent(f"escalation:{esc.id}")
+            if not sent or not sent["post_id"]:
+                continue  # not delivered yet: reminders wait until the target has the escalation
+            root = str(sent["post_id"])
             for action in due_actions(esc, target, now):
-                sent = self.store.sent(f"escalation:{esc.id}")
-                root = str(sent["post_id"]) if sent and sent["post_id"] else ""
                 channel = self.store.escalation_channel(esc.id) or target.channel or ""
                 if isinstance(action, Reminder):
                     text = reminder_post(
