@@ -74,13 +74,15 @@ class App:
         handover.extra_sections.append(self.router.desk.handover_section)
         self.sweeper.add(WeeklyReportJob(config, self.store, duty, self.knowledge))
 
-    async def start(self) -> None:
-        """Send what a previous run decided but did not get to send."""
+    async def start(self, sweep: bool = True) -> None:
+        """Send what a previous run decided but did not get to send; then sweep, unless the
+        caller must first catch up on what was posted meanwhile (``run_bot``)."""
         pending = len(self.store.pending())
         if pending:
             log.info("draining %d unsent message(s) from the outbox", pending)
         await self.router.flush()
-        await self.tick()
+        if sweep:
+            await self.tick()
 
     async def tick(self) -> None:
         self.sweeper.sweep()
@@ -103,6 +105,8 @@ class App:
                 stalled += 1
                 if stalled > 2:
                     # Something due cannot be done now (e.g. outside a target's working hours).
+                    if clock.now() >= target:
+                        break
                     clock.set(min(clock.now() + timedelta(minutes=1), target))
                     stalled = 0
             await self.tick()
@@ -153,10 +157,20 @@ async def run_bot(config: Config, ready: Callable[[dict[str, object]], None] | N
         thread_of=app.router.thread_reference,
     )
     port = await http.start(config.http.host, config.http.port)
-    await app.start()
-    scheduler = start_sweeping(app.tick, config.sweep_seconds)
+    sync = _Sync()
+
+    async def tick() -> None:
+        # Decide due work (reminders, deadlines, pings) only with an up-to-date view of the chat:
+        # connected, and caught up on what was posted while the bot was down or disconnected.
+        if chat.connected.is_set() and sync.caught_up == chat.hellos:
+            await app.tick()
+        else:
+            await app.router.flush()
+
+    await app.start(sweep=False)
+    scheduler = start_sweeping(tick, config.sweep_seconds)
     supervisor = asyncio.ensure_future(chat.run())
-    consumer = asyncio.ensure_future(_consume(chat, app))
+    consumer = asyncio.ensure_future(_consume(chat, app, sync))
     log.info("dastbot ready as @%s (HTTP port %d)", me.get("username"), port)
     if ready is not None:
         ready({"user": me.get("username"), "http_port": port, "chat": chat, "app": app})
@@ -174,9 +188,24 @@ async def run_bot(config: Config, ready: Callable[[dict[str, object]], None] | N
         app.store.close()
 
 
-async def _consume(chat: MattermostChat, app: App) -> None:
+class _Sync:
+    """The websocket connection (its hello number) whose missed posts have all been handled."""
+
+    caught_up = -1
+
+
+async def _consume(chat: MattermostChat, app: App, sync: _Sync) -> None:
     """Feed chat events to the router one at a time, catching up after every hello."""
     from dastbot.models import Post, Reaction
+
+    async def handle(post: Post, in_order: bool) -> None:
+        await app.router.on_post(post)
+        created = int(post.create_at.timestamp() * 1000)
+        # The cursor moves only in order: a post that arrives before the catch-up is done must
+        # not carry it past posts still missing (a crash, or a failed catch-up, would lose them).
+        if in_order and created > chat.cursor_ms:
+            chat.cursor_ms = created
+            app.store.set_meta("mattermost.cursor_ms", str(created))
 
     catch_up_failures = 0
     while True:
@@ -184,9 +213,10 @@ async def _consume(chat: MattermostChat, app: App) -> None:
         started = time.perf_counter()
         try:
             if kind == "hello":
+                hello = chat.hellos  # the connection open now (a later hello may be queued)
                 since = max(chat.cursor_ms - 1, 0)
                 try:
-                    await chat.catch_up(since)
+                    missed = await chat.missed_posts(since)
                     catch_up_failures = 0
                 except Exception as exc:
                     if exc.__class__.__name__ == "AuthRejected":
@@ -198,13 +228,15 @@ async def _consume(chat: MattermostChat, app: App) -> None:
                     asyncio.get_running_loop().call_later(
                         delay, chat.events.put_nowait, ("hello", None)
                     )
+                    continue
+                if missed:
+                    log.info("catching up on %d post(s) made while disconnected", len(missed))
+                for post in missed:  # oldest first, before anything newer moves the cursor
+                    await handle(post, True)
+                sync.caught_up = hello
                 continue
             if kind == "post" and isinstance(item, Post):
-                await app.router.on_post(item)
-                created = int(item.create_at.timestamp() * 1000)
-                if created > chat.cursor_ms:
-                    chat.cursor_ms = created
-                    app.store.set_meta("mattermost.cursor_ms", str(created))
+                await handle(item, sync.caught_up == chat.hellos)
             elif kind == "edit" and isinstance(item, Post):
                 await app.router.on_edit(item)
             elif kind == "reaction" and isinstance(item, Reaction):

@@ -108,6 +108,9 @@ def parse(text: str, file: str) -> Located:
         raise YamlSyntaxError(f"{file}:{line}", f"invalid YAML: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(f"{file}:1", f"invalid YAML: {exc}") from None
+    except RecursionError:
+        # PyYAML composes nested collections recursively: some hundreds of levels overflow.
+        raise YamlSyntaxError(f"{file}:1", "lists or mappings nested too deeply") from None
     except YamlSyntaxError:
         raise
     except ValueError as exc:

@@ -720,9 +720,7 @@ def test_schedule_problems_name_file_and_line() -> None:
         ),
         (
             "- date: 2026-03-30\n  slot: EU\n  shifter: a\n- date: 2026-02-30\n  slot: NA\n",
-            [
-                "s.yaml:4: invalid date '2026-02-30': day is out of range for month"
-            ],
+            ["s.yaml:4: invalid date '2026-02-30': day is out of range for month"],
         ),
         (
             "- date: 2026-03-30 10:00\n  slot: EU\n  shifter: alice\n",

@@ -242,6 +242,8 @@ class MattermostChat:
         self._socket: ClientWebsocket | None = None
         self._stopping = False
         self.cursor_ms = 0
+        self.hellos = 0
+        """How many times the websocket said hello: each one starts a new connection."""
 
     # REST -------------------------------------------------------------------------------------
 
@@ -512,6 +514,7 @@ class MattermostChat:
         event = data.get("event")
         payload = data.get("data") or {}
         if event == "hello":
+            self.hellos += 1
             self.disconnected.clear()
             self.connected.set()
             self.events.put_nowait(("hello", None))
@@ -544,8 +547,8 @@ class MattermostChat:
             )
             self.events.put_nowait(("reaction", reaction))
 
-    async def catch_up(self, since_ms: int) -> int:
-        """Queue posts made in the followed channels since ``since_ms`` (oldest first)."""
+    async def missed_posts(self, since_ms: int) -> list[Post]:
+        """Posts made in the followed and watched channels since ``since_ms``, oldest first."""
         found: list[dict[str, Any]] = []
         for channel in sorted(self._followed | self._watched):
             listing = await self._rest(
@@ -562,12 +565,20 @@ class MattermostChat:
                 ):
                     found.append(raw)
         found.sort(key=lambda raw: int(raw.get("create_at", 0)))
+        posts = []
         for raw in found:
             name = await self.user_name_of(str(raw.get("user_id", "")))
-            self.events.put_nowait(("post", self._to_post(raw, name)))
-        if found:
-            log.info("caught up on %d post(s) made while disconnected", len(found))
-        return len(found)
+            posts.append(self._to_post(raw, name))
+        return posts
+
+    async def catch_up(self, since_ms: int) -> int:
+        """Queue posts made in the followed channels since ``since_ms`` (oldest first)."""
+        posts = await self.missed_posts(since_ms)
+        for post in posts:
+            self.events.put_nowait(("post", post))
+        if posts:
+            log.info("caught up on %d post(s) made while disconnected", len(posts))
+        return len(posts)
 
     async def run(self) -> None:
         """Stay connected until ``stop``; AuthRejected ends the loop for good."""
