@@ -16,11 +16,12 @@ HELPED_BUTTON = "helped"
 NOT_HELPED_BUTTON = "nothelped"
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def escape_md(text: str) -> str:
     """User text echoed by the bot cannot inject markdown, mentions or links."""
-    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_SPECIAL.sub(r"\\\1", _BIDI.sub("", text))
     return text.replace("@", "@\u200b")
 
 

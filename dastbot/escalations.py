@@ -715,7 +715,7 @@ _INLINE_SPECIALS = frozenset("\\`*_~[]<>|$")
 _LINE_START_RE = re.compile(r"^([ \t]*)([#>+=-]|[0-9]{1,9}[.)])")
 _URL_RE = re.compile(r"https?://[^\s<>()\[\]`|*\"']+")
 _URL_TRAILING = ".,;:!?"
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 def _escape_plain(text: str) -> str:
