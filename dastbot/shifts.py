@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -72,6 +73,27 @@ def minutes_of_day(value: str) -> int:
     if (hours, minutes) != (24, 0) and (hours > 23 or minutes > 59):
         raise ValueError(f"{value!r} is not a time between 00:00 and 24:00")
     return hours * 60 + minutes
+
+
+@lru_cache(maxsize=1)
+def supported_holiday_countries() -> dict[str, list[str]]:
+    """Country codes of the ``holidays`` package and their subdivisions."""
+    return {k: list(v) for k, v in holidays.list_supported_countries().items()}
+
+
+def holiday_country(value: str) -> str:
+    """A validated, upper-case country code; "" means no public holidays."""
+    value = value.strip().upper()
+    if value and value not in supported_holiday_countries():
+        raise ValueError(f"the holidays package does not know country {value!r} (e.g. CH)")
+    return value
+
+
+def holiday_subdivision(value: str | None) -> str | None:
+    """A stripped subdivision code; empty means none (so an environment override can clear it)."""
+    if value is None or not value.strip():
+        return None
+    return value.strip()
 
 
 def _closure_range(value: str) -> tuple[date, date]:
@@ -168,17 +190,12 @@ class ShiftSettings(_Section):
     @field_validator("holidays_country")
     @classmethod
     def _country(cls, value: str) -> str:
-        value = value.strip().upper()
-        if value and value not in holidays.list_supported_countries():
-            raise ValueError(f"the holidays package does not know country {value!r} (e.g. CH)")
-        return value
+        return holiday_country(value)
 
     @field_validator("holidays_subdivision")
     @classmethod
     def _subdivision(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        return value.strip()
+        return holiday_subdivision(value)
 
     @field_validator("closures")
     @classmethod

@@ -34,7 +34,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dastbot.shifts import minutes_of_day
+from dastbot.shifts import (
+    holiday_country,
+    holiday_subdivision,
+    minutes_of_day,
+    supported_holiday_countries,
+)
 
 __all__ = [
     "MAX_SCAN_DAYS",
@@ -54,11 +59,6 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WEEKDAY_RESTS = ("day", "sday", "nesday", "rsday", "day", "urday", "day")
 MAX_SCAN_DAYS = 3660
 """How many local days any search may look ahead (about ten years)."""
-
-
-@lru_cache(maxsize=1)
-def _supported_countries() -> dict[str, list[str]]:
-    return {k: list(v) for k, v in holidays.list_supported_countries().items()}
 
 
 class WorkingHours(BaseModel):
@@ -107,17 +107,12 @@ class WorkingHours(BaseModel):
     @field_validator("holidays_country")
     @classmethod
     def _country(cls, value: str) -> str:
-        value = value.strip().upper()
-        if value and value not in _supported_countries():
-            raise ValueError(f"the holidays package does not know country {value!r} (e.g. CH)")
-        return value
+        return holiday_country(value)
 
     @field_validator("holidays_subdivision")
     @classmethod
     def _subdivision(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        return value.strip()
+        return holiday_subdivision(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> WorkingHours:
@@ -126,7 +121,7 @@ class WorkingHours(BaseModel):
         if self.holidays_subdivision and not self.holidays_country:
             raise ValueError("holidays_subdivision needs holidays_country")
         if self.holidays_country and self.holidays_subdivision:
-            known = _supported_countries()[self.holidays_country]
+            known = supported_holiday_countries()[self.holidays_country]
             if self.holidays_subdivision not in known:
                 raise ValueError(
                     f"country {self.holidays_country} has no subdivision "
