@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -121,7 +122,7 @@ async def run_bot(config: Config, ready: Callable[[dict[str, object]], None] | N
     to report; cancellation (SIGTERM) stops cleanly.
     """
     from dastbot.chat.http import HttpEndpoint
-    from dastbot.chat.mattermost import MattermostChat
+    from dastbot.chat.mattermost import CURSOR_KEY, MattermostChat
     from dastbot.clock import SystemClock
     from dastbot.scheduler import start_sweeping
 
@@ -131,9 +132,9 @@ async def run_bot(config: Config, ready: Callable[[dict[str, object]], None] | N
     chat = MattermostChat(config, config.mattermost_token.get_secret_value(), metrics)
     me = await chat.login()
     app = App(config, chat, SystemClock(), bot_user_id=chat.user_id, metrics=metrics)
-    cursor = app.store.get_meta("mattermost.cursor_ms")
+    cursor = app.store.get_meta(CURSOR_KEY)
     chat.cursor_ms = int(cursor) if cursor else int(app.clock.now().timestamp() * 1000)
-    app.store.set_meta("mattermost.cursor_ms", str(chat.cursor_ms))
+    app.store.set_meta(CURSOR_KEY, str(chat.cursor_ms))
 
     def healthy() -> dict[str, bool]:
         return {"websocket": chat.connected.is_set(), "store": app.store.writable()}
@@ -188,14 +189,16 @@ async def run_bot(config: Config, ready: Callable[[dict[str, object]], None] | N
         app.store.close()
 
 
+@dataclass
 class _Sync:
     """The websocket connection (its hello number) whose missed posts have all been handled."""
 
-    caught_up = -1
+    caught_up: int = -1
 
 
 async def _consume(chat: MattermostChat, app: App, sync: _Sync) -> None:
     """Feed chat events to the router one at a time, catching up after every hello."""
+    from dastbot.chat.mattermost import CURSOR_KEY
     from dastbot.models import Post, Reaction
 
     async def handle(post: Post, in_order: bool) -> None:
@@ -205,7 +208,7 @@ async def _consume(chat: MattermostChat, app: App, sync: _Sync) -> None:
         # not carry it past posts still missing (a crash, or a failed catch-up, would lose them).
         if in_order and created > chat.cursor_ms:
             chat.cursor_ms = created
-            app.store.set_meta("mattermost.cursor_ms", str(created))
+            app.store.set_meta(CURSOR_KEY, str(created))
 
     catch_up_failures = 0
     while True:

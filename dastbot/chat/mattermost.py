@@ -15,7 +15,6 @@ import logging
 import random
 import re
 import ssl
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -631,7 +630,3 @@ class MattermostChat:
         self._stopping = True
         if self._socket is not None:
             await self._socket.close()
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
