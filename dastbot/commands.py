@@ -119,19 +119,22 @@ async def dispatch(registry: Registry, ctx: CommandContext, text: str) -> Comman
         unknown = " ".join(args[:2])
         return CommandReply(f"Unknown command `{unknown}`.\n\n" + registry.help(ctx.role))
     if role_rank(ctx.role) < role_rank(spec.role):
-        ctx.router.store.record(
-            "command_refused",
-            ctx.now,
-            ctx.thread_id,
-            ctx.user_name,
-            command=" ".join(spec.words),
+        return refuse(
+            ctx,
+            " ".join(spec.words),
+            f"`{registry.trigger} {' '.join(spec.words)}` needs the {spec.role} role; "
+            f"you are a {ctx.role}. Ask a coordinator if you think this is wrong.",
             role=ctx.role,
         )
-        return CommandReply(
-            f"`{registry.trigger} {' '.join(spec.words)}` needs the {spec.role} role; "
-            f"you are a {ctx.role}. Ask a coordinator if you think this is wrong."
-        )
     return await spec.handler(ctx, rest)
+
+
+def refuse(ctx: CommandContext, command: str, why: str, **data: Any) -> CommandReply:
+    """Say no, and record the refusal in the audit trail."""
+    ctx.router.store.record(
+        "command_refused", ctx.now, ctx.thread_id, ctx.user_name, command=command, why=why, **data
+    )
+    return CommandReply(why)
 
 
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:

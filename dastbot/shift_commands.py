@@ -6,18 +6,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from dastbot import questions as q
-from dastbot.commands import CommandContext, Registry, table, thread_argument
+from dastbot.commands import CommandContext, Registry, refuse, table, thread_argument
 from dastbot.duty import describe_instant, mention
 from dastbot.models import CommandReply, OutMessage
 from dastbot.shifts import Assignment, coverage_gaps
 from dastbot.store import iso
-
-
-def _refuse(ctx: CommandContext, command: str, why: str) -> CommandReply:
-    ctx.router.store.record(
-        "command_refused", ctx.now, ctx.thread_id, ctx.user_name, command=command, why=why
-    )
-    return CommandReply(why)
 
 
 def _parse_day(text: str, today: date) -> date:
@@ -69,7 +62,7 @@ def register_shift_commands(registry: Registry) -> None:
                 and holder not in (ctx.user_name, None)
                 and ctx.role != "coordinator"
             ):
-                return _refuse(ctx, name, f"{holder} took this; only they can release it.")
+                return refuse(ctx, name, f"{holder} took this; only they can release it.")
             try:
                 new = q.next_state(question["state"], event)
             except q.InvalidTransition as exc:
@@ -142,12 +135,11 @@ def register_shift_commands(registry: Registry) -> None:
             return CommandReply(f"Cannot book: {exc}.")
         user = rest[0].lstrip("@").lower() if rest else ctx.user_name
         if user != ctx.user_name and ctx.role != "coordinator":
-            return _refuse(ctx, "shift book", "Only coordinators can book shifts for others.")
-        level = ctx.router.duty.role_of(user)
+            return refuse(ctx, "shift book", "Only coordinators can book shifts for others.")
         person = next((p for p in ctx.router.duty.roster if p.user == user), None)
-        as_trainee = person is not None and person.level == "trainee"
-        if level == "user" and person is None:
-            return _refuse(ctx, "shift book", f"{user} is not in the shifter roster.")
+        if person is None:
+            return refuse(ctx, "shift book", f"{user} is not in the shifter roster.")
+        as_trainee = person.level == "trainee"
         store = ctx.router.store
         with store.atomic():
             current = store.assignment(day, slot) or Assignment(day, slot, None, None)
@@ -183,7 +175,7 @@ def register_shift_commands(registry: Registry) -> None:
             return CommandReply(f"Cannot release: {exc}.")
         user = rest[0].lstrip("@").lower() if rest else ctx.user_name
         if user != ctx.user_name and ctx.role != "coordinator":
-            return _refuse(ctx, "shift release", "Only coordinators can release others' shifts.")
+            return refuse(ctx, "shift release", "Only coordinators can release others' shifts.")
         store = ctx.router.store
         with store.atomic():
             current = store.assignment(day, slot)
@@ -221,7 +213,7 @@ def register_shift_commands(registry: Registry) -> None:
         current = store.assignment(day, slot)
         holder = current.shifter if current else None
         if ctx.role != "coordinator" and holder != ctx.user_name:
-            return _refuse(ctx, "shift swap", f"You are not the shifter of {slot} on {day}.")
+            return refuse(ctx, "shift swap", f"You are not the shifter of {slot} on {day}.")
         if holder is None:
             return CommandReply(f"Nobody holds {slot} on {day}; book it instead.")
         with store.atomic():
