@@ -318,14 +318,8 @@ class Router:
         await self.flush()
 
     def _question_for_bot_post(self, post_id: str) -> dict[str, object] | None:
-        rows = self.store.db.execute_returning_dicts(
-            "SELECT key FROM outbox WHERE post_id = ?", [post_id]
-        )
-        for row in rows:
-            kind, _, thread = str(row["key"]).partition(":")
-            if kind == "answer":
-                return self.store.question(thread)
-        return None
+        kind, _, thread = (self.store.key_of_post(post_id) or "").partition(":")
+        return self.store.question(thread) if kind == "answer" else None
 
     async def on_click(self, click: Click) -> str:
         with log_context(click.post_id, str(click.context.get("thread", ""))):

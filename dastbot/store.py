@@ -438,6 +438,11 @@ class Store:
         rows = self.db.execute_returning_dicts("SELECT * FROM outbox WHERE key = ?", [key])
         return rows[0] if rows else None
 
+    def key_of_post(self, post_id: str) -> str | None:
+        """The outbox key of the bot's post ``post_id`` (what the bot meant by it)."""
+        row = self.db.execute("SELECT key FROM outbox WHERE post_id = ?", [post_id]).fetchone()
+        return None if row is None else str(row[0])
+
     def outbox_keys(self) -> Iterator[str]:
         for row in self.db.execute("SELECT key FROM outbox ORDER BY id"):
             yield row[0]
@@ -581,11 +586,10 @@ class Store:
         return None if row is None else row[0]
 
     def escalation_by_post(self, post_id: str) -> Escalation | None:
-        """The escalation whose post in the target's channel is ``post_id``."""
-        row = self.db.execute(
-            "SELECT key FROM outbox WHERE post_id = ? AND key LIKE 'escalation:%'", [post_id]
-        ).fetchone()
-        return self.escalation(str(row[0]).split(":", 1)[1]) if row else None
+        """The escalation whose post (in the target's channel or a contact's DM) is ``post_id``."""
+        key = self.key_of_post(post_id)
+        parts = key.split(":") if key else []
+        return self.escalation(parts[1]) if parts[:1] == ["escalation"] else None
 
     # named values -----------------------------------------------------------------------------
 

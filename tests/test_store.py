@@ -108,3 +108,17 @@ def test_outbox_keeps_attachments_until_sent(store: Store) -> None:
     store.enqueue(OutMessage("c", "weekly", key="report:1", files=(("chart.png", png),)), NOW)
     [pending] = store.pending()
     assert pending.message.files == (("chart.png", png),)
+
+
+def test_a_sent_post_tells_which_escalation_it_belongs_to(store: Store) -> None:
+    from dastbot.escalations import Escalation
+
+    store.save_escalation(Escalation("E1", "t1", "cloud-de", "open", NOW, "sam", "why"))
+    for key, post in (("escalation:E1", "p1"), ("escalation:E1:1", "p2"), ("answer:t1", "p3")):
+        store.mark_sent(store.enqueue(OutMessage("c", "x", key=key), NOW), post, NOW)
+    assert [e.id if e else None for e in map(store.escalation_by_post, ["p1", "p2", "p3"])] == [
+        "E1",
+        "E1",
+        None,
+    ]
+    assert store.key_of_post("p3") == "answer:t1"
