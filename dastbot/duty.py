@@ -44,6 +44,11 @@ def mention(user: str | None) -> str:
     return f"@{user}" if user else ""
 
 
+def on_shift(shifter: str | None, trainee: str | None, nobody: str = "") -> str:
+    """The people of a slot as mentions, ``@sam and @tina``; ``nobody`` stands in for no shifter."""
+    return (mention(shifter) or nobody) + (f" and {mention(trainee)}" if trainee else "")
+
+
 def describe_instant(instant: datetime, tz_name: str | None, now: datetime) -> str:
     """``Monday 30 March, 08:00 CEST (in 2 days 14 hours)`` in the reader's zone when known."""
     try:
@@ -97,9 +102,7 @@ class Duty:
         reping, coordinator = self.deadlines(now)
         why = REASONS.get(reason, "")
         if duty.shifter:
-            people = mention(duty.shifter)
-            if duty.trainee:
-                people += f" and {mention(duty.trainee)}"
+            people = on_shift(duty.shifter, duty.trainee)
             text = f"{people}, could you take this one? {why}".strip()
             return HumanNeeded(text, True, None, reping, coordinator)
         if duty.next_slot_start is not None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from dastbot.answers import escape_md
 from dastbot.config import Config
-from dastbot.duty import Duty, mention
+from dastbot.duty import Duty, mention, on_shift
 from dastbot.models import OutMessage
 from dastbot.questions import OPEN_STATES
 from dastbot.shifts import coverage_gaps, next_boundary, slot_boundaries
@@ -81,18 +81,17 @@ class HandoverJob:
             key = f"handover:{kind}:{slot.day.isoformat()}:{slot.name}"
             self.store.enqueue(OutMessage(target, "\n".join(body), key=key), now)
             if kind == "start" and shifter:
-                self._ping_waiting(slot.start, shifter, trainee, now, key)
+                self._ping_waiting(open_rows, slot.start, on_shift(shifter, trainee), now, key)
 
     def _ping_waiting(
-        self, start: datetime, shifter: str, trainee: str | None, now: datetime, key: str
+        self, rows: list[dict[str, Any]], start: datetime, people: str, now: datetime, key: str
     ) -> None:
         """Questions that were told to wait for this shift get the shifter in their thread."""
-        for row in self.store.questions(OPEN_STATES):
+        for row in rows:
             if not row.get("waiting_for") or parse_iso(row["waiting_for"]) > start:
                 continue
             if row.get("first_human_at") or row.get("claimed_by"):
                 continue
-            people = mention(shifter) + (f" and {mention(trainee)}" if trainee else "")
             text = f"{people}: this question has been waiting for your shift."
             self.store.enqueue(
                 OutMessage(row["channel_id"], text, row["thread_id"], f"{key}:{row['thread_id']}"),
@@ -131,13 +130,11 @@ class NoReplyJob:
 
     def run(self, due: datetime, now: datetime) -> None:
         minutes = self.config.shifts.no_reply_minutes
+        duty = self.duty.at(now)
         for row in self._pending():
             thread = row["thread_id"]
             if row["reping_due"] and not row["repinged_at"] and parse_iso(row["reping_due"]) <= now:
-                duty = self.duty.at(now)
-                people = mention(duty.shifter) or "Shifters"
-                if duty.trainee:
-                    people += f" and {mention(duty.trainee)}"
+                people = on_shift(duty.shifter, duty.trainee, nobody="Shifters")
                 text = f"{people}: still no reply from a person after {minutes} minutes on shift."
                 key = f"reping:{thread}:{row['reping_due']}"
                 self.store.enqueue(OutMessage(row["channel_id"], text, thread, key), now)
@@ -145,7 +142,7 @@ class NoReplyJob:
                 self.store.record("repinged", now, thread, self.config.bot_name)
             due_at = row["coordinator_due"]
             if due_at and not row["coordinator_at"] and parse_iso(due_at) <= now:
-                coordinator = self._coordinator(now)
+                coordinator = duty.coordinator
                 link = self.permalink(thread)
                 who = mention(coordinator) or "Coordinators"
                 if row["reping_due"]:
@@ -164,9 +161,6 @@ class NoReplyJob:
                 self.store.enqueue(OutMessage(channel, text, key=key), now)
                 self.store.update_question(thread, now, coordinator_at=iso(now))
                 self.store.record("coordinator_told", now, thread, self.config.bot_name)
-
-    def _coordinator(self, now: datetime) -> str | None:
-        return self.duty.at(now).coordinator
 
 
 class CoverageJob:
