@@ -42,7 +42,7 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dastbot.knowledge import load_knowledge, packaged_knowledge  # noqa: E402
+from dastbot.answering.knowledge import load_knowledge, packaged_knowledge  # noqa: E402
 
 TARGET_P99_MS = 50.0
 TARGET_RSS_MB = 120.0

@@ -26,9 +26,9 @@ from rapidfuzz import fuzz, process
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dastbot.evaluation import load_questions
-from dastbot.knowledge import Entry, KnowledgeBase, load_knowledge
-from dastbot.matcher import Matcher
+from dastbot.answering.evaluation import load_questions
+from dastbot.answering.knowledge import Entry, KnowledgeBase, load_knowledge
+from dastbot.answering.matcher import Matcher
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _SYNTHETIC = re.compile(r"-syn\d+$")

@@ -34,9 +34,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dastbot.evaluation import Question, load_questions
-from dastbot.knowledge import KnowledgeBase, load_knowledge
-from dastbot.matcher import Matcher, Tuning
+from dastbot.answering.evaluation import Question, load_questions
+from dastbot.answering.knowledge import KnowledgeBase, load_knowledge
+from dastbot.answering.matcher import Matcher, Tuning
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_MARGIN = 0.0

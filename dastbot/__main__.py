@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dastbot.config import SECRET_ENV, Config, ConfigError, default_config_path, load_config
-from dastbot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
-from dastbot.logs import configure_logging
+from dastbot.answering.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
+from dastbot.kernel.config import SECRET_ENV, Config, ConfigError, default_config_path, load_config
+from dastbot.kernel.logs import configure_logging
 
 if TYPE_CHECKING:
     from dastbot.store import Store
@@ -99,9 +99,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _check_escalation_data(config: Config, problems: list[str]) -> tuple[int, int]:
-    from dastbot.chase import data_file
-    from dastbot.escalations import ContactsError, load_contacts
-    from dastbot.sites import SitesError, load_sites
+    from dastbot.escalations.desk import data_file
+    from dastbot.escalations.model import ContactsError, load_contacts
+    from dastbot.escalations.sites import SitesError, load_sites
 
     try:
         contacts = load_contacts(data_file(config, config.contacts, "contacts.yaml"))
@@ -117,7 +117,7 @@ def _check_escalation_data(config: Config, problems: list[str]) -> tuple[int, in
 
 
 def cmd_kb_match(args: argparse.Namespace) -> int:
-    from dastbot.matcher import Matcher
+    from dastbot.answering.matcher import Matcher
 
     config = _config(args)
     kb = _load_kb(config)
@@ -139,8 +139,8 @@ def cmd_kb_match(args: argparse.Namespace) -> int:
 
 
 def cmd_kb_eval(args: argparse.Namespace) -> int:
-    from dastbot.evaluation import QuestionFileError, evaluate, load_questions
-    from dastbot.matcher import Matcher
+    from dastbot.answering.evaluation import QuestionFileError, evaluate, load_questions
+    from dastbot.answering.matcher import Matcher
 
     config = _config(args)
     kb = _load_kb(config)
@@ -172,7 +172,7 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
 def cmd_console(args: argparse.Namespace) -> int:
     from dastbot.app import App
     from dastbot.chat.console import Console, ConsoleChat
-    from dastbot.clock import OffsetClock
+    from dastbot.kernel.clock import OffsetClock
 
     config = _config(args)
     if not args.db:
@@ -210,7 +210,7 @@ def _store(config: Config) -> Store:
 
 
 def cmd_oncall(args: argparse.Namespace) -> int:
-    from dastbot.duty import Duty, describe_instant
+    from dastbot.shifts.duty import Duty, describe_instant
 
     config = _config(args)
     at = (_instant(args.at) if args.at else datetime.now(UTC)).astimezone(UTC)
@@ -235,7 +235,7 @@ def cmd_oncall(args: argparse.Namespace) -> int:
 
 
 def cmd_shifts_import(args: argparse.Namespace) -> int:
-    from dastbot.shifts import Calendar, parse_schedule
+    from dastbot.shifts.rota import Calendar, parse_schedule
 
     config = _config(args)
     path = Path(args.file)
@@ -265,7 +265,7 @@ def cmd_shifts_import(args: argparse.Namespace) -> int:
 def cmd_shifts_export(args: argparse.Namespace) -> int:
     from datetime import date, timedelta
 
-    from dastbot.shifts import Calendar, schedule_ics, schedule_yaml
+    from dastbot.shifts.rota import Calendar, schedule_ics, schedule_yaml
 
     config = _config(args)
     try:
@@ -284,9 +284,9 @@ def cmd_shifts_export(args: argparse.Namespace) -> int:
 
 
 def cmd_sites_import(args: argparse.Namespace) -> int:
-    from dastbot.chase import data_file
-    from dastbot.escalations import ContactsError, load_contacts
-    from dastbot.sites import SitesError, import_cric, parse_sites, sites_yaml
+    from dastbot.escalations.desk import data_file
+    from dastbot.escalations.model import ContactsError, load_contacts
+    from dastbot.escalations.sites import SitesError, import_cric, parse_sites, sites_yaml
 
     config = _config(args)
     path = Path(args.file)
@@ -319,7 +319,7 @@ def cmd_sites_import(args: argparse.Namespace) -> int:
 
 
 def cmd_db_metadata(args: argparse.Namespace) -> int:
-    from dastbot.dbdocs import datasette_metadata
+    from dastbot.store.dbdocs import datasette_metadata
 
     print(json.dumps(datasette_metadata(args.name), indent=2))
     return EXIT_OK
@@ -446,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="list every miss")
     p.set_defaults(func=cmd_kb_eval)
 
-    from dastbot.report_job import add_report_parsers
+    from dastbot.report.job import add_report_parsers
 
     add_report_parsers(sub, common)
     return parser

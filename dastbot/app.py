@@ -11,18 +11,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dastbot.answers import LiveKnowledge
-from dastbot.chase import EscalationJob
+from dastbot.answering.answers import LiveKnowledge
+from dastbot.answering.knowledge import packaged_knowledge
 from dastbot.chat.base import Chat
-from dastbot.clock import Clock, SettableClock
-from dastbot.config import Config
-from dastbot.jobs import CoverageJob, HandoverJob, NoReplyJob
-from dastbot.knowledge import packaged_knowledge
-from dastbot.metrics import Metrics
-from dastbot.questions import OPEN_STATES
-from dastbot.report_job import WeeklyReportJob
+from dastbot.escalations.desk import EscalationJob
+from dastbot.kernel.clock import Clock, SettableClock
+from dastbot.kernel.config import Config
+from dastbot.kernel.metrics import Metrics
+from dastbot.kernel.scheduler import Sweeper
+from dastbot.questions.lifecycle import OPEN_STATES
+from dastbot.report.job import WeeklyReportJob
 from dastbot.router import Router
-from dastbot.scheduler import Sweeper
+from dastbot.shifts.jobs import CoverageJob, HandoverJob, NoReplyJob
 from dastbot.store import Store
 
 if TYPE_CHECKING:
@@ -123,8 +123,8 @@ async def run_bot(config: Config, ready: Callable[[dict[str, object]], None] | N
     """
     from dastbot.chat.http import HttpEndpoint
     from dastbot.chat.mattermost import CURSOR_KEY, MattermostChat
-    from dastbot.clock import SystemClock
-    from dastbot.scheduler import start_sweeping
+    from dastbot.kernel.clock import SystemClock
+    from dastbot.kernel.scheduler import start_sweeping
 
     if config.mattermost_token is None:
         raise ValueError("DASTBOT_MATTERMOST_TOKEN is not set: the bot needs its access token")
@@ -199,7 +199,7 @@ class _Sync:
 async def _consume(chat: MattermostChat, app: App, sync: _Sync) -> None:
     """Feed chat events to the router one at a time, catching up after every hello."""
     from dastbot.chat.mattermost import CURSOR_KEY
-    from dastbot.models import Post, Reaction
+    from dastbot.kernel.models import Post, Reaction
 
     async def handle(post: Post, in_order: bool) -> None:
         await app.router.on_post(post)

@@ -14,25 +14,25 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from dastbot import questions as q
-from dastbot.answers import (
+from dastbot.answering.answers import (
     HELPED_BUTTON,
     NOT_HELPED_BUTTON,
     LiveKnowledge,
     render_abstention,
     render_answer,
 )
-from dastbot.chase import Desk, data_file, register_escalation_commands
 from dastbot.chat.base import Chat
-from dastbot.clock import Clock
-from dastbot.commands import CommandContext, Registry, dispatch
-from dastbot.config import Config
-from dastbot.duty import Duty
-from dastbot.escalations import Contacts, load_contacts
-from dastbot.logs import log_context
-from dastbot.metrics import Metrics
-from dastbot.models import Click, Command, CommandReply, OutMessage, Post, Reaction
-from dastbot.sites import SiteMap, load_sites
+from dastbot.escalations.desk import Desk, data_file, register_escalation_commands
+from dastbot.escalations.model import Contacts, load_contacts
+from dastbot.escalations.sites import SiteMap, load_sites
+from dastbot.kernel.clock import Clock
+from dastbot.kernel.commands import CommandContext, Registry, dispatch
+from dastbot.kernel.config import Config
+from dastbot.kernel.logs import log_context
+from dastbot.kernel.metrics import Metrics
+from dastbot.kernel.models import Click, Command, CommandReply, OutMessage, Post, Reaction
+from dastbot.questions import lifecycle as q
+from dastbot.shifts.duty import Duty
 from dastbot.store import Store, iso
 
 log = logging.getLogger("dastbot.router")
@@ -74,9 +74,9 @@ class Router:
         self.metrics = metrics or Metrics()
         self.registry = Registry()
         self._send_lock = asyncio.Lock()
-        from dastbot.core_commands import register_core
-        from dastbot.report_job import register_report_commands
-        from dastbot.shift_commands import register_shift_commands
+        from dastbot.questions.commands import register_core
+        from dastbot.report.job import register_report_commands
+        from dastbot.shifts.commands import register_shift_commands
 
         register_core(self.registry)
         register_shift_commands(self.registry)

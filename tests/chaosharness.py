@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dastbot.app import run_bot
-from dastbot.config import load_config
+from dastbot.kernel.config import load_config
 from dastbot.testing.fake_mattermost import FakeAppError, FakeMattermost
 
 REPO = Path(__file__).resolve().parent.parent

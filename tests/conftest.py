@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from dastbot.answers import LiveKnowledge
-from dastbot.clock import FakeClock
-from dastbot.config import Config, load_config
-from dastbot.models import Click, Command, CommandReply, OutMessage, Post, Reaction
+from dastbot.answering.answers import LiveKnowledge
+from dastbot.kernel.clock import FakeClock
+from dastbot.kernel.config import Config, load_config
+from dastbot.kernel.models import Click, Command, CommandReply, OutMessage, Post, Reaction
 from dastbot.router import Router
 from dastbot.store import Store
 
@@ -223,7 +223,7 @@ class ShiftBot(Bot):
 
     def __init__(self, config: Config, store: Store, clock: FakeClock) -> None:
         from dastbot.app import App
-        from dastbot.config import Config as ConfigModel
+        from dastbot.kernel.config import Config as ConfigModel
 
         config = ConfigModel.model_validate(
             {**config.model_dump(exclude={"roster"}), "roster": ROSTER}
@@ -236,7 +236,7 @@ class ShiftBot(Bot):
     def book(self, day: str, slot: str, shifter: str | None, trainee: str | None = None) -> None:
         from datetime import date
 
-        from dastbot.shifts import Assignment
+        from dastbot.shifts.rota import Assignment
 
         self.store.set_assignment(
             Assignment(date.fromisoformat(day), slot, shifter, trainee), "test", self.clock.now()

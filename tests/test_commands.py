@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import FIXTURES, Bot
 
-from dastbot.answers import LiveKnowledge
+from dastbot.answering.answers import LiveKnowledge
 
 
 async def test_help_lists_commands_and_unknown_commands_show_help(bot: Bot) -> None:
@@ -82,7 +82,7 @@ async def test_kb_propose_drafts_an_entry_from_a_resolved_thread(bot: Bot) -> No
     reply = await bot.command("sam", "kb propose", thread="q1")
     assert reply.text.startswith("Draft posted for review in ~dast-coordinators")
     draft = reply.text.split("```yaml\n", 1)[1].rsplit("```", 1)[0]
-    from dastbot.knowledge import load_text
+    from dastbot.answering.knowledge import load_text
 
     [entry] = load_text(draft, "draft.yaml").entries
     assert entry.id.startswith("proposed-rucio-upload-fails")

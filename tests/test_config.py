@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dastbot.config import Config, ConfigError, load_config
+from dastbot.kernel.config import Config, ConfigError, load_config
 
 REPO = Path(__file__).resolve().parent.parent
 

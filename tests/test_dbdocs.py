@@ -7,8 +7,8 @@ import json
 import pytest
 from test_cli import run
 
-from dastbot.dbdocs import TABLES, datasette_metadata
 from dastbot.store import Store
+from dastbot.store.dbdocs import TABLES, datasette_metadata
 
 
 def test_every_table_and_column_is_described(store: Store) -> None:

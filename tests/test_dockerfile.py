@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from dastbot.config import HttpSettings
+from dastbot.kernel.config import HttpSettings
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "Dockerfile"

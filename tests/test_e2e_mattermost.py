@@ -21,7 +21,7 @@ from conftest import FIXTURES, make_cert
 
 from dastbot.app import run_bot
 from dastbot.chat.mattermost import MattermostChat
-from dastbot.config import load_config
+from dastbot.kernel.config import load_config
 from dastbot.testing.fake_mattermost import FakeAppError, FakeMattermost
 
 REPO = Path(__file__).resolve().parent.parent
@@ -284,7 +284,7 @@ async def test_a_message_with_a_chart_uploads_the_file_first(
     fake: FakeMattermost, tmp_path: Path
 ) -> None:
     from dastbot.app import App
-    from dastbot.models import OutMessage
+    from dastbot.kernel.models import OutMessage
 
     async with running_bot(bot_env(fake, tmp_path)) as info:
         app: App = info["app"]  # type: ignore[assignment]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from conftest import ShiftBot
 
-from dastbot.models import OutMessage
+from dastbot.kernel.models import OutMessage
 
 QUESTION = "task 40211133: all jobs at FZK-LCG2 fail with lost heartbeat since this morning"
 FRIDAY_3PM = datetime(2026, 3, 6, 14, 0, tzinfo=UTC)  # 15:00 in Zurich and Karlsruhe

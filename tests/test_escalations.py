@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from dastbot.escalations import (
+from dastbot.escalations.model import (
     Contacts,
     ContactsError,
     DeadlinePassed,
@@ -44,7 +44,7 @@ from dastbot.escalations import (
     schedule,
     transition,
 )
-from dastbot.workhours import WorkingHours
+from dastbot.escalations.workhours import WorkingHours
 
 REPO = Path(__file__).resolve().parent.parent
 CLOUDS = ("CA", "CERN", "DE", "ES", "FR", "IT", "ND", "NL", "RU", "TW", "UK", "US")

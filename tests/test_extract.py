@@ -1,4 +1,4 @@
-"""Tests for dastbot.extract: identifiers in what users really paste, and its speed."""
+"""Tests for dastbot.answering.extract: identifiers in what users really paste, and its speed."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dastbot.extract import (
+from dastbot.answering.extract import (
     _RUCIO_EXCEPTIONS,  # the module's own list of Rucio exceptions
     FACTS,
     KINDS,

@@ -29,17 +29,17 @@ from conftest import FIXTURES, RecordingChat, ShiftBot
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from dastbot.answers import LiveKnowledge
+from dastbot.answering.answers import LiveKnowledge
+from dastbot.answering.knowledge import KnowledgeError, load_text
 from dastbot.chat.http import HttpEndpoint, sign_context
-from dastbot.clock import FakeClock
-from dastbot.config import Config, ConfigError, load_config
-from dastbot.escalations import ContactsError, parse_contacts
-from dastbot.knowledge import KnowledgeError, load_text
-from dastbot.metrics import Metrics
-from dastbot.models import Post
+from dastbot.escalations.model import ContactsError, parse_contacts
+from dastbot.escalations.sites import SitesError, parse_sites
+from dastbot.kernel.clock import FakeClock
+from dastbot.kernel.config import Config, ConfigError, load_config
+from dastbot.kernel.metrics import Metrics
+from dastbot.kernel.models import Post
 from dastbot.router import Router
-from dastbot.shifts import Person
-from dastbot.sites import SitesError, parse_sites
+from dastbot.shifts.rota import Person
 from dastbot.store import Store
 
 SLASH_TOKEN = "fuzz-slash-token-93b1"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, shared_dir
 
-from dastbot.knowledge import KnowledgeError, load_knowledge, load_text
+from dastbot.answering.knowledge import KnowledgeError, load_knowledge, load_text
 
 REPO = Path(__file__).resolve().parent.parent
 

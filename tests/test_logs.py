@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 import logging
 
-from dastbot.logs import ContextFilter, JsonFormatter, RedactFilter, TextFormatter, log_context
+from dastbot.kernel.logs import (
+    ContextFilter,
+    JsonFormatter,
+    RedactFilter,
+    TextFormatter,
+    log_context,
+)
 
 
 def _record(msg: str, *args: object) -> logging.LogRecord:
@@ -56,7 +62,7 @@ def test_secrets_are_redacted_from_messages_arguments_and_tracebacks() -> None:
 
 
 def test_configure_logging_quiets_the_websocket_frame_logger() -> None:
-    from dastbot.logs import configure_logging
+    from dastbot.kernel.logs import configure_logging
 
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)

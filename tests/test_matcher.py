@@ -15,9 +15,9 @@ from conftest import shared_dir
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dastbot.evaluation import evaluate, load_questions
-from dastbot.knowledge import KnowledgeBase, load_knowledge, load_text
-from dastbot.matcher import Matcher, Ranking, Tuning, normalise, rank, tokens
+from dastbot.answering.evaluation import evaluate, load_questions
+from dastbot.answering.knowledge import KnowledgeBase, load_knowledge, load_text
+from dastbot.answering.matcher import Matcher, Ranking, Tuning, normalise, rank, tokens
 
 KB_YAML = """
 - id: lost-heartbeat

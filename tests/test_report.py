@@ -41,8 +41,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from dastbot.escalations import Escalation
-from dastbot.report import (
+from dastbot.escalations.model import Escalation
+from dastbot.report.stats import (
     CLUSTER_THRESHOLD,
     OTHERS,
     WeekError,
@@ -60,7 +60,7 @@ from dastbot.report import (
     week_bounds,
     with_delta,
 )
-from dastbot.shifts import Assignment, Calendar, Person
+from dastbot.shifts.rota import Assignment, Calendar, Person
 from dastbot.store import Store, iso
 
 CAL = Calendar()

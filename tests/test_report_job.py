@@ -12,9 +12,9 @@ import pytest
 from conftest import ShiftBot
 from pydantic import ValidationError
 
-from dastbot.config import Config
-from dastbot.models import OutMessage
-from dastbot.report_job import (
+from dastbot.kernel.config import Config
+from dastbot.kernel.models import OutMessage
+from dastbot.report.job import (
     JOB_ID,
     ReportSettings,
     WeeklyReportJob,
@@ -124,7 +124,7 @@ def test_settings_validate_and_move_the_due_time(config: Config) -> None:
     for bad in ({"weekday": "someday"}, {"time": "25:00"}, {"time": "9am"}, {"when": "mon"}):
         with pytest.raises(ValidationError):
             ReportSettings.model_validate(bad)
-    from dastbot.duty import Duty
+    from dastbot.shifts.duty import Duty
     from dastbot.store import Store
 
     store = Store.memory()

@@ -16,7 +16,7 @@ import icalendar
 import pytest
 from pydantic import ValidationError
 
-from dastbot.shifts import (
+from dastbot.shifts.rota import (
     Assignment,
     Calendar,
     OnDuty,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from dastbot.escalations import load_contacts
-from dastbot.sites import (
+from dastbot.escalations.model import load_contacts
+from dastbot.escalations.sites import (
     SiteMap,
     SiteResolution,
     SitesError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from dastbot.models import Button, OutMessage
+from dastbot.kernel.models import Button, OutMessage
 from dastbot.store import Store, iso
 
 NOW = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
@@ -111,7 +111,7 @@ def test_outbox_keeps_attachments_until_sent(store: Store) -> None:
 
 
 def test_a_sent_post_tells_which_escalation_it_belongs_to(store: Store) -> None:
-    from dastbot.escalations import Escalation
+    from dastbot.escalations.model import Escalation
 
     store.save_escalation(Escalation("E1", "t1", "cloud-de", "open", NOW, "sam", "why"))
     for key, post in (("escalation:E1", "p1"), ("escalation:E1:1", "p2"), ("answer:t1", "p3")):

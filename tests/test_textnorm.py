@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dastbot.textnorm import analyse, mask_identifiers, stem, terms
+from dastbot.answering.textnorm import analyse, mask_identifiers, stem, terms
 
 
 @pytest.mark.parametrize(

@@ -17,9 +17,9 @@ from dastbot.chat.mattermost import (
     _retry_after,
     backoff_delays,
 )
-from dastbot.config import load_config
-from dastbot.metrics import Metrics
-from dastbot.models import Click, Command, CommandReply, Reaction
+from dastbot.kernel.config import load_config
+from dastbot.kernel.metrics import Metrics
+from dastbot.kernel.models import Click, Command, CommandReply, Reaction
 
 
 def test_server_addresses_always_carry_a_port() -> None:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from dastbot.workhours import (
+from dastbot.escalations.workhours import (
     WorkingHours,
     add_working_hours,
     describe,

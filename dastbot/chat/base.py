@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from dastbot.models import OutMessage
+from dastbot.kernel.models import OutMessage
 
 
 class Chat(Protocol):

@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TextIO
 
-from dastbot.clock import Clock
-from dastbot.models import Click, Command, OutMessage, Post, Reaction
+from dastbot.kernel.clock import Clock
+from dastbot.kernel.models import Click, Command, OutMessage, Post, Reaction
 
 CHANNEL_ID = "dast-help"
 BOT_ID = "dastbot"

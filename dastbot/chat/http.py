@@ -20,8 +20,8 @@ from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from dastbot.metrics import Metrics
-from dastbot.models import Click, Command, CommandReply
+from dastbot.kernel.metrics import Metrics
+from dastbot.kernel.models import Click, Command, CommandReply
 
 log = logging.getLogger("dastbot.http")
 

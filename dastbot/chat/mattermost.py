@@ -28,9 +28,9 @@ from mattermostdriver.exceptions import NoAccessTokenProvided, ResourceNotFound
 from mattermostdriver.websocket import Websocket
 
 from dastbot.chat.http import sign_context
-from dastbot.config import Config
-from dastbot.metrics import Metrics
-from dastbot.models import OutMessage, Post, Reaction
+from dastbot.kernel.config import Config
+from dastbot.kernel.metrics import Metrics
+from dastbot.kernel.models import OutMessage, Post, Reaction
 
 log = logging.getLogger("dastbot.mattermost")
 for _driver_logger in ("mattermostdriver.api", "mattermostdriver.websocket"):

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from dastbot.clock import Clock
+from dastbot.kernel.clock import Clock
 from dastbot.testing.fake_http import FakeHttp, Faults
 from dastbot.testing.fake_integrations import Integrations
 from dastbot.testing.fake_model import (

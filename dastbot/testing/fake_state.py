@@ -16,7 +16,7 @@ import zoneinfo
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from dastbot.clock import Clock
+from dastbot.kernel.clock import Clock
 from dastbot.testing.fake_model import (
     JSON,
     Channel,

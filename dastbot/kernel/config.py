@@ -16,9 +16,9 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from dastbot.report import ReportSettings
-from dastbot.shifts import Person, ShiftSettings
-from dastbot.yamlsource import Located, YamlSyntaxError, parse_file
+from dastbot.kernel.yamlsource import Located, YamlSyntaxError, parse_file
+from dastbot.report.stats import ReportSettings
+from dastbot.shifts.rota import Person, ShiftSettings
 
 ENV_PREFIX = "DASTBOT_"
 SECRET_ENV = {

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from dastbot.answers import escape_md
-from dastbot.config import Config
-from dastbot.duty import Duty, mention, on_shift
-from dastbot.models import OutMessage
-from dastbot.questions import OPEN_STATES
-from dastbot.shifts import coverage_gaps, next_boundary, slot_boundaries
+from dastbot.answering.answers import escape_md
+from dastbot.kernel.config import Config
+from dastbot.kernel.models import OutMessage
+from dastbot.questions.lifecycle import OPEN_STATES
+from dastbot.shifts.duty import Duty, mention, on_shift
+from dastbot.shifts.rota import coverage_gaps, next_boundary, slot_boundaries
 from dastbot.store import Store, iso, parse_iso
 
 Permalink = Callable[[str], str]

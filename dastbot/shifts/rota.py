@@ -39,7 +39,7 @@ import icalendar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dastbot.yamlsource import YamlSyntaxError, parse
+from dastbot.kernel.yamlsource import YamlSyntaxError, parse
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

@@ -15,10 +15,10 @@ from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from dastbot.clock import Clock
+from dastbot.kernel.clock import Clock
 from dastbot.store import Store
 
-log = logging.getLogger("dastbot.scheduler")
+log = logging.getLogger("dastbot.kernel.scheduler")
 
 SWEEP_JOB_ID = "dastbot-sweep"
 JOB_DEFAULTS = {"misfire_grace_time": 60, "coalesce": True, "max_instances": 1}

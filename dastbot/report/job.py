@@ -22,11 +22,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dastbot.commands import CommandContext, Registry
-from dastbot.config import Config
-from dastbot.duty import Duty
-from dastbot.models import CommandReply, OutMessage
-from dastbot.report import (
+from dastbot.kernel.commands import CommandContext, Registry
+from dastbot.kernel.config import Config
+from dastbot.kernel.models import CommandReply, OutMessage
+from dastbot.report.stats import (
     ReportSettings,
     WeekError,
     build_report,
@@ -38,12 +37,13 @@ from dastbot.report import (
     to_markdown,
     week_label,
 )
-from dastbot.shifts import Calendar
+from dastbot.shifts.duty import Duty
+from dastbot.shifts.rota import Calendar
 from dastbot.store import Store
 
 if TYPE_CHECKING:
-    from dastbot.answers import LiveKnowledge
-    from dastbot.knowledge import KnowledgeBase
+    from dastbot.answering.answers import LiveKnowledge
+    from dastbot.answering.knowledge import KnowledgeBase
 
 __all__ = [
     "JOB_ID",
@@ -53,7 +53,7 @@ __all__ = [
     "register_report_commands",
     "report_settings",
 ]
-log = logging.getLogger("dastbot.report")
+log = logging.getLogger("dastbot.report.stats")
 JOB_ID = "weekly-report"
 USAGE = "Usage: `/dast report [YYYY-Www]`, e.g. `/dast report 2026-W10` (default: last week)."
 
@@ -160,8 +160,8 @@ def _cli_error(message: str, usage: bool = False) -> Exception:
 
 
 def _kb_titles(config: Config) -> dict[str, str]:
+    from dastbot.answering.knowledge import KnowledgeError, load_knowledge
     from dastbot.app import knowledge_path
-    from dastbot.knowledge import KnowledgeError, load_knowledge
 
     try:
         return _titles(load_knowledge(knowledge_path(config)))
@@ -201,8 +201,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    from dastbot.demo import fill_demo
-    from dastbot.knowledge import KnowledgeError
+    from dastbot.answering.knowledge import KnowledgeError
+    from dastbot.report.demo import fill_demo
 
     if args.weeks < 1:
         raise _cli_error("--weeks must be at least 1", usage=True)

@@ -6,11 +6,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from dastbot.config import Config
-from dastbot.extract import Identifiers, ask_sentence, extract, identifier_links, missing_facts
-from dastbot.knowledge import Entry, KnowledgeBase, load_knowledge
-from dastbot.matcher import Matcher, Ranking
-from dastbot.models import Button
+from dastbot.answering.extract import (
+    Identifiers,
+    ask_sentence,
+    extract,
+    identifier_links,
+    missing_facts,
+)
+from dastbot.answering.knowledge import Entry, KnowledgeBase, load_knowledge
+from dastbot.answering.matcher import Matcher, Ranking
+from dastbot.kernel.config import Config
+from dastbot.kernel.models import Button
 
 HELPED_BUTTON = "helped"
 NOT_HELPED_BUTTON = "nothelped"

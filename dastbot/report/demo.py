@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from dastbot.config import Config
-from dastbot.escalations import Escalation
-from dastbot.knowledge import Entry
-from dastbot.shifts import Assignment, Calendar, Person
+from dastbot.answering.knowledge import Entry
+from dastbot.escalations.model import Escalation
+from dastbot.kernel.config import Config
+from dastbot.shifts.rota import Assignment, Calendar, Person
 from dastbot.store import Store, iso
 
 DAILY_QUESTIONS = 40
@@ -182,8 +182,8 @@ def _fill(rng: random.Random, template: str) -> str:
 
 
 def _entries(config: Config) -> list[Entry]:
+    from dastbot.answering.knowledge import load_knowledge
     from dastbot.app import knowledge_path
-    from dastbot.knowledge import load_knowledge
 
     return [e for e in load_knowledge(knowledge_path(config)) if e.patterns]
 
@@ -191,8 +191,8 @@ def _entries(config: Config) -> list[Entry]:
 def _targets(config: Config) -> list[tuple[str, int]]:
     """The demo's escalation targets that the configured contacts know (all when unreadable)."""
     try:
-        from dastbot.chase import data_file
-        from dastbot.escalations import load_contacts
+        from dastbot.escalations.desk import data_file
+        from dastbot.escalations.model import load_contacts
 
         known = load_contacts(data_file(config, config.contacts, "contacts.yaml")).ids()
     except Exception:

@@ -41,7 +41,7 @@ from typing import Any, Literal
 import yaml
 from rapidfuzz import fuzz, process, utils
 
-from dastbot.yamlsource import Located, YamlSyntaxError, parse, parse_file
+from dastbot.kernel.yamlsource import Located, YamlSyntaxError, parse, parse_file
 
 __all__ = [
     "MatchKind",

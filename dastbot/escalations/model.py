@@ -61,7 +61,7 @@ from pydantic import (
     model_validator,
 )
 
-from dastbot.workhours import (
+from dastbot.escalations.workhours import (
     WorkingHours,
     add_working_hours,
     describe,
@@ -69,7 +69,7 @@ from dastbot.workhours import (
     next_opening,
     working_hours_between,
 )
-from dastbot.yamlsource import Located, YamlSyntaxError, parse, parse_file
+from dastbot.kernel.yamlsource import Located, YamlSyntaxError, parse, parse_file
 
 __all__ = [
     "EVENTS",

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from dastbot import questions as q
-from dastbot.commands import CommandContext, Registry, refuse, table, thread_argument
-from dastbot.duty import describe_instant, mention
-from dastbot.models import CommandReply, OutMessage
-from dastbot.shifts import Assignment, coverage_gaps
+from dastbot.kernel.commands import CommandContext, Registry, refuse, table, thread_argument
+from dastbot.kernel.models import CommandReply, OutMessage
+from dastbot.questions import lifecycle as q
+from dastbot.shifts.duty import describe_instant, mention
+from dastbot.shifts.rota import Assignment, coverage_gaps
 from dastbot.store import iso
 
 

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from dastbot.yamlsource import Located, YamlSyntaxError, parse, parse_file
+from dastbot.kernel.yamlsource import Located, YamlSyntaxError, parse, parse_file
 
 CATEGORIES = (
     "panda",
@@ -96,7 +96,7 @@ def packaged_knowledge() -> Path:
     installed = Path(str(resources.files("dastbot") / "_knowledge"))
     if installed.is_dir():
         return installed
-    return Path(__file__).resolve().parent.parent / "knowledge"
+    return Path(__file__).resolve().parents[2] / "knowledge"
 
 
 def _files(path: Path) -> list[Path]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from dastbot.models import CommandReply
+from dastbot.kernel.models import CommandReply
 
 if TYPE_CHECKING:
     from dastbot.router import Router

@@ -6,12 +6,12 @@ import re
 
 import yaml
 
-from dastbot.answers import escape_md
-from dastbot.commands import CommandContext, Registry, table, thread_argument
-from dastbot.extract import extract
-from dastbot.knowledge import KnowledgeError, load_text
-from dastbot.models import CommandReply, OutMessage
-from dastbot.questions import OPEN_STATES
+from dastbot.answering.answers import escape_md
+from dastbot.answering.extract import extract
+from dastbot.answering.knowledge import KnowledgeError, load_text
+from dastbot.kernel.commands import CommandContext, Registry, table, thread_argument
+from dastbot.kernel.models import CommandReply, OutMessage
+from dastbot.questions.lifecycle import OPEN_STATES
 
 
 def register_core(registry: Registry) -> None:

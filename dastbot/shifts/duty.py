@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dastbot.config import Config
-from dastbot.shifts import (
+from dastbot.kernel.config import Config
+from dastbot.shifts.rota import (
     HORIZON_DAYS,
     Assignment,
     Calendar,

@@ -69,7 +69,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, field_validator
 from rapidfuzz import fuzz, process
 
-from dastbot.shifts import (
+from dastbot.shifts.rota import (
     WEEKDAYS,
     Assignment,
     Calendar,
@@ -135,7 +135,7 @@ _Time = time  # the field ``time`` below shadows the type inside the class
 class ReportSettings(BaseModel):
     """The ``report:`` section of bot.yaml: the weekly report is posted on ``weekday`` at ``time``
     (HH:MM, local time of ``shifts.timezone``). It lives here, not in ``report_job``, so that
-    ``dastbot.config`` can import it without an import cycle or the store."""
+    ``dastbot.kernel.config`` can import it without an import cycle or the store."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

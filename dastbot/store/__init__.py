@@ -19,9 +19,9 @@ from typing import Any
 
 import sqlite_utils
 
-from dastbot.escalations import Escalation
-from dastbot.models import Button, OutMessage
-from dastbot.shifts import Assignment
+from dastbot.escalations.model import Escalation
+from dastbot.kernel.models import Button, OutMessage
+from dastbot.shifts.rota import Assignment
 
 
 def iso(instant: datetime) -> str:

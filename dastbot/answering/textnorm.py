@@ -16,11 +16,11 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from dastbot import extract
+from dastbot.answering import extract
 
 __all__ = ["STOPWORDS", "SYNONYMS", "Term", "analyse", "mask_identifiers", "stem", "terms"]
 
-# What dastbot.extract recognises, masked with the hint word each kind leaves ("" for none).
+# What the extractor recognises, masked with the hint word each kind leaves ("" for none).
 # RSE names stay (their space token, DATADISK or DATATAPE, is evidence), so do error codes;
 # releases are masked below as bare numbers, keeping project names such as AnalysisBase.
 _EXTRACTED: tuple[tuple[tuple[str, ...], str], ...] = (

@@ -14,12 +14,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from dastbot import questions as q
-from dastbot.answers import escape_md
-from dastbot.commands import CommandContext, Registry, thread_argument
-from dastbot.config import Config
-from dastbot.duty import Duty, mention
-from dastbot.escalations import (
+from dastbot.answering.answers import escape_md
+from dastbot.answering.extract import extract
+from dastbot.answering.knowledge import packaged_knowledge
+from dastbot.escalations.model import (
     Contacts,
     DeadlinePassed,
     Escalation,
@@ -35,13 +33,15 @@ from dastbot.escalations import (
     record_sent,
     reminder_post,
 )
-from dastbot.extract import extract
-from dastbot.knowledge import packaged_knowledge
-from dastbot.models import CommandReply, OutMessage, Post
-from dastbot.sites import SiteMap
+from dastbot.escalations.sites import SiteMap
+from dastbot.kernel.commands import CommandContext, Registry, thread_argument
+from dastbot.kernel.config import Config
+from dastbot.kernel.models import CommandReply, OutMessage, Post
+from dastbot.questions import lifecycle as q
+from dastbot.shifts.duty import Duty, mention
 from dastbot.store import Store
 
-log = logging.getLogger("dastbot.escalations")
+log = logging.getLogger("dastbot.escalations.model")
 Permalink = Callable[[str], str]
 _TICKET = re.compile(r"^ticket=(\S+)$", re.IGNORECASE)
 QUOTE_LIMIT = 1500

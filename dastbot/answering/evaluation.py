@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from dastbot.knowledge import KnowledgeBase
-from dastbot.matcher import Matcher
-from dastbot.yamlsource import YamlSyntaxError, parse_file
+from dastbot.answering.knowledge import KnowledgeBase
+from dastbot.answering.matcher import Matcher
+from dastbot.kernel.yamlsource import YamlSyntaxError, parse_file
 
 
 class QuestionFileError(ValueError):

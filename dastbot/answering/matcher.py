@@ -35,9 +35,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dastbot.knowledge import Entry, KnowledgeBase
-from dastbot.models import Match
-from dastbot.textnorm import STOPWORDS, Term, analyse, mask_identifiers, terms
+from dastbot.answering.knowledge import Entry, KnowledgeBase
+from dastbot.answering.textnorm import STOPWORDS, Term, analyse, mask_identifiers, terms
+from dastbot.kernel.models import Match
 
 __all__ = ["STOPWORDS", "Matcher", "Ranking", "Tuning", "normalise", "rank", "tokens"]
 
