@@ -39,7 +39,7 @@ async def test_escalating_posts_to_the_cloud_and_tells_the_thread(shiftbot: Shif
     [(_, told)] = by_key(shiftbot, "escalated:E1")
     assert told.root_id == "q1"
     assert told.message.startswith(
-        "Escalated to **DE cloud support \\(GridKa\\)** (~adc-cloud-de) as E1 "
+        "Escalated to **DE cloud support (GridKa)** (~adc-cloud-de) as E1 "
         "(FZK-LCG2 is at FZK-LCG2, DE cloud)"
     )
     assert shiftbot.store.question("q1")["state"] == "escalated"  # type: ignore[index]
@@ -67,7 +67,7 @@ async def test_reminders_follow_working_hours_across_the_weekend_then_stop_on_re
     )
     assert [m.root_id for m in relayed] == ["q1"]
     assert relayed[0].message.startswith(
-        "@sam: **DE cloud support \\(GridKa\\)** replied to E1 (gridka-admin):"
+        "@sam: **DE cloud support (GridKa)** replied to E1 (gridka-admin):"
     )
     assert "> Our dCache pool was down, fixed now." in relayed[0].message
     assert shiftbot.store.escalation("E1").state == "replied"  # type: ignore[union-attr]
@@ -150,7 +150,7 @@ async def test_handover_lists_open_escalations(shiftbot: ShiftBot) -> None:
     posted = await shiftbot.wait(timedelta(hours=2))
     [end] = [m for m in posted if m.key.startswith("handover:end")]
     assert "Open escalations: 1" in end.message
-    assert "- E1 to DE cloud support \\(GridKa\\), 1 h old, 0 reminder(s)" in end.message
+    assert "- E1 to DE cloud support (GridKa), 1 h old, 0 reminder(s)" in end.message
 
 
 async def test_status_shows_open_questions_and_escalations_oldest_first(

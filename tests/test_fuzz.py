@@ -38,8 +38,8 @@ from dastbot.kernel.clock import FakeClock
 from dastbot.kernel.config import Config, ConfigError, load_config
 from dastbot.kernel.metrics import Metrics
 from dastbot.kernel.models import Post
+from dastbot.kernel.settings import Person
 from dastbot.router import Router
-from dastbot.shifts.rota import Person
 from dastbot.store import Store
 
 SLASH_TOKEN = "fuzz-slash-token-93b1"

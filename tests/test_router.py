@@ -113,10 +113,8 @@ async def test_a_reply_whose_response_was_lost_is_not_posted_twice(bot: Bot) -> 
 
 
 def test_echoed_user_text_cannot_spoof_direction_or_mention_everyone() -> None:
-    from dastbot.answering.answers import escape_md
-    from dastbot.escalations.model import escape_markdown
+    from dastbot.kernel.markdown import escape_markdown
 
-    for escape in (escape_md, escape_markdown):
-        shown = escape("exe.\u202egpj @channel")
-        assert "\u202e" not in shown
-        assert "@channel" not in shown
+    shown = escape_markdown("exe.\u202egpj @channel")
+    assert "\u202e" not in shown
+    assert "@channel" not in shown

@@ -16,14 +16,12 @@ import icalendar
 import pytest
 from pydantic import ValidationError
 
+from dastbot.kernel.settings import Person, ShiftSettings, SlotSpec
 from dastbot.shifts.rota import (
     Assignment,
     Calendar,
     OnDuty,
-    Person,
-    ShiftSettings,
     SlotInstance,
-    SlotSpec,
     add_staffed_minutes,
     coverage_gaps,
     coverage_grid,

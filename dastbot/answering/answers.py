@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,19 +15,12 @@ from dastbot.answering.extract import (
 from dastbot.answering.knowledge import Entry, KnowledgeBase, load_knowledge
 from dastbot.answering.matcher import Matcher, Ranking
 from dastbot.kernel.config import Config
+from dastbot.kernel.markdown import escape_markdown
 from dastbot.kernel.models import Button
 
 HELPED_BUTTON = "helped"
 NOT_HELPED_BUTTON = "nothelped"
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
-
-
-def escape_md(text: str) -> str:
-    """User text echoed by the bot cannot inject markdown, mentions or links."""
-    text = _MD_SPECIAL.sub(r"\\\1", _BIDI.sub("", text))
-    return text.replace("@", "@\u200b")
 
 
 class LiveKnowledge:
@@ -65,7 +57,7 @@ class Answer:
 
 def _links_line(ids: Identifiers, config: Config) -> str:
     pairs = identifier_links(ids, config.links.bigpanda, config.links.rucio)
-    return " · ".join(f"[{escape_md(label)}]({url})" for label, url in pairs)
+    return " · ".join(f"[{escape_markdown(label)}]({url})" for label, url in pairs)
 
 
 def render_answer(entry: Entry, score: float, question: str, config: Config) -> Answer:
@@ -96,5 +88,5 @@ def render_abstention(ranking: Ranking, kb: KnowledgeBase) -> str:
     near = [m for m in ranking.matches if m.score > 0][:3]
     if near:
         titles = "; ".join(f"{m.title} ({m.score:.0%})" for m in near)
-        text += f"\n\n_Closest entries, in case one fits: {escape_md(titles)}._"
+        text += f"\n\n_Closest entries, in case one fits: {escape_markdown(titles)}._"
     return text

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from dastbot.answering.answers import escape_md
 from dastbot.answering.extract import extract
 from dastbot.answering.knowledge import packaged_knowledge
 from dastbot.escalations.model import (
@@ -36,6 +35,7 @@ from dastbot.escalations.model import (
 from dastbot.escalations.sites import SiteMap
 from dastbot.kernel.commands import CommandContext, Registry, thread_argument
 from dastbot.kernel.config import Config
+from dastbot.kernel.markdown import escape_markdown
 from dastbot.kernel.models import CommandReply, OutMessage, Post
 from dastbot.questions import lifecycle as q
 from dastbot.shifts.duty import Duty, mention
@@ -99,7 +99,8 @@ class Desk:
         ]
         hint = f" Did you mean: {', '.join(dict.fromkeys(close))}?" if close else ""
         known = ", ".join(sorted(self.contacts.ids()))
-        return None, f"Unknown target `{escape_md(name)}`.{hint} Targets: {known}, or a site name."
+        unknown = escape_markdown(name)
+        return None, f"Unknown target `{unknown}`.{hint} Targets: {known}, or a site name."
 
     def target(self, target_id: str) -> Target | None:
         return self.contacts.get(target_id)
@@ -162,11 +163,11 @@ class Desk:
         if question["state"] in q.OPEN_STATES and question["state"] != q.ESCALATED:
             self.store.update_question(thread, now, state=q.ESCALATED)
         where = f"~{target.channel}" if target.channel else ", ".join(destinations)
-        told = f"Escalated to **{escape_md(target.name)}** ({where}) as {esc.id}"
+        told = f"Escalated to **{escape_markdown(target.name)}** ({where}) as {esc.id}"
         told += f" ({note})" if note else ""
-        told += f": {escape_md(reason)}."
+        told += f": {escape_markdown(reason)}."
         if ticket:
-            told += f" Ticket: {escape_md(ticket)}."
+            told += f" Ticket: {escape_markdown(ticket)}."
         told += " I will remind them during their working hours until they reply."
         self.store.enqueue(
             OutMessage(str(question["channel_id"]), told, thread, f"escalated:{esc.id}"), now
@@ -194,10 +195,10 @@ class Desk:
         target = self.target(esc.target_id)
         name = target.name if target else esc.target_id
         quoted = "\n".join(
-            f"> {line}" for line in escape_md(post.message[:QUOTE_LIMIT]).splitlines()
+            f"> {line}" for line in escape_markdown(post.message[:QUOTE_LIMIT]).splitlines()
         )
         text = (
-            f"{mention(esc.opened_by)}: **{escape_md(name)}** replied to {esc.id} "
+            f"{mention(esc.opened_by)}: **{escape_markdown(name)}** replied to {esc.id} "
             f"({post.user_name}):\n{quoted}"
         )
         if question is not None:
@@ -235,7 +236,7 @@ class Desk:
         if len(args) > 1:
             esc = self.store.escalation(args[1].upper())
             if esc is None:
-                return f"There is no escalation {escape_md(args[1])}."
+                return f"There is no escalation {escape_markdown(args[1])}."
         else:
             candidates = [e for e in self.store.escalations_of(thread) if e.state != "closed"]
             live = [e for e in candidates if e.state in ("open", "replied")]
@@ -316,7 +317,7 @@ class Desk:
         for esc, target in pairs:
             age_h = (now - esc.opened_at) / timedelta(hours=1)
             lines.append(
-                f"- {esc.id} to {escape_md(target.name)}, {age_h:.0f} h old, "
+                f"- {esc.id} to {escape_markdown(target.name)}, {age_h:.0f} h old, "
                 f"{esc.reminders_sent} reminder(s): [thread]({self.permalink(esc.thread_id)})"
             )
         return lines

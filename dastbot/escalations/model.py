@@ -69,6 +69,7 @@ from dastbot.escalations.workhours import (
     next_opening,
     working_hours_between,
 )
+from dastbot.kernel.markdown import escape_markdown, one_line, shorten
 from dastbot.kernel.yamlsource import Located, YamlSyntaxError, parse, parse_file
 
 __all__ = [
@@ -711,54 +712,10 @@ def next_due(esc: Escalation, target: Target, now: datetime | None = None) -> da
 MAX_QUOTE_CHARS = 2000
 MAX_QUOTE_LINES = 30
 MAX_REASON_CHARS = 500
-_INLINE_SPECIALS = frozenset("\\`*_~[]<>|$")
-_LINE_START_RE = re.compile(r"^([ \t]*)([#>+=-]|[0-9]{1,9}[.)])")
-_URL_RE = re.compile(r"https?://[^\s<>()\[\]`|*\"']+")
-_URL_TRAILING = ".,;:!?"
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
-
-
-def _escape_plain(text: str) -> str:
-    out = "".join("\\" + c if c in _INLINE_SPECIALS else c for c in text)
-    return out.replace("@", "@\u200b")
-
-
-def escape_markdown(text: str) -> str:
-    """``text`` as literal Mattermost markdown: no formatting, links, mentions or block syntax.
-
-    ``@`` becomes ``@`` + zero-width space (no @-mentions, no @channel); markdown punctuation is
-    backslash-escaped; list, heading, quote and setext markers at a line start are escaped; http(s)
-    URLs are kept as written (except ``@``) so that they stay clickable. Control characters go.
-    """
-    text = _CONTROL_RE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    lines: list[str] = []
-    for line in text.split("\n"):
-        pieces: list[str] = []
-        pos = 0
-        for match in _URL_RE.finditer(line):
-            url = match.group().rstrip(_URL_TRAILING)
-            pieces.append(_escape_plain(line[pos : match.start()]))
-            pieces.append(url.replace("@", "@\u200b"))
-            pos = match.start() + len(url)
-        pieces.append(_escape_plain(line[pos:]))
-        escaped = "".join(pieces)
-        lines.append(_LINE_START_RE.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped))
-    return "\n".join(lines)
-
-
-def _shorten(text: str, limit: int) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
-
-
-def _one_line(text: str, limit: int) -> str:
-    return escape_markdown(_shorten(" ".join(text.split()), limit))
-
-
 def _quote(text: str) -> str:
     lines = text.strip().replace("\r\n", "\n").split("\n")
     cut = len(lines) > MAX_QUOTE_LINES
-    body = _shorten("\n".join(lines[:MAX_QUOTE_LINES]), MAX_QUOTE_CHARS)
+    body = shorten("\n".join(lines[:MAX_QUOTE_LINES]), MAX_QUOTE_CHARS)
     if cut and not body.endswith("\u2026"):
         body += "\n\u2026"
     return "\n".join(
@@ -819,15 +776,15 @@ def escalation_post(
     heading = "**DAST escalation**"
     if target is not None:
         heading += f" to {_target_name(target)}"
-    lines = [f"{heading} (escalated by {_one_line(opened_by, 60)})"]
+    lines = [f"{heading} (escalated by {one_line(opened_by, 60)})"]
     mentions = _mentions(target)
     if mentions:
         lines.append(mentions)
-    lines.append(f"**Why:** {_one_line(reason, MAX_REASON_CHARS) or 'not given'}")
+    lines.append(f"**Why:** {one_line(reason, MAX_REASON_CHARS) or 'not given'}")
     if identifiers_summary.strip():
-        lines.append(f"**Identifiers:** {_one_line(identifiers_summary, 1000)}")
+        lines.append(f"**Identifiers:** {one_line(identifiers_summary, 1000)}")
     if ticket and ticket.strip():
-        lines.append(f"**Ticket:** {_one_line(ticket, 100)}")
+        lines.append(f"**Ticket:** {one_line(ticket, 100)}")
     link = _link(permalink, "user thread")
     lines.append("**Question**" + (f" ({link}):" if link else ":"))
     lines.append(_quote(question_text) if question_text.strip() else "> (no text)")
@@ -850,13 +807,13 @@ def _status_line(esc: Escalation, target: Target, now: datetime) -> str:
     wh = target.working_hours
     age = working_hours_between(wh, esc.opened_at, now)
     text = (
-        f"Escalated {_local(esc.opened_at, wh)} by {_one_line(esc.opened_by, 60)}, "
+        f"Escalated {_local(esc.opened_at, wh)} by {one_line(esc.opened_by, 60)}, "
         f"{_hours(age)} ago."
     )
-    reason = _one_line(esc.reason, MAX_REASON_CHARS).rstrip(".") or "not given"
+    reason = one_line(esc.reason, MAX_REASON_CHARS).rstrip(".") or "not given"
     text += f" Why: {reason}."
     if esc.ticket:
-        text += f" Ticket: {_one_line(esc.ticket, 100)}."
+        text += f" Ticket: {one_line(esc.ticket, 100)}."
     return text
 
 
@@ -878,7 +835,7 @@ def reminder_post(
     wh = target.working_hours
     number = esc.reminders_sent + 1 if number is None else number
     plan = schedule(target, esc.opened_at)
-    head = f"**Reminder {number}** (escalation {_one_line(esc.id, 40)})"
+    head = f"**Reminder {number}** (escalation {one_line(esc.id, 40)})"
     mentions = _mentions(target)
     lines = [
         f"{head}: {mentions + ' ' if mentions else ''}{_target_name(target)}, "
@@ -907,7 +864,7 @@ def deadline_post(
     plan = schedule(target, esc.opened_at)
     reminders = esc.reminders_sent
     lines = [
-        f"**No reply by the deadline** (escalation {_one_line(esc.id, 40)}): "
+        f"**No reply by the deadline** (escalation {one_line(esc.id, 40)}): "
         f"{_target_name(target)} has not replied within "
         f"{_hours(target.policy.deadline_hours)} (deadline {_local(plan.deadline, wh)}).",
         _status_line(esc, target, now) + f" Reminders sent: {reminders}.",
@@ -959,20 +916,20 @@ def listing(
     for esc in rows:
         target = lookup.get(esc.target_id)
         if target is None:
-            name = f"unknown target {_one_line(esc.target_id, 40)}"
+            name = f"unknown target {one_line(esc.target_id, 40)}"
             age, upcoming = "?", "?"
         else:
             name = _target_name(target)
             age = _hours(working_hours_between(target.working_hours, esc.opened_at, now))
             upcoming = _next_text(esc, target, now)
         cells = [
-            _one_line(esc.id, 40),
+            one_line(esc.id, 40),
             name,
             _utc_text(esc.opened_at),
             age,
             str(esc.reminders_sent),
             upcoming,
-            _one_line(esc.reason, 80),
+            one_line(esc.reason, 80),
         ]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dastbot.shifts.rota import (
+from dastbot.kernel.settings import (
     holiday_country,
     holiday_subdivision,
     minutes_of_day,

@@ -135,10 +135,3 @@ def refuse(ctx: CommandContext, command: str, why: str, **data: Any) -> CommandR
         "command_refused", ctx.now, ctx.thread_id, ctx.user_name, command=command, why=why, **data
     )
     return CommandReply(why)
-
-
-def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
-    """A markdown table (Mattermost renders them)."""
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
-    return "\n".join(out)

@@ -16,9 +16,8 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from dastbot.kernel.settings import Person, ReportSettings, ShiftSettings
 from dastbot.kernel.yamlsource import Located, YamlSyntaxError, parse_file
-from dastbot.report.stats import ReportSettings
-from dastbot.shifts.rota import Person, ShiftSettings
 
 ENV_PREFIX = "DASTBOT_"
 SECRET_ENV = {

@@ -6,10 +6,10 @@ import re
 
 import yaml
 
-from dastbot.answering.answers import escape_md
 from dastbot.answering.extract import extract
 from dastbot.answering.knowledge import KnowledgeError, load_text
-from dastbot.kernel.commands import CommandContext, Registry, table, thread_argument
+from dastbot.kernel.commands import CommandContext, Registry, thread_argument
+from dastbot.kernel.markdown import escape_markdown, table
 from dastbot.kernel.models import CommandReply, OutMessage
 from dastbot.questions.lifecycle import OPEN_STATES
 
@@ -32,13 +32,13 @@ def register_core(registry: Registry) -> None:
         ranking = knowledge.rank(text, top=5)
         if not ranking.matches:
             return CommandReply("No entry matches that at all.")
-        rows = [(m.entry_id, escape_md(m.title), f"{m.score:.2f}") for m in ranking.matches]
+        rows = [(m.entry_id, escape_markdown(m.title), f"{m.score:.2f}") for m in ranking.matches]
         verdict = (
             f"I would abstain ({ranking.reason}; threshold {knowledge.threshold:.2f})."
             if ranking.abstain
             else f"I would answer with `{ranking.matches[0].entry_id}`."
         )
-        return CommandReply(table(rows, ("entry", "title", "score")) + "\n\n" + verdict)
+        return CommandReply(table(("entry", "title", "score"), rows) + "\n\n" + verdict)
 
     @registry.command(
         "kb reload",
@@ -129,12 +129,12 @@ def register_core(registry: Registry) -> None:
                     r["state"],
                     r["author_name"],
                     r["created_at"][:16].replace("T", " ") + " UTC",
-                    escape_md((r["text"] or "")[:60]),
+                    escape_markdown((r["text"] or "")[:60]),
                 )
                 for r in rows
             ]
             parts.append(f"**Open questions** ({len(rows)}, oldest first)")
-            parts.append(table(listed, ("thread", "state", "asked by", "since", "question")))
+            parts.append(table(("thread", "state", "asked by", "since", "question"), listed))
         if escalations:
             listed = [
                 (
@@ -147,7 +147,7 @@ def register_core(registry: Registry) -> None:
                 for e in escalations
             ]
             parts.append(f"**Escalations** ({len(escalations)}, oldest first)")
-            parts.append(table(listed, ("id", "target", "state", "opened", "question")))
+            parts.append(table(("id", "target", "state", "opened", "question"), listed))
         return CommandReply("\n\n".join(parts))
 
 

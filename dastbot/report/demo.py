@@ -29,7 +29,8 @@ from typing import Any
 from dastbot.answering.knowledge import Entry
 from dastbot.escalations.model import Escalation
 from dastbot.kernel.config import Config
-from dastbot.shifts.rota import Assignment, Calendar, Person
+from dastbot.kernel.settings import Person
+from dastbot.shifts.rota import Assignment, Calendar
 from dastbot.store import Store, iso
 
 DAILY_QUESTIONS = 40

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from dastbot.kernel.commands import CommandContext, Registry
 from dastbot.kernel.config import Config
 from dastbot.kernel.models import CommandReply, OutMessage
+from dastbot.kernel.settings import ReportSettings
 from dastbot.report.stats import (
-    ReportSettings,
     WeekError,
     build_report,
     chart_png,

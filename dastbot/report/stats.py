@@ -66,14 +66,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, field_validator
 from rapidfuzz import fuzz, process
 
+from dastbot.kernel.markdown import one_line, table
+from dastbot.kernel.settings import WEEKDAYS, Person
 from dastbot.shifts.rota import (
-    WEEKDAYS,
     Assignment,
     Calendar,
-    Person,
     SlotStatus,
     coverage_grid,
     credit,
@@ -130,44 +129,6 @@ class WeekError(ValueError):
 
 
 _Time = time  # the field ``time`` below shadows the type inside the class
-
-
-class ReportSettings(BaseModel):
-    """The ``report:`` section of bot.yaml: the weekly report is posted on ``weekday`` at ``time``
-    (HH:MM, local time of ``shifts.timezone``). It lives here, not in ``report_job``, so that
-    ``dastbot.kernel.config`` can import it without an import cycle or the store."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    weekday: str = "mon"
-    time: str = "09:00"
-
-    @field_validator("weekday")
-    @classmethod
-    def _weekday(cls, value: str) -> str:
-        lowered = value.strip().lower()
-        lowered = dict(zip(_FULL_WEEKDAYS, WEEKDAYS, strict=True)).get(lowered, lowered)
-        if lowered not in WEEKDAYS:
-            raise ValueError(f"unknown weekday {value!r}; use one of {', '.join(WEEKDAYS)}")
-        return lowered
-
-    @field_validator("time")
-    @classmethod
-    def _time(cls, value: str) -> str:
-        try:
-            parsed = datetime.strptime(value.strip(), "%H:%M")
-        except ValueError:
-            raise ValueError(f"{value!r} is not a time HH:MM") from None
-        return parsed.strftime("%H:%M")
-
-    @property
-    def weekday_index(self) -> int:
-        return WEEKDAYS.index(self.weekday)
-
-    @property
-    def at(self) -> _Time:
-        hours, minutes = self.time.split(":")
-        return _Time(int(hours), int(minutes))
 
 
 # --- weeks -----------------------------------------------------------------------------------
@@ -833,19 +794,9 @@ def duration_delta(this: float | None, previous: float | None) -> str:
     return f"{duration(this)} ({_sign(round(diff, 6), duration(abs(diff)))})"
 
 
-def _md_table(header: Sequence[str], rows: Iterable[Sequence[Any]], align: str = "") -> list[str]:
-    align = align or "l" + "r" * (len(header) - 1)
-    marks = {"l": ":--", "r": "--:", "c": ":-:"}
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join(marks[a] for a in align) + "|"]
-    out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
-    return out
-
-
-def _md_text(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
-    return re.sub(r"([\\`*_\[\]<>#|~])", r"\\\1", text)
+def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], align: str = "") -> list[str]:
+    """The report's tables: first column left, numbers right, one list item per line."""
+    return table(header, rows, align or "l" + "r" * (len(header) - 1)).split("\n")
 
 
 STATUS_MARK = {"staffed": "✅", "trainee-only": "🟡", "empty": "❌", "off": "·"}
@@ -863,7 +814,7 @@ def to_markdown(report: WeekReport) -> str:
         "",
     ]
     q, pq = t.questions, p.questions
-    lines += _md_table(
+    lines += _table(
         ("Questions", report.week),
         [
             ("asked", with_delta(q.asked, pq.asked)),
@@ -877,7 +828,7 @@ def to_markdown(report: WeekReport) -> str:
     )
     lines.append("")
     r, pr = t.first_response, p.first_response
-    lines += _md_table(
+    lines += _table(
         ("First human response", "replies", "median", "p90"),
         [
             (
@@ -909,7 +860,7 @@ def to_markdown(report: WeekReport) -> str:
         head += f" Oldest: {o.id} to {o.target}, {duration(o.age_hours * 60)} ({status})."
     lines.append(head)
     if es.by_target:
-        lines += _md_table(
+        lines += _table(
             ("target", "opened", "replied", "overdue", "open", "median reply", "oldest open"),
             [
                 (
@@ -932,7 +883,7 @@ def to_markdown(report: WeekReport) -> str:
         f"({per_slot}); {c.trainee_only} trainee-only, {c.empty} empty."
     )
     if c.people:
-        lines += _md_table(
+        lines += _table(
             ("person", "shifts", "as trainee", "credit", "threads handled"),
             [
                 (x.user, x.shifter_slots, x.trainee_slots, f"{x.credit:g}", x.threads)
@@ -948,16 +899,16 @@ def to_markdown(report: WeekReport) -> str:
         "questions."
     )
     if g.clusters:
-        lines += _md_table(
+        lines += _table(
             ("most asked without an answer", "times"),
-            [(_md_text(x.text), x.count) for x in g.clusters],
+            [(one_line(x.text), x.count) for x in g.clusters],
         )
     if g.unhelpful:
         lines.append("")
-        lines += _md_table(
+        lines += _table(
             ("answers that did not help", "not helpful", "of answers"),
             [
-                (f"`{x.entry_id}`" + (f" {_md_text(x.title, 50)}" if x.title else ""),
+                (f"`{x.entry_id}`" + (f" {one_line(x.title, 50)}" if x.title else ""),
                  x.not_helped, x.answered)
                 for x in g.unhelpful
             ],
@@ -987,7 +938,7 @@ def _md_next_weeks(report: WeekReport) -> list[str]:
             cells = [STATUS_MARK[week_days[d][slot]] if d in week_days else "" for d in days]
             rows.append([week.split("-")[1] if i == 0 else "", slot, *cells])
     legend = "_✅ staffed · 🟡 trainee only · ❌ empty · · no shift (holiday)_"
-    return [*_md_table(header, rows, "ll" + "c" * len(days)), legend]
+    return [*_table(header, rows, "ll" + "c" * len(days)), legend]
 
 
 # --- JSON and CSV ----------------------------------------------------------------------------

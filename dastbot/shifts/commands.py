@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from dastbot.kernel.commands import CommandContext, Registry, refuse, table, thread_argument
+from dastbot.kernel.commands import CommandContext, Registry, refuse, thread_argument
+from dastbot.kernel.markdown import table
 from dastbot.kernel.models import CommandReply, OutMessage
 from dastbot.questions import lifecycle as q
 from dastbot.shifts.duty import describe_instant, mention
@@ -281,7 +282,7 @@ def register_shift_commands(registry: Registry) -> None:
                 )
         if not rows:
             return CommandReply(f"No shifts in the next {days} days.")
-        return CommandReply(table(rows, ("day", "slot", "shifter", "trainee")))
+        return CommandReply(table(("day", "slot", "shifter", "trainee"), rows))
 
     @registry.command("shift gaps", "shift gaps [DAYS]", "Unstaffed slots ahead (default 14).")
     async def _gaps(ctx: CommandContext, args: list[str]) -> CommandReply:

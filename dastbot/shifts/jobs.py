@@ -8,8 +8,8 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from dastbot.answering.answers import escape_md
 from dastbot.kernel.config import Config
+from dastbot.kernel.markdown import escape_markdown
 from dastbot.kernel.models import OutMessage
 from dastbot.questions.lifecycle import OPEN_STATES
 from dastbot.shifts.duty import Duty, mention, on_shift
@@ -34,7 +34,7 @@ def age(since: str, now: datetime) -> str:
 def question_lines(rows: list[dict[str, Any]], permalink: Permalink, now: datetime) -> list[str]:
     lines = []
     for row in rows:
-        text = escape_md(" ".join(str(row["text"] or "").split())[:70])
+        text = escape_markdown(" ".join(str(row["text"] or "").split())[:70])
         owner = f", taken by {row['claimed_by']}" if row.get("claimed_by") else ""
         lines.append(
             f"- [{text or row['thread_id']}]({permalink(row['thread_id'])}): {row['state']}"

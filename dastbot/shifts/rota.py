@@ -25,235 +25,25 @@ Rules decided here:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from itertools import pairwise
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 import icalendar
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dastbot.kernel.settings import WEEKDAYS, Person, ShiftSettings, SlotSpec, normalise_username
 from dastbot.kernel.yamlsource import YamlSyntaxError, parse
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_FULL_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 CREDIT = {"shifter": 1.0, "trainee": 0.5}
 HORIZON_DAYS = 60
 """How far ahead searches for a next slot or for enough staffed time look."""
 
-Level = Literal["shifter", "trainee"]
 SlotStatus = Literal["staffed", "trainee-only", "empty", "off"]
 BoundaryKind = Literal["start", "end"]
 Staffed = Callable[["SlotInstance"], bool]
-
-_HHMM = re.compile(r"^([0-9]{2}):([0-9]{2})$")
-_DAY = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-_CLOSURE = re.compile(rf"^({_DAY})(?:\.\.({_DAY}))?$")
-
-
-# --- configuration ---------------------------------------------------------------------------
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def minutes_of_day(value: str) -> int:
-    """Minutes after local midnight of "HH:MM" ("24:00" is the midnight ending the day)."""
-    match = _HHMM.match(value)
-    if match is None:
-        raise ValueError(f"{value!r} is not a time HH:MM")
-    hours, minutes = int(match.group(1)), int(match.group(2))
-    if (hours, minutes) != (24, 0) and (hours > 23 or minutes > 59):
-        raise ValueError(f"{value!r} is not a time between 00:00 and 24:00")
-    return hours * 60 + minutes
-
-
-@lru_cache(maxsize=1)
-def supported_holiday_countries() -> dict[str, list[str]]:
-    """Country codes of the ``holidays`` package and their subdivisions."""
-    return {k: list(v) for k, v in holidays.list_supported_countries().items()}
-
-
-def holiday_country(value: str) -> str:
-    """A validated, upper-case country code; "" means no public holidays."""
-    value = value.strip().upper()
-    if value and value not in supported_holiday_countries():
-        raise ValueError(f"the holidays package does not know country {value!r} (e.g. CH)")
-    return value
-
-
-def holiday_subdivision(value: str | None) -> str | None:
-    """A stripped subdivision code; empty means none (so an environment override can clear it)."""
-    if value is None or not value.strip():
-        return None
-    return value.strip()
-
-
-def _closure_range(value: str) -> tuple[date, date]:
-    match = _CLOSURE.match(value.strip())
-    if match is None:
-        raise ValueError(f"{value!r} is neither YYYY-MM-DD nor YYYY-MM-DD..YYYY-MM-DD")
-    try:
-        first = date.fromisoformat(match.group(1))
-        last = date.fromisoformat(match.group(2) or match.group(1))
-    except ValueError as exc:
-        raise ValueError(f"{value!r}: {exc}") from None
-    if last < first:
-        raise ValueError(f"{value!r}: the range ends before it starts")
-    return first, last
-
-
-class SlotSpec(_Section):
-    """One daily shift slot in local time, e.g. EU 08:00-16:00 coordinated by zone EU."""
-
-    name: str
-    start: str
-    end: str
-    zone: str
-
-    @field_validator("name", "zone")
-    @classmethod
-    def _word(cls, value: str) -> str:
-        value = value.strip()
-        if not value or any(c.isspace() for c in value):
-            raise ValueError("must be a non-empty word")
-        return value
-
-    @field_validator("start", "end")
-    @classmethod
-    def _time(cls, value: str) -> str:
-        minutes_of_day(value)
-        return value
-
-    @model_validator(mode="after")
-    def _order(self) -> SlotSpec:
-        if self.start_minutes >= self.end_minutes:
-            raise ValueError(f"slot {self.name}: start {self.start} is not before end {self.end}")
-        return self
-
-    @property
-    def start_minutes(self) -> int:
-        return minutes_of_day(self.start)
-
-    @property
-    def end_minutes(self) -> int:
-        return minutes_of_day(self.end)
-
-
-def _default_slots() -> list[SlotSpec]:
-    return [
-        SlotSpec(name="EU", start="08:00", end="16:00", zone="EU"),
-        SlotSpec(name="NA", start="16:00", end="24:00", zone="NA"),
-    ]
-
-
-class ShiftSettings(_Section):
-    """The ``shifts:`` section: when shifts run and how unanswered questions escalate."""
-
-    timezone: str = "Europe/Zurich"
-    days: list[str] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
-    slots: list[SlotSpec] = Field(default_factory=_default_slots, min_length=1)
-    holidays_country: str = "CH"
-    holidays_subdivision: str | None = "GE"
-    closures: list[str] = Field(default_factory=list)
-    no_reply_minutes: int = Field(default=60, ge=1)
-    handover: Literal["channel", "dm"] = "channel"
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Zurich)") from None
-        return value
-
-    @field_validator("days")
-    @classmethod
-    def _days(cls, value: list[str]) -> list[str]:
-        full = dict(zip(_FULL_WEEKDAYS, WEEKDAYS, strict=True))
-        days = [full.get(d.strip().lower(), d.strip().lower()) for d in value]
-        unknown = [d for d, short in zip(value, days, strict=True) if short not in WEEKDAYS]
-        if unknown:
-            raise ValueError(f"unknown weekday(s) {unknown}; use {', '.join(WEEKDAYS)}")
-        if not days:
-            raise ValueError("needs at least one weekday")
-        return [d for d in WEEKDAYS if d in days]
-
-    @field_validator("holidays_country")
-    @classmethod
-    def _country(cls, value: str) -> str:
-        return holiday_country(value)
-
-    @field_validator("holidays_subdivision")
-    @classmethod
-    def _subdivision(cls, value: str | None) -> str | None:
-        return holiday_subdivision(value)
-
-    @field_validator("closures")
-    @classmethod
-    def _closures(cls, value: list[str]) -> list[str]:
-        for entry in value:
-            _closure_range(entry)
-        return [entry.strip() for entry in value]
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ShiftSettings:
-        names = [slot.name for slot in self.slots]
-        duplicated = sorted({n for n in names if names.count(n) > 1})
-        if duplicated:
-            raise ValueError(f"slot names must be unique: {', '.join(duplicated)}")
-        ordered = sorted(self.slots, key=lambda s: s.start_minutes)
-        for before, after in pairwise(ordered):
-            if after.start_minutes < before.end_minutes:
-                raise ValueError(f"slots {before.name} and {after.name} overlap")
-        if self.holidays_country and self.holidays_subdivision:
-            try:
-                holidays.country_holidays(self.holidays_country, subdiv=self.holidays_subdivision)
-            except NotImplementedError:
-                raise ValueError(
-                    f"country {self.holidays_country} has no subdivision "
-                    f"{self.holidays_subdivision!r}"
-                ) from None
-        return self
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    @property
-    def closure_ranges(self) -> list[tuple[date, date]]:
-        return [_closure_range(entry) for entry in self.closures]
-
-
-class Person(_Section):
-    """One ``roster:`` entry: a Mattermost user, their zone, level and roles."""
-
-    user: str
-    zone: str
-    level: Level = "shifter"
-    roles: list[str] = Field(default_factory=list)
-
-    @field_validator("user")
-    @classmethod
-    def _user(cls, value: str) -> str:
-        value = _username(value)
-        if not value or any(c.isspace() for c in value):
-            raise ValueError("must be a Mattermost username")
-        return value
-
-
-def _username(value: str) -> str:
-    """Mattermost usernames are lower case; a leading @ is accepted and dropped."""
-    return value.strip().removeprefix("@").lower()
-
 
 def roster_problems(roster: Sequence[Person], settings: ShiftSettings) -> list[str]:
     """Inconsistencies between the roster and the slots: duplicate users, unknown zones."""
@@ -673,8 +463,9 @@ _SCHEDULE_KEYS = ("date", "slot", "shifter", "trainee")
 
 
 def _name_field(value: Any) -> str | None:
-    if isinstance(value, str) and _username(value) and not any(c.isspace() for c in value.strip()):
-        return _username(value)
+    name = normalise_username(value) if isinstance(value, str) else ""
+    if name and not any(c.isspace() for c in name):
+        return name
     return None
 
 
@@ -859,7 +650,7 @@ def schedule_ics(
 
 def role_of(roster: Sequence[Person], user: str) -> str:
     """The user's role: coordinator (wins over level), shifter, trainee, or user (not rostered)."""
-    name = _username(user)
+    name = normalise_username(user)
     for person in roster:
         if person.user == name:
             return "coordinator" if "coordinator" in person.roles else person.level
