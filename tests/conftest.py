@@ -236,7 +236,7 @@ class ShiftBot(Bot):
     def book(self, day: str, slot: str, shifter: str | None, trainee: str | None = None) -> None:
         from datetime import date
 
-        from dastbot.shifts.rota import Assignment
+        from dastbot.kernel.models import Assignment
 
         self.store.set_assignment(
             Assignment(date.fromisoformat(day), slot, shifter, trainee), "test", self.clock.now()

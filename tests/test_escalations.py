@@ -25,7 +25,6 @@ from dastbot.escalations.model import (
     Contacts,
     ContactsError,
     DeadlinePassed,
-    Escalation,
     Reminder,
     ReminderPolicy,
     Target,
@@ -45,6 +44,7 @@ from dastbot.escalations.model import (
     transition,
 )
 from dastbot.escalations.workhours import WorkingHours
+from dastbot.kernel.models import Escalation
 
 REPO = Path(__file__).resolve().parent.parent
 CLOUDS = ("CA", "CERN", "DE", "ES", "FR", "IT", "ND", "NL", "RU", "TW", "UK", "US")

@@ -41,7 +41,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from dastbot.escalations.model import Escalation
+from dastbot.kernel.models import Assignment, Escalation
 from dastbot.kernel.settings import Person
 from dastbot.report.stats import (
     CLUSTER_THRESHOLD,
@@ -61,7 +61,7 @@ from dastbot.report.stats import (
     week_bounds,
     with_delta,
 )
-from dastbot.shifts.rota import Assignment, Calendar
+from dastbot.shifts.rota import Calendar
 from dastbot.store import Store, iso
 
 CAL = Calendar()

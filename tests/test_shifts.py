@@ -16,9 +16,9 @@ import icalendar
 import pytest
 from pydantic import ValidationError
 
+from dastbot.kernel.models import Assignment
 from dastbot.kernel.settings import Person, ShiftSettings, SlotSpec
 from dastbot.shifts.rota import (
-    Assignment,
     Calendar,
     OnDuty,
     SlotInstance,

@@ -111,7 +111,7 @@ def test_outbox_keeps_attachments_until_sent(store: Store) -> None:
 
 
 def test_a_sent_post_tells_which_escalation_it_belongs_to(store: Store) -> None:
-    from dastbot.escalations.model import Escalation
+    from dastbot.kernel.models import Escalation
 
     store.save_escalation(Escalation("E1", "t1", "cloud-de", "open", NOW, "sam", "why"))
     for key, post in (("escalation:E1", "p1"), ("escalation:E1:1", "p2"), ("answer:t1", "p3")):

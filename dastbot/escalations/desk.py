@@ -19,7 +19,6 @@ from dastbot.answering.knowledge import packaged_knowledge
 from dastbot.escalations.model import (
     Contacts,
     DeadlinePassed,
-    Escalation,
     Reminder,
     Target,
     TransitionError,
@@ -36,7 +35,7 @@ from dastbot.escalations.sites import SiteMap
 from dastbot.kernel.commands import CommandContext, Registry, thread_argument
 from dastbot.kernel.config import Config
 from dastbot.kernel.markdown import escape_markdown
-from dastbot.kernel.models import CommandReply, OutMessage, Post
+from dastbot.kernel.models import CommandReply, Escalation, OutMessage, Post
 from dastbot.questions import lifecycle as q
 from dastbot.shifts.duty import Duty, mention
 from dastbot.store import Store

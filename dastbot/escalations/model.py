@@ -5,7 +5,7 @@ This module owns:
 * the contacts file (``knowledge/contacts.yaml``): ``ReminderPolicy``, ``Target``, ``Contacts``,
   ``load_contacts`` / ``parse_contacts`` and ``ContactsError`` (every problem at once, each with
   ``file:line`` and the target id);
-* the escalation life cycle: ``STATES``, ``EVENTS``, ``transition`` and ``TransitionError``;
+* the escalation life cycle: ``EVENTS``, ``transition`` and ``TransitionError`` (states: kernel);
 * the ``Escalation`` record and its pure updates (``record_event``, ``record_sent``);
 * the reminder decision: ``schedule``, ``due_actions`` -> ``Reminder`` / ``DeadlinePassed``, and
   ``next_due`` for the scheduler;
@@ -70,13 +70,13 @@ from dastbot.escalations.workhours import (
     working_hours_between,
 )
 from dastbot.kernel.markdown import escape_markdown, one_line, shorten
+from dastbot.kernel.models import ESCALATION_STATES, Escalation, EscalationState, as_utc
 from dastbot.kernel.yamlsource import Located, YamlSyntaxError, parse, parse_file
 
 __all__ = [
     "EVENTS",
     "KINDS",
     "MAX_REMINDERS",
-    "STATES",
     "Action",
     "Contacts",
     "ContactsError",
@@ -87,7 +87,6 @@ __all__ = [
     "Reminder",
     "ReminderPolicy",
     "Schedule",
-    "State",
     "Target",
     "TransitionError",
     "deadline_post",
@@ -105,10 +104,8 @@ __all__ = [
     "transition",
 ]
 
-State = Literal["open", "replied", "closed", "cancelled"]
 Event = Literal["reply", "close", "cancel"]
 Kind = Literal["cloud", "site-support", "expert-group"]
-STATES: tuple[State, ...] = get_args(State)
 EVENTS: tuple[Event, ...] = get_args(Event)
 KINDS: tuple[Kind, ...] = get_args(Kind)
 MAX_REMINDERS = 50
@@ -124,7 +121,7 @@ CLOUD_SUPPORT = "cloud-support"
 
 # --- life cycle ------------------------------------------------------------------------------
 
-_TRANSITIONS: dict[tuple[State, Event], State] = {
+_TRANSITIONS: dict[tuple[EscalationState, Event], EscalationState] = {
     ("open", "reply"): "replied",
     ("open", "close"): "closed",
     ("open", "cancel"): "cancelled",
@@ -140,8 +137,8 @@ class TransitionError(ValueError):
     def __init__(self, state: str, event: str) -> None:
         allowed = [e for (s, e) in _TRANSITIONS if s == state]
         hint = f"allowed: {', '.join(allowed)}" if allowed else f"'{state}' is final"
-        if state not in STATES:
-            message = f"unknown escalation state {state!r} (one of {', '.join(STATES)})"
+        if state not in ESCALATION_STATES:
+            message = f"unknown escalation state {state!r} (one of {', '.join(ESCALATION_STATES)})"
         elif event not in EVENTS:
             message = f"unknown escalation event {event!r} (one of {', '.join(EVENTS)})"
         else:
@@ -151,7 +148,7 @@ class TransitionError(ValueError):
         self.event = event
 
 
-def transition(state: str, event: str) -> State:
+def transition(state: str, event: str) -> EscalationState:
     """The state after ``event``; ``TransitionError`` when the event is not allowed."""
     for (before, on), after in _TRANSITIONS.items():
         if before == state and on == event:
@@ -556,41 +553,6 @@ def parse_contacts(text: str, name: str = "<text>") -> Contacts:
 # --- escalations -----------------------------------------------------------------------------
 
 
-def _utc(instant: datetime, what: str) -> datetime:
-    if instant.tzinfo is None or instant.utcoffset() is None:
-        raise ValueError(f"{what} must be timezone-aware, not {instant!r}")
-    return instant.astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class Escalation:
-    """One escalation of one user thread to one target. Instants are normalised to UTC."""
-
-    id: str
-    thread_id: str
-    target_id: str
-    state: State
-    opened_at: datetime
-    opened_by: str
-    reason: str
-    ticket: str | None = None
-    reminders_sent: int = 0
-    last_reminder_at: datetime | None = None
-    deadline_notified: bool = False
-    replied_at: datetime | None = None
-
-    def __post_init__(self) -> None:
-        if self.state not in STATES:
-            raise ValueError(f"unknown escalation state {self.state!r} ({', '.join(STATES)})")
-        if self.reminders_sent < 0:
-            raise ValueError("reminders_sent must be >= 0")
-        object.__setattr__(self, "opened_at", _utc(self.opened_at, "opened_at"))
-        for name in ("last_reminder_at", "replied_at"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, _utc(value, name))
-
-
 @dataclass(frozen=True)
 class Reminder:
     """Post reminder ``number`` (1-based) for an escalation; ``due_at`` is its scheduled time."""
@@ -617,7 +579,7 @@ def record_event(esc: Escalation, event: str, at: datetime) -> Escalation:
     state = transition(esc.state, event)
     replied_at = esc.replied_at
     if event == "reply" and replied_at is None:
-        replied_at = _utc(at, "at")
+        replied_at = as_utc(at, "at")
     return replace(esc, state=state, replied_at=replied_at)
 
 
@@ -629,7 +591,7 @@ def record_sent(esc: Escalation, action: Action, at: datetime) -> Escalation:
         return replace(
             esc,
             reminders_sent=max(esc.reminders_sent, action.number),
-            last_reminder_at=_utc(at, "at"),
+            last_reminder_at=as_utc(at, "at"),
         )
     return replace(esc, deadline_notified=True)
 
@@ -644,7 +606,7 @@ class Schedule:
 
 def schedule(target: Target, opened_at: datetime) -> Schedule:
     """The reminder and deadline instants of an escalation to ``target`` opened at ``opened_at``."""
-    opened_at = _utc(opened_at, "opened_at")
+    opened_at = as_utc(opened_at, "opened_at")
     wh = target.working_hours
     return Schedule(
         reminders=tuple(
@@ -666,7 +628,7 @@ def due_actions(esc: Escalation, target: Target, now: datetime) -> list[Action]:
     target's working hours and before the deadline; the deadline once.
     """
     _check_target(esc, target)
-    now = _utc(now, "now")
+    now = as_utc(now, "now")
     if esc.state != "open":
         return []
     plan = schedule(target, esc.opened_at)
@@ -693,7 +655,7 @@ def next_due(esc: Escalation, target: Target, now: datetime | None = None) -> da
     _check_target(esc, target)
     if esc.state != "open":
         return None
-    when = _utc(now, "now") if now is not None else None
+    when = as_utc(now, "now") if now is not None else None
     plan = schedule(target, esc.opened_at)
     candidates: list[datetime] = []
     if esc.reminders_sent < len(plan.reminders):
@@ -831,7 +793,7 @@ def reminder_post(
     those already sent. The target's ``users`` are mentioned.
     """
     _check_target(esc, target)
-    now = _utc(now, "now")
+    now = as_utc(now, "now")
     wh = target.working_hours
     number = esc.reminders_sent + 1 if number is None else number
     plan = schedule(target, esc.opened_at)
@@ -859,7 +821,7 @@ def deadline_post(
 ) -> str:
     """The note to DAST that ``target`` did not reply by the deadline, with next steps."""
     _check_target(esc, target)
-    now = _utc(now, "now")
+    now = as_utc(now, "now")
     wh = target.working_hours
     plan = schedule(target, esc.opened_at)
     reminders = esc.reminders_sent
@@ -900,7 +862,7 @@ def listing(
 ) -> str:
     """Open escalations, oldest first: target, age in the target's working hours, reminders
     sent and what happens next. Times are UTC (DAST shifters sit in many zones)."""
-    now = _utc(now, "now")
+    now = as_utc(now, "now")
     lookup: Mapping[str, Target] = (
         {t.id: t for t in targets} if isinstance(targets, Contacts) else targets
     )

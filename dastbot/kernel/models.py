@@ -1,4 +1,5 @@
-"""Frozen value types shared by every module: what arrives from chat and what goes back to it.
+"""Frozen value types shared by every module: what arrives from chat and what goes back to it, and
+the records the store keeps for several features (a shift assignment, an escalation).
 
 The core never sees driver JSON: adapters translate to and from these types.
 """
@@ -7,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, Literal, get_args
 
 
 @dataclass(frozen=True)
@@ -106,3 +107,57 @@ class Match:
     entry_id: str
     title: str
     score: float
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Who works one slot on one day; ``shifter`` None means nobody at 1st level."""
+
+    day: date
+    slot: str
+    shifter: str | None
+    trainee: str | None = None
+
+    @property
+    def key(self) -> tuple[date, str]:
+        return (self.day, self.slot)
+
+
+EscalationState = Literal["open", "replied", "closed", "cancelled"]
+ESCALATION_STATES: tuple[EscalationState, ...] = get_args(EscalationState)
+
+
+def as_utc(instant: datetime, what: str) -> datetime:
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, not {instant!r}")
+    return instant.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One escalation of one user thread to one target. Instants are normalised to UTC."""
+
+    id: str
+    thread_id: str
+    target_id: str
+    state: EscalationState
+    opened_at: datetime
+    opened_by: str
+    reason: str
+    ticket: str | None = None
+    reminders_sent: int = 0
+    last_reminder_at: datetime | None = None
+    deadline_notified: bool = False
+    replied_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.state not in ESCALATION_STATES:
+            known = ", ".join(ESCALATION_STATES)
+            raise ValueError(f"unknown escalation state {self.state!r} ({known})")
+        if self.reminders_sent < 0:
+            raise ValueError("reminders_sent must be >= 0")
+        object.__setattr__(self, "opened_at", as_utc(self.opened_at, "opened_at"))
+        for name in ("last_reminder_at", "replied_at"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, as_utc(value, name))

@@ -27,10 +27,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from dastbot.answering.knowledge import Entry
-from dastbot.escalations.model import Escalation
 from dastbot.kernel.config import Config
+from dastbot.kernel.models import Assignment, Escalation
 from dastbot.kernel.settings import Person
-from dastbot.shifts.rota import Assignment, Calendar
+from dastbot.shifts.rota import Calendar
 from dastbot.store import Store, iso
 
 DAILY_QUESTIONS = 40

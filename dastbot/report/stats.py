@@ -69,9 +69,9 @@ from zoneinfo import ZoneInfo
 from rapidfuzz import fuzz, process
 
 from dastbot.kernel.markdown import one_line, table
+from dastbot.kernel.models import Assignment
 from dastbot.kernel.settings import WEEKDAYS, Person
 from dastbot.shifts.rota import (
-    Assignment,
     Calendar,
     SlotStatus,
     coverage_grid,

@@ -7,10 +7,10 @@ from datetime import date, timedelta
 
 from dastbot.kernel.commands import CommandContext, Registry, refuse, thread_argument
 from dastbot.kernel.markdown import table
-from dastbot.kernel.models import CommandReply, OutMessage
+from dastbot.kernel.models import Assignment, CommandReply, OutMessage
 from dastbot.questions import lifecycle as q
 from dastbot.shifts.duty import describe_instant, mention
-from dastbot.shifts.rota import Assignment, coverage_gaps
+from dastbot.shifts.rota import coverage_gaps
 from dastbot.store import iso
 
 

@@ -9,9 +9,9 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dastbot.kernel.config import Config
+from dastbot.kernel.models import Assignment
 from dastbot.shifts.rota import (
     HORIZON_DAYS,
-    Assignment,
     Calendar,
     OnDuty,
     Staffed,

@@ -34,6 +34,7 @@ import holidays
 import icalendar
 import yaml
 
+from dastbot.kernel.models import Assignment
 from dastbot.kernel.settings import WEEKDAYS, Person, ShiftSettings, SlotSpec, normalise_username
 from dastbot.kernel.yamlsource import YamlSyntaxError, parse
 
@@ -84,20 +85,6 @@ class SlotInstance:
 
     def contains(self, instant: datetime) -> bool:
         return self.start <= instant < self.end
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """Who works one slot on one day; ``shifter`` None means nobody at 1st level."""
-
-    day: date
-    slot: str
-    shifter: str | None
-    trainee: str | None = None
-
-    @property
-    def key(self) -> tuple[date, str]:
-        return (self.day, self.slot)
 
 
 def _utc(instant: datetime) -> datetime:

@@ -1,0 +1,97 @@
+"""The ``questions`` table and the ``events`` audit trail."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from dastbot.store.base import StoreBase, iso
+
+
+class QuestionRows(StoreBase):
+    def record(
+        self,
+        kind: str,
+        now: datetime,
+        thread_id: str = "",
+        actor: str = "",
+        **data: Any,
+    ) -> None:
+        self.db.table("events").insert(
+            {
+                "at": iso(now),
+                "kind": kind,
+                "thread_id": thread_id,
+                "actor": actor,
+                "data": json.dumps(data, sort_keys=True, default=str),
+            }
+        )
+
+    def events(self, thread_id: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        where: list[str] = []
+        args: list[str] = []
+        if thread_id is not None:
+            where.append("thread_id = ?")
+            args.append(thread_id)
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(kind)
+        clause = " AND ".join(where) or "1"
+        rows = self.db.execute_returning_dicts(
+            f"SELECT * FROM events WHERE {clause} ORDER BY id", args
+        )
+        for row in rows:
+            row["data"] = json.loads(row["data"] or "{}")
+        return rows
+
+    def add_question(
+        self,
+        *,
+        thread_id: str,
+        channel_id: str,
+        author_id: str,
+        author_name: str,
+        text: str,
+        now: datetime,
+        entry_id: str | None,
+        score: float | None,
+        state: str,
+        channel_type: str = "O",
+    ) -> None:
+        stamp = iso(now)
+        self.db.table("questions").insert(
+            {
+                "thread_id": thread_id,
+                "channel_id": channel_id,
+                "author_id": author_id,
+                "author_name": author_name,
+                "text": text,
+                "entry_id": entry_id,
+                "score": score,
+                "state": state,
+                "created_at": stamp,
+                "updated_at": stamp,
+                "answered_at": stamp if entry_id else None,
+                "channel_type": channel_type,
+            },
+            ignore=True,
+        )
+
+    def question(self, thread_id: str) -> dict[str, Any] | None:
+        rows = self.db.execute_returning_dicts(
+            "SELECT * FROM questions WHERE thread_id = ?", [thread_id]
+        )
+        return rows[0] if rows else None
+
+    def update_question(self, thread_id: str, now: datetime, **fields: Any) -> None:
+        self.db.table("questions").update(thread_id, {**fields, "updated_at": iso(now)})
+
+    def questions(self, states: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        if states:
+            marks = ",".join("?" for _ in states)
+            return self.db.execute_returning_dicts(
+                f"SELECT * FROM questions WHERE state IN ({marks}) ORDER BY created_at",
+                list(states),
+            )
+        return self.db.execute_returning_dicts("SELECT * FROM questions ORDER BY created_at")

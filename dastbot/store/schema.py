@@ -1,0 +1,152 @@
+"""The schema: every table's creation and change as a numbered migration, applied in order.
+
+Tables: ``questions`` (one row per thread the bot tracks), ``events`` (append-only audit trail),
+``seen_posts`` (incoming post ids already handled), ``outbox`` (messages recorded before sending and
+marked after), ``job_runs`` (when each scheduled job last ran), ``meta``, ``notices``, ``shifts``,
+``swaps`` and ``escalations``. A migration never changes after release; add a new one instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+
+def _m1_initial(db: sqlite_utils.Database) -> None:
+    db.table("questions").create(
+        {
+            "thread_id": str,
+            "channel_id": str,
+            "author_id": str,
+            "author_name": str,
+            "text": str,
+            "entry_id": str,
+            "score": float,
+            "state": str,
+            "created_at": str,
+            "updated_at": str,
+            "answered_at": str,
+            "first_human_at": str,
+            "resolved_at": str,
+            "claimed_by": str,
+            "feedback": str,
+        },
+        pk="thread_id",
+        not_null={"channel_id", "author_id", "state", "created_at", "updated_at"},
+    )
+    db.table("questions").create_index(["state", "created_at"])
+    db.table("events").create(
+        {
+            "id": int,
+            "at": str,
+            "kind": str,
+            "thread_id": str,
+            "actor": str,
+            "data": str,
+        },
+        pk="id",
+        not_null={"at", "kind"},
+    )
+    db.table("events").create_index(["thread_id"])
+    db.table("events").create_index(["kind", "at"])
+    db.table("seen_posts").create({"post_id": str, "at": str}, pk="post_id")
+    db.table("outbox").create(
+        {
+            "id": int,
+            "key": str,
+            "channel_id": str,
+            "root_id": str,
+            "message": str,
+            "buttons": str,
+            "created_at": str,
+            "sent_at": str,
+            "post_id": str,
+            "attempts": int,
+        },
+        pk="id",
+        not_null={"key", "channel_id", "message", "created_at"},
+    )
+    db.table("outbox").create_index(["key"], unique=True)
+    db.table("outbox").create_index(["sent_at"])
+    db.table("job_runs").create({"job_id": str, "last_due": str, "ran_at": str}, pk="job_id")
+
+
+def _m2_meta(db: sqlite_utils.Database) -> None:
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+
+
+def _m3_shifts(db: sqlite_utils.Database) -> None:
+    db.table("shifts").create(
+        {
+            "day": str,
+            "slot": str,
+            "shifter": str,
+            "trainee": str,
+            "updated_at": str,
+            "updated_by": str,
+        },
+        pk=("day", "slot"),
+    )
+    db.table("swaps").create(
+        {
+            "id": int,
+            "day": str,
+            "slot": str,
+            "from_user": str,
+            "to_user": str,
+            "state": str,
+            "requested_at": str,
+            "decided_by": str,
+            "decided_at": str,
+        },
+        pk="id",
+    )
+    db.table("notices").create({"key": str, "at": str}, pk="key")
+    questions = db.table("questions")
+    for column in ("pinged_at", "reping_due", "repinged_at", "coordinator_due", "coordinator_at"):
+        questions.add_column(column, str)
+    questions.add_column("waiting_for", str)
+
+
+def _m4_escalations(db: sqlite_utils.Database) -> None:
+    db.table("escalations").create(
+        {
+            "id": str,
+            "thread_id": str,
+            "target_id": str,
+            "state": str,
+            "opened_at": str,
+            "opened_by": str,
+            "reason": str,
+            "ticket": str,
+            "reminders_sent": int,
+            "last_reminder_at": str,
+            "deadline_notified": int,
+            "replied_at": str,
+            "closed_at": str,
+            "channel": str,
+        },
+        pk="id",
+        not_null={"thread_id", "target_id", "state", "opened_at"},
+    )
+    db.table("escalations").create_index(["state", "opened_at"])
+    db.table("escalations").create_index(["thread_id"])
+
+
+def _m5_outbox_files(db: sqlite_utils.Database) -> None:
+    db.table("outbox").add_column("files", str)
+
+
+def _m6_channel_type(db: sqlite_utils.Database) -> None:
+    db.table("questions").add_column("channel_type", str)
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
+    _m1_initial,
+    _m2_meta,
+    _m3_shifts,
+    _m4_escalations,
+    _m5_outbox_files,
+    _m6_channel_type,
+)

@@ -1,0 +1,80 @@
+"""The shift schedule (``shifts``) and swap requests (``swaps``)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from dastbot.kernel.models import Assignment
+from dastbot.store.base import StoreBase, iso
+
+
+class ShiftRows(StoreBase):
+    def assignments(self, first: date, last: date) -> dict[tuple[date, str], Assignment]:
+        rows = self.db.execute_returning_dicts(
+            "SELECT * FROM shifts WHERE day >= ? AND day <= ? ORDER BY day, slot",
+            [first.isoformat(), last.isoformat()],
+        )
+        return {
+            (date.fromisoformat(r["day"]), r["slot"]): Assignment(
+                date.fromisoformat(r["day"]), r["slot"], r["shifter"] or None, r["trainee"] or None
+            )
+            for r in rows
+        }
+
+    def assignment(self, day: date, slot: str) -> Assignment | None:
+        return self.assignments(day, day).get((day, slot))
+
+    def set_assignment(self, assignment: Assignment, actor: str, now: datetime) -> None:
+        """Store a slot's people; a slot with neither shifter nor trainee is removed."""
+        key = [assignment.day.isoformat(), assignment.slot]
+        if not assignment.shifter and not assignment.trainee:
+            self.db.execute("DELETE FROM shifts WHERE day = ? AND slot = ?", key)
+            return
+        self.db.table("shifts").upsert(
+            {
+                "day": key[0],
+                "slot": key[1],
+                "shifter": assignment.shifter,
+                "trainee": assignment.trainee,
+                "updated_at": iso(now),
+                "updated_by": actor,
+            },
+            pk=("day", "slot"),
+        )
+
+    def add_swap(self, day: date, slot: str, from_user: str, to_user: str, now: datetime) -> int:
+        table = self.db.table("swaps").insert(
+            {
+                "day": day.isoformat(),
+                "slot": slot,
+                "from_user": from_user,
+                "to_user": to_user,
+                "state": "pending",
+                "requested_at": iso(now),
+            }
+        )
+        assert table.last_pk is not None
+        return int(table.last_pk)
+
+    def swap(self, swap_id: int) -> dict[str, Any] | None:
+        rows = self.db.execute_returning_dicts("SELECT * FROM swaps WHERE id = ?", [swap_id])
+        return rows[0] if rows else None
+
+    def pending_swaps(self) -> list[dict[str, Any]]:
+        return self.db.execute_returning_dicts(
+            "SELECT * FROM swaps WHERE state = 'pending' ORDER BY id"
+        )
+
+    def decide_swap(self, swap_id: int, state: str, actor: str, now: datetime) -> None:
+        self.db.execute(
+            "UPDATE swaps SET state = ?, decided_by = ?, decided_at = ? WHERE id = ?",
+            [state, actor, iso(now), swap_id],
+        )
+
+    def notice_once(self, key: str, now: datetime) -> bool:
+        """True the first time ``key`` is noticed, False ever after."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO notices (key, at) VALUES (?, ?)", [key, iso(now)]
+        )
+        return cursor.rowcount == 1
