@@ -22,17 +22,27 @@ from dastbot.answering.answers import (
     render_answer,
 )
 from dastbot.chat.base import Chat
-from dastbot.escalations.desk import Desk, data_file, register_escalation_commands
+from dastbot.escalations import commands as escalation_commands
+from dastbot.escalations.desk import Desk, data_file
 from dastbot.escalations.model import Contacts, load_contacts
 from dastbot.escalations.sites import SiteMap, load_sites
 from dastbot.kernel.clock import Clock
 from dastbot.kernel.commands import CommandContext, Registry, dispatch
 from dastbot.kernel.config import Config
+from dastbot.kernel.events import EventKind
 from dastbot.kernel.logs import log_context
 from dastbot.kernel.metrics import Metrics
 from dastbot.kernel.models import Click, Command, CommandReply, OutMessage, Post, Reaction
+from dastbot.questions import commands as question_commands
+from dastbot.questions import kb_commands
 from dastbot.questions import lifecycle as q
+from dastbot.questions.feedback import feedback_from_emoji, feedback_in
+from dastbot.questions.services import QuestionServices
+from dastbot.report import job as report_commands
+from dastbot.report.job import ReportServices
+from dastbot.shifts import commands as shift_commands
 from dastbot.shifts.duty import Duty
+from dastbot.shifts.services import ShiftServices
 from dastbot.store import Store, iso
 
 log = logging.getLogger("dastbot.router")
@@ -74,14 +84,23 @@ class Router:
         self.metrics = metrics or Metrics()
         self.registry = Registry()
         self._send_lock = asyncio.Lock()
-        from dastbot.questions.commands import register_core
-        from dastbot.report.job import register_report_commands
-        from dastbot.shifts.commands import register_shift_commands
+        self._register_commands()
 
-        register_core(self.registry)
-        register_shift_commands(self.registry)
-        register_escalation_commands(self.registry, lambda: self.desk)
-        register_report_commands(self.registry)
+    def _register_commands(self) -> None:
+        """Each feature's commands, bound to the services they use."""
+        questions = QuestionServices(
+            self.store, self.config, self.knowledge, self.chat.permalink, self.registry
+        )
+        question_commands.register(self.registry, questions)
+        kb_commands.register(self.registry, questions)
+        shift_commands.register(
+            self.registry,
+            ShiftServices(self.store, self.config, self.duty, self._timezones.get),
+        )
+        escalation_commands.register(self.registry, self.desk)
+        report_commands.register(
+            self.registry, ReportServices(self.store, self.duty, self.knowledge)
+        )
 
     # posts ------------------------------------------------------------------------------------
 
@@ -127,13 +146,18 @@ class Router:
                 now=now,
                 entry_id=entry.id if entry else None,
                 score=best.score if best else (ranking.matches[0].score if ranking.matches else 0),
-                state=q.ANSWERED if entry else q.WAITING,
+                state=q.initial_state(entry.id if entry else None),
                 channel_type=post.channel_type,
             )
             if entry is not None and best is not None:
                 answer = render_answer(entry, best.score, post.message, self.config)
                 self.store.record(
-                    "answered", now, post.id, self.config.bot_name, entry=entry.id, score=best.score
+                    EventKind.ANSWERED,
+                    now,
+                    post.id,
+                    self.config.bot_name,
+                    entry=entry.id,
+                    score=best.score,
                 )
                 self._queue(post.channel_id, post.id, answer.text, f"answer:{post.id}", answer)
                 self.metrics.matches.labels("answered").inc()
@@ -141,7 +165,12 @@ class Router:
             else:
                 top = [(m.entry_id, m.score) for m in ranking.matches]
                 self.store.record(
-                    "abstained", now, post.id, self.config.bot_name, reason=ranking.reason, top=top
+                    EventKind.ABSTAINED,
+                    now,
+                    post.id,
+                    self.config.bot_name,
+                    reason=ranking.reason,
+                    top=top,
                 )
                 text = render_abstention(ranking, self.knowledge.kb)
                 self._needs_human(post.id, post.channel_id, "abstained", text, f"abstain:{post.id}")
@@ -164,21 +193,21 @@ class Router:
         if post.user_id == question["author_id"]:
             log.info("the asker replied in the thread")
             self.store.record(
-                "asker_reply",
+                EventKind.ASKER_REPLY,
                 now,
                 post.thread_id,
                 post.user_name,
                 post_id=post.id,
                 text=post.message[:REPLY_TEXT_LIMIT],
             )
-            feedback = q.feedback_in(post.message)
+            feedback = feedback_in(post.message)
             if feedback == "helped" and question["state"] == q.RESOLVED:
                 return
             self._feedback(question, feedback, post.user_name, f"reply:{post.id}")
             return
         log.info("%s replied in the thread", post.user_name)
         self.store.record(
-            "human_reply",
+            EventKind.HUMAN_REPLY,
             now,
             post.thread_id,
             post.user_name,
@@ -197,18 +226,13 @@ class Router:
         now = self.clock.now()
         thread = str(question["thread_id"])
         channel = str(question["channel_id"])
-        state = str(question["state"])
         event: q.Event = "helped" if feedback == "helped" else "not_helped"
         try:
-            new = q.next_state(state, event)
+            new = q.transition(self.store, thread, event, now, actor)
         except q.InvalidTransition:
-            return f"Noted, but this question is already {state}."
+            return f"Noted, but this question is already {question['state']}."
         self.metrics.feedback.labels(feedback).inc()
-        self.store.update_question(thread, now, state=new, feedback=feedback)
-        self.store.record(f"feedback_{feedback}", now, thread, actor, state=new)
         if new == q.RESOLVED:
-            self.store.update_question(thread, now, resolved_at=iso(now))
-            self.store.record("resolved", now, thread, actor, via="feedback")
             return "Thanks for the feedback: glad it helped."
         self._needs_human(thread, channel, "not_helped", "", f"sorry:{key}")
         return "Thanks: a shifter will take over."
@@ -239,7 +263,7 @@ class Router:
             coordinator_at=None,
         )
         self.store.record(
-            "needs_human",
+            EventKind.NEEDS_HUMAN,
             now,
             thread,
             self.config.bot_name,
@@ -260,10 +284,7 @@ class Router:
         self._queue(
             str(question["channel_id"]), thread, f"{prefix}\n\n{text}" if prefix else text, key
         )
-        self.store.update_question(thread, now, state=q.RESOLVED, resolved_at=iso(now))
-        self.store.record(
-            "redirected_to_channel", now, thread, self.config.bot_name, channel=channel
-        )
+        q.transition(self.store, thread, "redirect", now, self.config.bot_name, channel=channel)
 
     async def _learn_timezone(self, user_id: str) -> None:
         """Remember a user's Mattermost time zone before a decision that may need it."""
@@ -280,7 +301,7 @@ class Router:
             return
         if self.store.question(post.thread_id) is not None:
             self.store.record(
-                "edited", self.clock.now(), post.thread_id, post.user_name, post_id=post.id
+                EventKind.EDITED, self.clock.now(), post.thread_id, post.user_name, post_id=post.id
             )
 
     def thread_reference(self, text: str) -> str:
@@ -300,7 +321,7 @@ class Router:
     async def _on_reaction(self, reaction: Reaction) -> None:
         if not reaction.added or reaction.user_id == self.bot_user_id:
             return
-        feedback = q.feedback_from_emoji(reaction.emoji)
+        feedback = feedback_from_emoji(reaction.emoji)
         if feedback is None:
             return
         await self._learn_timezone(reaction.user_id)
@@ -363,7 +384,8 @@ class Router:
             thread_id=command.root_id,
             role=self.role_of(command.user_name),
             now=self.clock.now(),
-            router=self,
+            audit=self.store,
+            find_thread=self.thread_reference,
         )
         try:
             reply = await dispatch(self.registry, ctx, command.text)

@@ -7,8 +7,6 @@ from pathlib import Path
 
 from conftest import FIXTURES, Bot
 
-from dastbot.answering.answers import LiveKnowledge
-
 
 async def test_help_lists_commands_and_unknown_commands_show_help(bot: Bot) -> None:
     reply = await bot.command("alice", "help")
@@ -40,7 +38,7 @@ async def test_kb_reload_keeps_the_old_base_when_the_new_one_is_broken(
 ) -> None:
     kb_dir = tmp_path / "kb"
     shutil.copytree(FIXTURES / "kb", kb_dir)
-    bot.router.knowledge = LiveKnowledge.load(kb_dir, bot.router.config)
+    bot.knowledge.path = kb_dir
     bot.router.role_of = lambda name: "coordinator" if name == "carol" else "user"
 
     (kb_dir / "panda.yaml").write_text("- id: broken\n  title: no answer here\n")

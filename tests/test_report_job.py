@@ -19,7 +19,6 @@ from dastbot.report.job import (
     ReportSettings,
     WeeklyReportJob,
     add_report_parsers,
-    register_report_commands,
 )
 
 COORDINATORS = "dast-coordinators"
@@ -27,13 +26,11 @@ WEATHER = "what is the weather in Rabat tomorrow?"
 
 
 def wire(bot: ShiftBot) -> WeeklyReportJob | None:
-    """What the lead wires in app.py and router.py; skipped where it is already wired."""
-    job = None
-    if not any(j.id == JOB_ID for j in bot.app.sweeper.jobs):
-        job = WeeklyReportJob(bot.router.config, bot.store, bot.router.duty, bot.knowledge)
-        bot.app.sweeper.add(job)
-    if bot.router.registry.find(["report"])[0] is None:
-        register_report_commands(bot.router.registry)
+    """The weekly job as app.py wires it (None where it is already wired)."""
+    if any(j.id == JOB_ID for j in bot.app.sweeper.jobs):
+        return None
+    job = WeeklyReportJob(bot.router.config, bot.store, bot.router.duty, bot.knowledge)
+    bot.app.sweeper.add(job)
     return job
 
 

@@ -165,7 +165,7 @@ async def test_take_resolve_and_reopen_move_the_question_and_say_so_in_the_threa
     assert reply.text == "sam took this; only they can release it."
     assert (await shiftbot.command("sam", "resolve https://chat.test/atlas/pl/q1")).text == (
         "Run `/dast resolve` in the question's thread, or give its link: "
-        "`/dast resolve https://chat.example.org/atlas/pl/<post id>`."
+        "`/dast resolve https://chat.test/atlas/pl/<post id>`."
     )
     assert (await shiftbot.command("sam", "resolve", thread="q1")).text.endswith("resolved.")
     assert (await shiftbot.command("sam", "resolve", thread="q1")).text == (

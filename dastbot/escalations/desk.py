@@ -25,19 +25,18 @@ from dastbot.escalations.model import (
     deadline_post,
     due_actions,
     escalation_post,
-    listing,
     next_due,
     record_event,
     record_sent,
     reminder_post,
 )
 from dastbot.escalations.sites import SiteMap
-from dastbot.kernel.commands import CommandContext, Registry, thread_argument
 from dastbot.kernel.config import Config
-from dastbot.kernel.markdown import escape_markdown
-from dastbot.kernel.models import CommandReply, Escalation, OutMessage, Post
+from dastbot.kernel.events import EventKind
+from dastbot.kernel.markdown import escape_markdown, mention
+from dastbot.kernel.models import Escalation, OutMessage, Post
 from dastbot.questions import lifecycle as q
-from dastbot.shifts.duty import Duty, mention
+from dastbot.shifts.duty import Duty
 from dastbot.store import Store
 
 log = logging.getLogger("dastbot.escalations.model")
@@ -148,19 +147,12 @@ class Desk:
         for i, destination in enumerate(destinations):
             key = f"escalation:{esc.id}" if i == 0 else f"escalation:{esc.id}:{i}"
             self.store.enqueue(OutMessage(destination, text, key=key), now)
-        self.store.record(
-            "escalation_opened",
-            now,
-            thread,
-            actor,
-            escalation=esc.id,
-            target=target.id,
-            reason=reason,
-            ticket=ticket,
-        )
+        facts = {"escalation": esc.id, "target": target.id, "reason": reason, "ticket": ticket}
+        if q.is_open(str(question["state"])):
+            q.transition(self.store, thread, "escalate", now, actor, **facts)
+        else:
+            self.store.record(EventKind.ESCALATION_OPENED, now, thread, actor, **facts)
         log.info("escalation %s opened to %s by %s", esc.id, target.id, actor)
-        if question["state"] in q.OPEN_STATES and question["state"] != q.ESCALATED:
-            self.store.update_question(thread, now, state=q.ESCALATED)
         where = f"~{target.channel}" if target.channel else ", ".join(destinations)
         told = f"Escalated to **{escape_markdown(target.name)}** ({where}) as {esc.id}"
         told += f" ({note})" if note else ""
@@ -185,7 +177,7 @@ class Desk:
             return True
         if esc.state != "open":
             self.store.record(
-                "escalation_followup", now, esc.thread_id, post.user_name, escalation=esc.id
+                EventKind.ESCALATION_FOLLOWUP, now, esc.thread_id, post.user_name, escalation=esc.id
             )
             return True
         log.info("escalation %s: reply from %s detected", esc.id, post.user_name)
@@ -218,7 +210,7 @@ class Desk:
         if updated.state in ("closed", "cancelled"):
             self.store.set_escalation_closed(esc.id, now)
         self.store.record(
-            f"escalation_{updated.state}",
+            EventKind(f"escalation_{updated.state}"),
             now,
             esc.thread_id,
             actor,
@@ -277,7 +269,7 @@ class Desk:
                     key = f"reminder:{esc.id}:{action.number}"
                     self.store.enqueue(OutMessage(channel, text, root, key), now)
                     self.store.record(
-                        "escalation_reminded",
+                        EventKind.ESCALATION_REMINDED,
                         now,
                         esc.thread_id,
                         self.config.bot_name,
@@ -299,7 +291,11 @@ class Desk:
         channel = self.config.mattermost.coordinators_channel
         self.store.enqueue(OutMessage(channel, text, key=f"deadline:{esc.id}"), now)
         self.store.record(
-            "escalation_deadline", now, esc.thread_id, self.config.bot_name, escalation=esc.id
+            EventKind.ESCALATION_DEADLINE,
+            now,
+            esc.thread_id,
+            self.config.bot_name,
+            escalation=esc.id,
         )
 
     def next_due(self, after: datetime) -> datetime | None:
@@ -336,36 +332,3 @@ class EscalationJob:
 
     def run(self, due: datetime, now: datetime) -> None:
         self.desk.chase(now)
-
-
-def register_escalation_commands(registry: Registry, desk: Callable[[], Desk]) -> None:
-    @registry.command(
-        "escalate",
-        "escalate TARGET [reason…] [ticket=GGUS-123456]",
-        "Escalate this thread to a cloud, a site (its cloud) or an expert group.",
-        "trainee",
-    )
-    async def _escalate(ctx: CommandContext, args: list[str]) -> CommandReply:
-        thread, rest = thread_argument(ctx, args)
-        if not thread:
-            return CommandReply("Run `/dast escalate` in the question's thread, or add its link.")
-        with ctx.router.store.atomic():
-            return CommandReply(desk().open(thread, rest, ctx.user_name, ctx.now))
-
-    @registry.command(
-        "escalation",
-        "escalation replied|close|cancel [ID]",
-        "Mark this thread's escalation (or ID) as replied, closed or cancelled.",
-        "trainee",
-    )
-    async def _escalation(ctx: CommandContext, args: list[str]) -> CommandReply:
-        thread, rest = thread_argument(ctx, args)
-        with ctx.router.store.atomic():
-            return CommandReply(desk().by_hand(thread, rest, ctx.user_name, ctx.now))
-
-    @registry.command(
-        "escalations", "escalations", "Open escalations, oldest first, with age and next reminder."
-    )
-    async def _escalations(ctx: CommandContext, args: list[str]) -> CommandReply:
-        d = desk()
-        return CommandReply(listing(d.store.escalations(("open",)), d.contacts, ctx.now))

@@ -1,7 +1,9 @@
 """Slash commands: parsing, the registry with each command's help text, and permission checks.
 
-A command handler is pure with respect to chat: it gets a ``CommandContext`` and the arguments and
-returns a ``CommandReply``; the router sends. Unknown commands answer with the help text.
+A handler is a module-level function of a feature that receives its feature's services (bound at
+registration with ``functools.partial``), the ``CommandContext`` (who, where, when) and the
+arguments, and returns a ``CommandReply``; it never sends: one place (the router) does. Unknown
+commands answer with the help text.
 """
 
 from __future__ import annotations
@@ -10,12 +12,10 @@ import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from dastbot.kernel.events import EventKind
 from dastbot.kernel.models import CommandReply
-
-if TYPE_CHECKING:
-    from dastbot.router import Router
 
 ROLES = ("user", "trainee", "shifter", "coordinator")
 
@@ -24,9 +24,18 @@ def role_rank(role: str) -> int:
     return ROLES.index(role) if role in ROLES else 0
 
 
+class Audit(Protocol):
+    """Where a refusal is recorded (the store's audit trail)."""
+
+    def record(
+        self, kind: str, now: datetime, thread_id: str = "", actor: str = "", **data: Any
+    ) -> None: ...
+
+
 @dataclass(frozen=True)
 class CommandContext:
-    """Who runs a command, where, when, and the bot's services."""
+    """Who runs a command, where and when; ``find_thread`` turns a permalink or post id in the
+    arguments into a tracked thread ("" when it is none); ``audit`` records refusals."""
 
     user_id: str
     user_name: str
@@ -34,7 +43,8 @@ class CommandContext:
     thread_id: str
     role: str
     now: datetime
-    router: Router
+    audit: Audit
+    find_thread: Callable[[str], str]
 
 
 Handler = Callable[[CommandContext, list[str]], Awaitable[CommandReply]]
@@ -54,14 +64,11 @@ class Registry:
     trigger: str = "/dast"
     specs: list[Spec] = field(default_factory=list)
 
-    def command(
-        self, words: str, usage: str, summary: str, role: str = "user"
-    ) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
-            self.specs.append(Spec(tuple(words.split()), usage, summary, role, handler))
-            return handler
-
-        return register
+    def add(
+        self, handler: Handler, words: str, usage: str, summary: str, role: str = "user"
+    ) -> None:
+        """Register ``handler`` for the command ``words`` (e.g. "shift book")."""
+        self.specs.append(Spec(tuple(words.split()), usage, summary, role, handler))
 
     def find(self, args: Sequence[str]) -> tuple[Spec | None, list[str]]:
         best: Spec | None = None
@@ -93,10 +100,10 @@ def thread_argument(ctx: CommandContext, args: list[str]) -> tuple[str, list[str
     """The thread a command acts on and the other arguments: the thread it was run in (its link
     among the arguments is dropped), else the first argument that names a tracked thread."""
     if ctx.thread_id:
-        rest = [a for a in args if ctx.router.thread_reference(a) != ctx.thread_id]
+        rest = [a for a in args if ctx.find_thread(a) != ctx.thread_id]
         return ctx.thread_id, rest
     for i, arg in enumerate(args):
-        found = ctx.router.thread_reference(arg)
+        found = ctx.find_thread(arg)
         if found:
             return found, args[:i] + args[i + 1 :]
     return "", args
@@ -131,7 +138,13 @@ async def dispatch(registry: Registry, ctx: CommandContext, text: str) -> Comman
 
 def refuse(ctx: CommandContext, command: str, why: str, **data: Any) -> CommandReply:
     """Say no, and record the refusal in the audit trail."""
-    ctx.router.store.record(
-        "command_refused", ctx.now, ctx.thread_id, ctx.user_name, command=command, why=why, **data
+    ctx.audit.record(
+        EventKind.COMMAND_REFUSED,
+        ctx.now,
+        ctx.thread_id,
+        ctx.user_name,
+        command=command,
+        why=why,
+        **data,
     )
     return CommandReply(why)

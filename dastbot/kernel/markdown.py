@@ -63,3 +63,8 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]], align: str = "")
     out = ["| " + " | ".join(header) + " |", "|" + "|".join(marks[a] for a in align) + "|"]
     out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
     return "\n".join(out)
+
+
+def mention(user: str | None) -> str:
+    """``@user``, or "" for nobody."""
+    return f"@{user}" if user else ""

@@ -7,7 +7,7 @@ This module owns:
 * ``WeeklyReportJob``: a coalescing ``DueJob`` (id ``weekly-report``) that posts the markdown of
   the past ISO week with the chart attached to the coordinators' channel, once per week (outbox
   key ``weekly-report:YYYY-Www``), even across restarts and outages;
-* ``register_report_commands``: ``/dast report [YYYY-Www]`` for shifters and coordinators;
+* ``register``: ``/dast report [YYYY-Www]`` for shifters and coordinators;
 * ``add_report_parsers``: the ``dastbot report`` and ``dastbot demo-data`` subcommands.
 """
 
@@ -18,7 +18,9 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,10 +52,10 @@ __all__ = [
     "ReportSettings",
     "WeeklyReportJob",
     "add_report_parsers",
-    "register_report_commands",
+    "register",
     "report_settings",
 ]
-log = logging.getLogger("dastbot.report.stats")
+log = logging.getLogger("dastbot.report")
 JOB_ID = "weekly-report"
 USAGE = "Usage: `/dast report [YYYY-Www]`, e.g. `/dast report 2026-W10` (default: last week)."
 
@@ -108,34 +110,46 @@ class WeeklyReportJob:
         self.store.record("weekly_report", now, actor=self.config.bot_name, week=week)
 
 
-def register_report_commands(registry: Registry) -> None:
-    @registry.command(
+@dataclass(frozen=True)
+class ReportServices:
+    """What ``/dast report`` uses."""
+
+    store: Store
+    duty: Duty
+    knowledge: LiveKnowledge
+
+
+async def _report(svc: ReportServices, ctx: CommandContext, args: list[str]) -> CommandReply:
+    calendar = svc.duty.calendar
+    if len(args) > 1:
+        return CommandReply(USAGE)
+    try:
+        week = (
+            week_label(date.fromisocalendar(*parse_week(args[0]), 1))
+            if args
+            else last_complete_week(ctx.now, calendar.zone)
+        )
+    except WeekError as exc:
+        return CommandReply(f"{exc}. {USAGE}")
+    report = build_report(
+        svc.store,
+        week,
+        calendar,
+        svc.duty.roster,
+        _titles(svc.knowledge.kb),
+    )
+    return CommandReply(to_markdown(report))
+
+
+def register(registry: Registry, svc: ReportServices) -> None:
+    registry.add(
+        partial(_report, svc),
         "report",
         "report [YYYY-Www]",
         "The weekly report (default: last week): questions, response times, escalations, "
         "coverage and knowledge gaps.",
         role="shifter",
     )
-    async def _report(ctx: CommandContext, args: list[str]) -> CommandReply:
-        calendar = ctx.router.duty.calendar
-        if len(args) > 1:
-            return CommandReply(USAGE)
-        try:
-            week = (
-                week_label(date.fromisocalendar(*parse_week(args[0]), 1))
-                if args
-                else last_complete_week(ctx.now, calendar.zone)
-            )
-        except WeekError as exc:
-            return CommandReply(f"{exc}. {USAGE}")
-        report = build_report(
-            ctx.router.store,
-            week,
-            calendar,
-            ctx.router.duty.roster,
-            _titles(ctx.router.knowledge.kb),
-        )
-        return CommandReply(to_markdown(report))
 
 
 # --- command line ----------------------------------------------------------------------------

@@ -1,17 +1,18 @@
-"""The /dast commands of the shift rota and of question handling: oncall, take, release, resolve,
-reopen, and shift book|release|swap|approve|list|gaps. Each refusal says why and is audited."""
+"""The /dast commands of the shift rota: oncall and shift book|release|swap|approve|list|gaps.
+Each refusal says why and is audited."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import partial
 
-from dastbot.kernel.commands import CommandContext, Registry, refuse, thread_argument
-from dastbot.kernel.markdown import table
+from dastbot.kernel.commands import CommandContext, Registry, refuse
+from dastbot.kernel.events import EventKind
+from dastbot.kernel.markdown import mention, table
 from dastbot.kernel.models import Assignment, CommandReply, OutMessage
-from dastbot.questions import lifecycle as q
-from dastbot.shifts.duty import describe_instant, mention
+from dastbot.shifts.duty import describe_instant
 from dastbot.shifts.rota import coverage_gaps
-from dastbot.store import iso
+from dastbot.shifts.services import ShiftServices
 
 
 def _parse_day(text: str, today: date) -> date:
@@ -26,273 +27,247 @@ def _parse_day(text: str, today: date) -> date:
         raise ValueError(f"`{text}` is not a date (YYYY-MM-DD, today or tomorrow)") from None
 
 
-def register_shift_commands(registry: Registry) -> None:
-    @registry.command("oncall", "oncall", "Who is on shift now, and when the next shift starts.")
-    async def _oncall(ctx: CommandContext, args: list[str]) -> CommandReply:
-        duty = ctx.router.duty.at(ctx.now)
-        tz = ctx.router._timezones.get(ctx.user_id)
-        if duty.shifter:
-            text = f"On shift now ({duty.slot}): {mention(duty.shifter)}"
-            text += f", trainee {mention(duty.trainee)}." if duty.trainee else "."
-        else:
-            text = "Nobody is on shift right now."
-        if duty.next_slot_start:
-            text += f" Next staffed shift: {describe_instant(duty.next_slot_start, tz, ctx.now)}."
-        if duty.coordinator:
-            text += f" Coordinator: {mention(duty.coordinator)}."
-        return CommandReply(text)
+async def _oncall(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> CommandReply:
+    duty = svc.duty.at(ctx.now)
+    tz = svc.timezone_of(ctx.user_id)
+    if duty.shifter:
+        text = f"On shift now ({duty.slot}): {mention(duty.shifter)}"
+        text += f", trainee {mention(duty.trainee)}." if duty.trainee else "."
+    else:
+        text = "Nobody is on shift right now."
+    if duty.next_slot_start:
+        text += f" Next staffed shift: {describe_instant(duty.next_slot_start, tz, ctx.now)}."
+    if duty.coordinator:
+        text += f" Coordinator: {mention(duty.coordinator)}."
+    return CommandReply(text)
 
-    async def _move(
-        ctx: CommandContext, args: list[str], event: q.Event, verb: str
-    ) -> CommandReply:
-        thread, _ = thread_argument(ctx, args)
-        name = {"claim": "take"}.get(event, event)
-        if not thread:
+
+# shifts -----------------------------------------------------------------------------------
+
+
+def _slot_name(svc: ShiftServices, ctx: CommandContext, text: str) -> str:
+    names = {n.lower(): n for n in svc.duty.calendar.slot_names}
+    if text.lower() not in names:
+        raise ValueError(f"`{text}` is not a slot ({', '.join(names.values())})")
+    return names[text.lower()]
+
+
+def _day_slot(
+    svc: ShiftServices, ctx: CommandContext, args: list[str]
+) -> tuple[date, str, list[str]]:
+    if len(args) < 2:
+        raise ValueError("give a date and a slot, e.g. `2026-03-30 EU`")
+    today = svc.duty.calendar.local_day(ctx.now)
+    day = _parse_day(args[0], today)
+    slot = _slot_name(svc, ctx, args[1])
+    if day < today:
+        raise ValueError(f"{day} is in the past")
+    if not svc.duty.calendar.is_working_day(day):
+        reason = svc.duty.calendar.off_reason(day)
+        raise ValueError(f"there are no shifts on {day} ({reason})")
+    return day, slot, args[2:]
+
+
+async def _book(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> CommandReply:
+    try:
+        day, slot, rest = _day_slot(svc, ctx, args)
+    except ValueError as exc:
+        return CommandReply(f"Cannot book: {exc}.")
+    user = rest[0].lstrip("@").lower() if rest else ctx.user_name
+    if user != ctx.user_name and ctx.role != "coordinator":
+        return refuse(ctx, "shift book", "Only coordinators can book shifts for others.")
+    person = next((p for p in svc.duty.roster if p.user == user), None)
+    if person is None:
+        return refuse(ctx, "shift book", f"{user} is not in the shifter roster.")
+    as_trainee = person.level == "trainee"
+    store = svc.store
+    with store.atomic():
+        current = store.assignment(day, slot) or Assignment(day, slot, None, None)
+        taken = current.trainee if as_trainee else current.shifter
+        if taken and taken != user:
             return CommandReply(
-                f"Run `/dast {name}` in the question's thread, or give its link: "
-                f"`/dast {name} https://chat.example.org/atlas/pl/<post id>`."
+                f"{slot} on {day} already has {'trainee' if as_trainee else 'shifter'} "
+                f"{taken}; ask for a swap with `/dast shift swap {day} {slot} {taken}`."
             )
-        store = ctx.router.store
-        with store.atomic():
-            question = store.question(thread)
-            if question is None:
-                return CommandReply("I do not track that thread.")
-            holder = question["claimed_by"]
-            if (
-                event == "release"
-                and holder not in (ctx.user_name, None)
-                and ctx.role != "coordinator"
-            ):
-                return refuse(ctx, name, f"{holder} took this; only they can release it.")
-            try:
-                new = q.next_state(question["state"], event)
-            except q.InvalidTransition as exc:
-                return CommandReply(f"{str(exc).capitalize()}.")
-            fields: dict[str, object] = {"state": new}
-            if event == "claim":
-                fields["claimed_by"] = ctx.user_name
-                if not question["first_human_at"]:
-                    fields["first_human_at"] = iso(ctx.now)
-            elif event in ("release", "reopen"):
-                fields["claimed_by"] = None
-            if event == "resolve":
-                fields["resolved_at"] = iso(ctx.now)
-            elif event == "reopen":
-                fields["resolved_at"] = None
-            store.update_question(thread, ctx.now, **fields)
-            store.record(name, ctx.now, thread, ctx.user_name, state=new)
-            text = f"{mention(ctx.user_name)} {verb} this question."
-            key = f"{name}:{thread}:{iso(ctx.now)}"
-            store.enqueue(OutMessage(question["channel_id"], text, thread, key), ctx.now)
-        return CommandReply(f"Done: the question is now {new}.")
+        updated = Assignment(
+            day,
+            slot,
+            current.shifter if as_trainee else user,
+            user if as_trainee else current.trainee,
+        )
+        store.set_assignment(updated, ctx.user_name, ctx.now)
+        store.record(
+            EventKind.SHIFT_BOOKED, ctx.now, "", ctx.user_name, day=str(day), slot=slot, user=user
+        )
+    role = "trainee" if as_trainee else "shifter"
+    return CommandReply(f"Booked {user} as {role} for {slot} on {day:%a %d %b %Y}.")
 
-    @registry.command("take", "take [thread]", "Take a question: you answer it.", "trainee")
-    async def _take(ctx: CommandContext, args: list[str]) -> CommandReply:
-        return await _move(ctx, args, "claim", "took")
 
-    @registry.command("release", "release [thread]", "Give a question back.", "trainee")
-    async def _release(ctx: CommandContext, args: list[str]) -> CommandReply:
-        return await _move(ctx, args, "release", "released")
+async def _unbook(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> CommandReply:
+    try:
+        day, slot, rest = _day_slot(svc, ctx, args)
+    except ValueError as exc:
+        return CommandReply(f"Cannot release: {exc}.")
+    user = rest[0].lstrip("@").lower() if rest else ctx.user_name
+    if user != ctx.user_name and ctx.role != "coordinator":
+        return refuse(ctx, "shift release", "Only coordinators can release others' shifts.")
+    store = svc.store
+    with store.atomic():
+        current = store.assignment(day, slot)
+        if current is None or user not in (current.shifter, current.trainee):
+            return CommandReply(f"{user} is not booked for {slot} on {day}.")
+        updated = Assignment(
+            day,
+            slot,
+            None if current.shifter == user else current.shifter,
+            None if current.trainee == user else current.trainee,
+        )
+        store.set_assignment(updated, ctx.user_name, ctx.now)
+        store.record(
+            EventKind.SHIFT_RELEASED, ctx.now, "", ctx.user_name, day=str(day), slot=slot, user=user
+        )
+    return CommandReply(f"Released {user} from {slot} on {day:%a %d %b %Y}; the slot needs cover.")
 
-    @registry.command("resolve", "resolve [thread]", "Mark a question resolved.", "trainee")
-    async def _resolve(ctx: CommandContext, args: list[str]) -> CommandReply:
-        return await _move(ctx, args, "resolve", "resolved")
 
-    @registry.command("reopen", "reopen [thread]", "Reopen a resolved question.", "trainee")
-    async def _reopen(ctx: CommandContext, args: list[str]) -> CommandReply:
-        return await _move(ctx, args, "reopen", "reopened")
+async def _swap(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> CommandReply:
+    try:
+        day, slot, rest = _day_slot(svc, ctx, args)
+    except ValueError as exc:
+        return CommandReply(f"Cannot swap: {exc}.")
+    if not rest:
+        return CommandReply("Name who takes the shift: `/dast shift swap DATE SLOT USER`.")
+    other = rest[0].lstrip("@").lower()
+    store = svc.store
+    current = store.assignment(day, slot)
+    holder = current.shifter if current else None
+    if ctx.role != "coordinator" and holder != ctx.user_name:
+        return refuse(ctx, "shift swap", f"You are not the shifter of {slot} on {day}.")
+    if holder is None:
+        return CommandReply(f"Nobody holds {slot} on {day}; book it instead.")
+    with store.atomic():
+        swap_id = store.add_swap(day, slot, holder, other, ctx.now)
+        store.record(EventKind.SWAP_REQUESTED, ctx.now, "", ctx.user_name, swap=swap_id)
+        if ctx.role == "coordinator":
+            return _apply_swap(svc, ctx, swap_id)
+    coordinators = " ".join(mention(c) for c in svc.duty.coordinators())
+    text = (
+        f"{coordinators or 'Coordinators'}: {ctx.user_name} asks to hand {slot} on {day} to "
+        f"{other}. Approve with `/dast shift approve {swap_id}`."
+    )
+    channel = svc.config.mattermost.coordinators_channel
+    store.enqueue(OutMessage(channel, text, key=f"swap:{swap_id}"), ctx.now)
+    return CommandReply(f"Swap request #{swap_id} sent to the coordinators.")
 
-    # shifts -----------------------------------------------------------------------------------
 
-    def _slot_name(ctx: CommandContext, text: str) -> str:
-        names = {n.lower(): n for n in ctx.router.duty.calendar.slot_names}
-        if text.lower() not in names:
-            raise ValueError(f"`{text}` is not a slot ({', '.join(names.values())})")
-        return names[text.lower()]
+def _apply_swap(svc: ShiftServices, ctx: CommandContext, swap_id: int) -> CommandReply:
+    store = svc.store
+    swap = store.swap(swap_id)
+    if swap is None or swap["state"] != "pending":
+        return CommandReply(f"There is no pending swap #{swap_id}.")
+    day = date.fromisoformat(swap["day"])
+    current = store.assignment(day, swap["slot"])
+    if current is None or current.shifter != swap["from_user"]:
+        store.decide_swap(swap_id, "stale", ctx.user_name, ctx.now)
+        return CommandReply(f"Swap #{swap_id} no longer applies: the shift changed.")
+    store.set_assignment(
+        Assignment(day, swap["slot"], swap["to_user"], current.trainee), ctx.user_name, ctx.now
+    )
+    store.decide_swap(swap_id, "approved", ctx.user_name, ctx.now)
+    store.record(EventKind.SWAP_APPROVED, ctx.now, "", ctx.user_name, swap=swap_id)
+    return CommandReply(
+        f"Swap #{swap_id} done: {swap['to_user']} now holds {swap['slot']} on {day}."
+    )
 
-    def _day_slot(ctx: CommandContext, args: list[str]) -> tuple[date, str, list[str]]:
-        if len(args) < 2:
-            raise ValueError("give a date and a slot, e.g. `2026-03-30 EU`")
-        today = ctx.router.duty.calendar.local_day(ctx.now)
-        day = _parse_day(args[0], today)
-        slot = _slot_name(ctx, args[1])
-        if day < today:
-            raise ValueError(f"{day} is in the past")
-        if not ctx.router.duty.calendar.is_working_day(day):
-            reason = ctx.router.duty.calendar.off_reason(day)
-            raise ValueError(f"there are no shifts on {day} ({reason})")
-        return day, slot, args[2:]
 
-    @registry.command(
+async def _approve(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> CommandReply:
+    if not args or not args[0].lstrip("#").isdigit():
+        pending = svc.store.pending_swaps()
+        listed = ", ".join(f"#{s['id']} ({s['day']} {s['slot']})" for s in pending) or "none"
+        return CommandReply(f"Usage: `/dast shift approve ID`. Pending: {listed}.")
+    with svc.store.atomic():
+        return _apply_swap(svc, ctx, int(args[0].lstrip("#")))
+
+
+async def _list(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> CommandReply:
+    days = int(args[0]) if args and args[0].isdigit() else 7
+    calendar = svc.duty.calendar
+    today = calendar.local_day(ctx.now)
+    assignments = svc.store.assignments(today, today + timedelta(days=days))
+    rows = []
+    for offset in range(min(days, 60)):
+        day = today + timedelta(days=offset)
+        for slot in calendar.slots_on(day):
+            a = assignments.get(slot.key)
+            rows.append(
+                (
+                    f"{day:%a %d %b}",
+                    slot.name,
+                    (a.shifter if a else None) or "**empty**",
+                    (a.trainee if a else None) or "",
+                )
+            )
+    if not rows:
+        return CommandReply(f"No shifts in the next {days} days.")
+    return CommandReply(table(("day", "slot", "shifter", "trainee"), rows))
+
+
+async def _gaps(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> CommandReply:
+    days = int(args[0]) if args and args[0].isdigit() else 14
+    duty = svc.duty
+    gaps = coverage_gaps(duty.calendar, duty.assignments_from(ctx.now), ctx.now, min(days, 60))
+    if not gaps:
+        return CommandReply(f"Every slot of the next {days} days is staffed.")
+    lines = [f"{len(gaps)} unstaffed slot(s) in the next {days} days:"]
+    lines += [
+        f"- {g.name} {g.start.astimezone(duty.calendar.zone):%a %d %b %H:%M %Z}" for g in gaps
+    ]
+    return CommandReply("\n".join(lines))
+
+
+def register(registry: Registry, svc: ShiftServices) -> None:
+    registry.add(
+        partial(_oncall, svc),
+        "oncall",
+        "oncall",
+        "Who is on shift now, and when the next shift starts.",
+    )
+    registry.add(
+        partial(_book, svc),
         "shift book",
         "shift book DATE SLOT [USER]",
         "Book a shift (coordinators may book someone else).",
         "trainee",
     )
-    async def _book(ctx: CommandContext, args: list[str]) -> CommandReply:
-        try:
-            day, slot, rest = _day_slot(ctx, args)
-        except ValueError as exc:
-            return CommandReply(f"Cannot book: {exc}.")
-        user = rest[0].lstrip("@").lower() if rest else ctx.user_name
-        if user != ctx.user_name and ctx.role != "coordinator":
-            return refuse(ctx, "shift book", "Only coordinators can book shifts for others.")
-        person = next((p for p in ctx.router.duty.roster if p.user == user), None)
-        if person is None:
-            return refuse(ctx, "shift book", f"{user} is not in the shifter roster.")
-        as_trainee = person.level == "trainee"
-        store = ctx.router.store
-        with store.atomic():
-            current = store.assignment(day, slot) or Assignment(day, slot, None, None)
-            taken = current.trainee if as_trainee else current.shifter
-            if taken and taken != user:
-                return CommandReply(
-                    f"{slot} on {day} already has {'trainee' if as_trainee else 'shifter'} "
-                    f"{taken}; ask for a swap with `/dast shift swap {day} {slot} {taken}`."
-                )
-            updated = Assignment(
-                day,
-                slot,
-                current.shifter if as_trainee else user,
-                user if as_trainee else current.trainee,
-            )
-            store.set_assignment(updated, ctx.user_name, ctx.now)
-            store.record(
-                "shift_booked", ctx.now, "", ctx.user_name, day=str(day), slot=slot, user=user
-            )
-        role = "trainee" if as_trainee else "shifter"
-        return CommandReply(f"Booked {user} as {role} for {slot} on {day:%a %d %b %Y}.")
-
-    @registry.command(
+    registry.add(
+        partial(_unbook, svc),
         "shift release",
         "shift release DATE SLOT [USER]",
         "Give up a booked shift (coordinators may remove anyone).",
         "trainee",
     )
-    async def _unbook(ctx: CommandContext, args: list[str]) -> CommandReply:
-        try:
-            day, slot, rest = _day_slot(ctx, args)
-        except ValueError as exc:
-            return CommandReply(f"Cannot release: {exc}.")
-        user = rest[0].lstrip("@").lower() if rest else ctx.user_name
-        if user != ctx.user_name and ctx.role != "coordinator":
-            return refuse(ctx, "shift release", "Only coordinators can release others' shifts.")
-        store = ctx.router.store
-        with store.atomic():
-            current = store.assignment(day, slot)
-            if current is None or user not in (current.shifter, current.trainee):
-                return CommandReply(f"{user} is not booked for {slot} on {day}.")
-            updated = Assignment(
-                day,
-                slot,
-                None if current.shifter == user else current.shifter,
-                None if current.trainee == user else current.trainee,
-            )
-            store.set_assignment(updated, ctx.user_name, ctx.now)
-            store.record(
-                "shift_released", ctx.now, "", ctx.user_name, day=str(day), slot=slot, user=user
-            )
-        return CommandReply(
-            f"Released {user} from {slot} on {day:%a %d %b %Y}; the slot needs cover."
-        )
-
-    @registry.command(
+    registry.add(
+        partial(_swap, svc),
         "shift swap",
         "shift swap DATE SLOT USER",
         "Hand your shift to USER (a coordinator approves; a coordinator's swap is immediate).",
         "trainee",
     )
-    async def _swap(ctx: CommandContext, args: list[str]) -> CommandReply:
-        try:
-            day, slot, rest = _day_slot(ctx, args)
-        except ValueError as exc:
-            return CommandReply(f"Cannot swap: {exc}.")
-        if not rest:
-            return CommandReply("Name who takes the shift: `/dast shift swap DATE SLOT USER`.")
-        other = rest[0].lstrip("@").lower()
-        store = ctx.router.store
-        current = store.assignment(day, slot)
-        holder = current.shifter if current else None
-        if ctx.role != "coordinator" and holder != ctx.user_name:
-            return refuse(ctx, "shift swap", f"You are not the shifter of {slot} on {day}.")
-        if holder is None:
-            return CommandReply(f"Nobody holds {slot} on {day}; book it instead.")
-        with store.atomic():
-            swap_id = store.add_swap(day, slot, holder, other, ctx.now)
-            store.record("swap_requested", ctx.now, "", ctx.user_name, swap=swap_id)
-            if ctx.role == "coordinator":
-                return _apply_swap(ctx, swap_id)
-        coordinators = " ".join(mention(c) for c in ctx.router.duty.coordinators())
-        text = (
-            f"{coordinators or 'Coordinators'}: {ctx.user_name} asks to hand {slot} on {day} to "
-            f"{other}. Approve with `/dast shift approve {swap_id}`."
-        )
-        channel = ctx.router.config.mattermost.coordinators_channel
-        store.enqueue(OutMessage(channel, text, key=f"swap:{swap_id}"), ctx.now)
-        return CommandReply(f"Swap request #{swap_id} sent to the coordinators.")
-
-    def _apply_swap(ctx: CommandContext, swap_id: int) -> CommandReply:
-        store = ctx.router.store
-        swap = store.swap(swap_id)
-        if swap is None or swap["state"] != "pending":
-            return CommandReply(f"There is no pending swap #{swap_id}.")
-        day = date.fromisoformat(swap["day"])
-        current = store.assignment(day, swap["slot"])
-        if current is None or current.shifter != swap["from_user"]:
-            store.decide_swap(swap_id, "stale", ctx.user_name, ctx.now)
-            return CommandReply(f"Swap #{swap_id} no longer applies: the shift changed.")
-        store.set_assignment(
-            Assignment(day, swap["slot"], swap["to_user"], current.trainee), ctx.user_name, ctx.now
-        )
-        store.decide_swap(swap_id, "approved", ctx.user_name, ctx.now)
-        store.record("swap_approved", ctx.now, "", ctx.user_name, swap=swap_id)
-        return CommandReply(
-            f"Swap #{swap_id} done: {swap['to_user']} now holds {swap['slot']} on {day}."
-        )
-
-    @registry.command("shift approve", "shift approve ID", "Approve a swap request.", "coordinator")
-    async def _approve(ctx: CommandContext, args: list[str]) -> CommandReply:
-        if not args or not args[0].lstrip("#").isdigit():
-            pending = ctx.router.store.pending_swaps()
-            listed = ", ".join(f"#{s['id']} ({s['day']} {s['slot']})" for s in pending) or "none"
-            return CommandReply(f"Usage: `/dast shift approve ID`. Pending: {listed}.")
-        with ctx.router.store.atomic():
-            return _apply_swap(ctx, int(args[0].lstrip("#")))
-
-    @registry.command(
-        "shift list", "shift list [DAYS]", "The schedule of the next days (default 7)."
+    registry.add(
+        partial(_approve, svc),
+        "shift approve",
+        "shift approve ID",
+        "Approve a swap request.",
+        "coordinator",
     )
-    async def _list(ctx: CommandContext, args: list[str]) -> CommandReply:
-        days = int(args[0]) if args and args[0].isdigit() else 7
-        calendar = ctx.router.duty.calendar
-        today = calendar.local_day(ctx.now)
-        assignments = ctx.router.store.assignments(today, today + timedelta(days=days))
-        rows = []
-        for offset in range(min(days, 60)):
-            day = today + timedelta(days=offset)
-            for slot in calendar.slots_on(day):
-                a = assignments.get(slot.key)
-                rows.append(
-                    (
-                        f"{day:%a %d %b}",
-                        slot.name,
-                        (a.shifter if a else None) or "**empty**",
-                        (a.trainee if a else None) or "",
-                    )
-                )
-        if not rows:
-            return CommandReply(f"No shifts in the next {days} days.")
-        return CommandReply(table(("day", "slot", "shifter", "trainee"), rows))
-
-    @registry.command("shift gaps", "shift gaps [DAYS]", "Unstaffed slots ahead (default 14).")
-    async def _gaps(ctx: CommandContext, args: list[str]) -> CommandReply:
-        days = int(args[0]) if args and args[0].isdigit() else 14
-        duty = ctx.router.duty
-        gaps = coverage_gaps(duty.calendar, duty.assignments_from(ctx.now), ctx.now, min(days, 60))
-        if not gaps:
-            return CommandReply(f"Every slot of the next {days} days is staffed.")
-        lines = [f"{len(gaps)} unstaffed slot(s) in the next {days} days:"]
-        lines += [
-            f"- {g.name} {g.start.astimezone(duty.calendar.zone):%a %d %b %H:%M %Z}" for g in gaps
-        ]
-        return CommandReply("\n".join(lines))
+    registry.add(
+        partial(_list, svc),
+        "shift list",
+        "shift list [DAYS]",
+        "The schedule of the next days (default 7).",
+    )
+    registry.add(
+        partial(_gaps, svc),
+        "shift gaps",
+        "shift gaps [DAYS]",
+        "Unstaffed slots ahead (default 14).",
+    )

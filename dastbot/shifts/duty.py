@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dastbot.kernel.config import Config
+from dastbot.kernel.markdown import mention
 from dastbot.kernel.models import Assignment
 from dastbot.shifts.rota import (
     HORIZON_DAYS,
@@ -38,10 +39,6 @@ class HumanNeeded:
     waiting_for: datetime | None
     reping_due: datetime | None
     coordinator_due: datetime | None
-
-
-def mention(user: str | None) -> str:
-    return f"@{user}" if user else ""
 
 
 def on_shift(shifter: str | None, trainee: str | None, nobody: str = "") -> str:

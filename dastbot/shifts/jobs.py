@@ -9,10 +9,10 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from dastbot.kernel.config import Config
-from dastbot.kernel.markdown import escape_markdown
+from dastbot.kernel.markdown import escape_markdown, mention
 from dastbot.kernel.models import OutMessage
 from dastbot.questions.lifecycle import OPEN_STATES
-from dastbot.shifts.duty import Duty, mention, on_shift
+from dastbot.shifts.duty import Duty, on_shift
 from dastbot.shifts.rota import coverage_gaps, next_boundary, slot_boundaries
 from dastbot.store import Store, iso, parse_iso
 

@@ -1,0 +1,53 @@
+"""Every kind of event the audit trail (the store's ``events`` table) records, in one enum.
+
+Writers pass a member, readers compare against members; a kind spelled as a string literal
+anywhere else is a bug. ``EventKind`` is a ``StrEnum``, so the stored text is the member's value
+and rows written by earlier versions read back unchanged.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventKind(StrEnum):
+    # a question arrives
+    ANSWERED = "answered"
+    ABSTAINED = "abstained"
+    NEEDS_HUMAN = "needs_human"
+    # people in the thread
+    ASKER_REPLY = "asker_reply"
+    HUMAN_REPLY = "human_reply"
+    EDITED = "edited"
+    # the question's state changes (see ``dastbot.questions.lifecycle``)
+    FEEDBACK_HELPED = "feedback_helped"
+    FEEDBACK_NOT_HELPED = "feedback_not_helped"
+    TAKE = "take"
+    RELEASE = "release"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+    REDIRECTED = "redirected_to_channel"
+    RESOLVED = "resolved"
+    """Written by versions before the state machine, after ``feedback_helped``; read only."""
+    # no-reply rule
+    REPINGED = "repinged"
+    COORDINATOR_TOLD = "coordinator_told"
+    # escalations
+    ESCALATION_OPENED = "escalation_opened"
+    ESCALATION_REPLIED = "escalation_replied"
+    ESCALATION_FOLLOWUP = "escalation_followup"
+    ESCALATION_REMINDED = "escalation_reminded"
+    ESCALATION_DEADLINE = "escalation_deadline"
+    ESCALATION_CLOSED = "escalation_closed"
+    ESCALATION_CANCELLED = "escalation_cancelled"
+    # shifts
+    SHIFT_BOOKED = "shift_booked"
+    SHIFT_RELEASED = "shift_released"
+    SHIFTS_IMPORTED = "shifts_imported"
+    SWAP_REQUESTED = "swap_requested"
+    SWAP_APPROVED = "swap_approved"
+    # knowledge base, commands, reports
+    KB_RELOADED = "kb_reloaded"
+    KB_PROPOSED = "kb_proposed"
+    COMMAND_REFUSED = "command_refused"
+    WEEKLY_REPORT = "weekly_report"
