@@ -285,3 +285,20 @@ async def test_a_question_in_a_direct_message_is_sent_to_the_help_channel(
         "alice", KNOWN, post_id="d2", channel="dm-alice", channel_type="D"
     )
     assert "Task went to 'exhausted' status" in answer.message
+
+
+async def test_the_weekly_report_counts_a_question_redirected_from_a_dm_as_resolved(
+    shiftbot: ShiftBot,
+) -> None:
+    from dastbot.report.stats import build_report, week_label
+
+    shiftbot.book("2026-03-02", "EU", "sam")
+    await shiftbot.say("alice", WEATHER, post_id="d1", channel="dm-alice", channel_type="D")
+    assert shiftbot.store.question("d1")["state"] == "resolved"  # type: ignore[index]
+
+    week = week_label(shiftbot.clock.now().date())
+    report = build_report(shiftbot.store, week, shiftbot.router.duty.calendar)
+    assert report.this.questions.asked == 1
+    assert report.this.questions.open_at_end == 0
+    assert report.this.questions.resolved_at_end == 1
+    assert report.this.questions.outcomes["waiting"] == 0

@@ -68,9 +68,11 @@ from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz, process
 
+from dastbot.kernel.events import EventKind
 from dastbot.kernel.markdown import one_line, table
 from dastbot.kernel.models import Assignment
 from dastbot.kernel.settings import WEEKDAYS, Person
+from dastbot.questions.lifecycle import CLAIMED, ESCALATED, STATE_KINDS, WAITING, replay
 from dastbot.shifts.rota import (
     Calendar,
     SlotStatus,
@@ -99,20 +101,10 @@ OUTCOME_LABELS = {
     "bot_no_feedback": "bot answer, no feedback",
     "waiting": "waiting for a person",
 }
-OPEN_AT_END = ("waiting", "claimed", "escalated")
+OPEN_AT_END = (WAITING, CLAIMED, ESCALATED)
 _FULL_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEK = re.compile(r"^\s*(\d{4})-?W(\d{1,2})\s*$", re.IGNORECASE)
-_STATE_KINDS = (
-    "feedback_helped",
-    "feedback_not_helped",
-    "resolved",
-    "take",
-    "release",
-    "resolve",
-    "reopen",
-    "escalation_opened",
-)
-_THREAD_KINDS = (*_STATE_KINDS, "needs_human", "human_reply")
+_THREAD_KINDS = (*STATE_KINDS, EventKind.NEEDS_HUMAN, EventKind.HUMAN_REPLY)
 # fmt: off
 _STOP_WORDS = frozenset((
     "a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "do", "does", "for",
@@ -440,24 +432,9 @@ def _times(values: Sequence[float]) -> ResponseTimes:
     return ResponseTimes(len(values), quantile(values, 0.5), quantile(values, 0.9))
 
 
-def _state_at_end(row: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> str:
-    """Replay the question's state from its audit trail (the events before the week's end)."""
-    state = "answered" if row.get("entry_id") else "waiting"
-    for event in events:
-        kind = event["kind"]
-        if kind == "escalation_opened":
-            if state not in ("resolved", "escalated"):
-                state = "escalated"
-        elif kind == "resolved":
-            state = "resolved"
-        elif kind in _STATE_KINDS and event["data"].get("state"):
-            state = str(event["data"]["state"])
-    return state
-
-
 def _first_feedback(events: Sequence[Mapping[str, Any]]) -> str | None:
     for event in events:
-        if event["kind"] in ("feedback_helped", "feedback_not_helped"):
+        if event["kind"] in (EventKind.FEEDBACK_HELPED, EventKind.FEEDBACK_NOT_HELPED):
             return str(event["kind"]).removeprefix("feedback_")
     return None
 
@@ -522,7 +499,7 @@ def week_stats(
     for row in rows.questions:
         thread = str(row["thread_id"])
         events = by_thread.get(thread, [])
-        state = _state_at_end(row, events)
+        state = replay(row.get("entry_id"), events)
         if state in OPEN_AT_END:
             backlog += 1
         if not s <= row["created_at"] < e:
