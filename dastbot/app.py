@@ -8,16 +8,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dastbot.answering.answers import LiveKnowledge
-from dastbot.answering.knowledge import packaged_knowledge
 from dastbot.chat.base import Chat
 from dastbot.escalations.desk import EscalationJob
 from dastbot.kernel.clock import Clock, SettableClock
 from dastbot.kernel.config import Config
 from dastbot.kernel.metrics import Metrics
+from dastbot.kernel.paths import knowledge_path
 from dastbot.kernel.scheduler import Sweeper
 from dastbot.questions.lifecycle import OPEN_STATES
 from dastbot.report.job import WeeklyReportJob
@@ -29,17 +28,6 @@ if TYPE_CHECKING:
     from dastbot.chat.mattermost import MattermostChat
 
 log = logging.getLogger("dastbot.app")
-DEFAULT_KB = "knowledge"
-
-
-def knowledge_path(config: Config) -> Path:
-    """The configured knowledge base; the packaged one when the default folder is absent."""
-    path = config.resolve(config.kb)
-    if not path.exists() and config.kb == DEFAULT_KB:
-        return packaged_knowledge()
-    return path
-
-
 class App:
     def __init__(
         self,

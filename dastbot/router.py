@@ -23,7 +23,7 @@ from dastbot.answering.answers import (
 )
 from dastbot.chat.base import Chat
 from dastbot.escalations import commands as escalation_commands
-from dastbot.escalations.desk import Desk, data_file
+from dastbot.escalations.desk import Desk
 from dastbot.escalations.model import Contacts, load_contacts
 from dastbot.escalations.sites import SiteMap, load_sites
 from dastbot.kernel.clock import Clock
@@ -33,6 +33,7 @@ from dastbot.kernel.events import EventKind
 from dastbot.kernel.logs import log_context
 from dastbot.kernel.metrics import Metrics
 from dastbot.kernel.models import Click, Command, CommandReply, OutMessage, Post, Reaction
+from dastbot.kernel.paths import data_file
 from dastbot.questions import commands as question_commands
 from dastbot.questions import kb_commands
 from dastbot.questions import lifecycle as q

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, shared_dir
 
-from dastbot.__main__ import main
+from dastbot.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 

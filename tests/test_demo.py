@@ -93,7 +93,7 @@ def test_outcome_mix(filled: tuple[Store, DemoSummary]) -> None:
 def test_texts_come_from_the_knowledge_base_and_out_of_scope_topics(
     default_config: Config, filled: tuple[Store, DemoSummary]
 ) -> None:
-    from dastbot.app import knowledge_path
+    from dastbot.kernel.paths import knowledge_path
 
     store, _ = filled
     kb = load_knowledge(knowledge_path(default_config))

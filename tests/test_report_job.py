@@ -179,7 +179,7 @@ def test_demo_data_then_report_in_every_format(
 
 
 def test_cli_errors(cli: argparse.ArgumentParser, tmp_path: Path) -> None:
-    from dastbot.__main__ import CliError
+    from dastbot.kernel.cli import CliError
 
     db = str(tmp_path / "d.db")
     with pytest.raises(CliError, match="no such database") as missing:

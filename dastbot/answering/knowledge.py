@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -88,15 +87,6 @@ class KnowledgeBase:
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(self.entries)
-
-
-def packaged_knowledge() -> Path:
-    """The knowledge base shipped inside the installed package (in a source checkout: the
-    repository's knowledge folder)."""
-    installed = Path(str(resources.files("dastbot") / "_knowledge"))
-    if installed.is_dir():
-        return installed
-    return Path(__file__).resolve().parents[2] / "knowledge"
 
 
 def _files(path: Path) -> list[Path]:

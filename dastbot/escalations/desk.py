@@ -12,10 +12,8 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from dastbot.answering.extract import extract
-from dastbot.answering.knowledge import packaged_knowledge
 from dastbot.escalations.model import (
     Contacts,
     DeadlinePassed,
@@ -43,17 +41,6 @@ log = logging.getLogger("dastbot.escalations.model")
 Permalink = Callable[[str], str]
 _TICKET = re.compile(r"^ticket=(\S+)$", re.IGNORECASE)
 QUOTE_LIMIT = 1500
-
-
-def data_file(config: Config, value: str, name: str) -> Path:
-    """contacts/sites: the configured path, else beside the knowledge base, else packaged."""
-    if value:
-        return config.resolve(value)
-    beside = config.resolve(config.kb)
-    folder = beside if beside.is_dir() else beside.parent
-    if (folder / name).is_file():
-        return folder / name
-    return packaged_knowledge() / name
 
 
 def summary(text: str) -> str:

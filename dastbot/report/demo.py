@@ -184,7 +184,7 @@ def _fill(rng: random.Random, template: str) -> str:
 
 def _entries(config: Config) -> list[Entry]:
     from dastbot.answering.knowledge import load_knowledge
-    from dastbot.app import knowledge_path
+    from dastbot.kernel.paths import knowledge_path
 
     return [e for e in load_knowledge(knowledge_path(config)) if e.patterns]
 
@@ -192,8 +192,8 @@ def _entries(config: Config) -> list[Entry]:
 def _targets(config: Config) -> list[tuple[str, int]]:
     """The demo's escalation targets that the configured contacts know (all when unreadable)."""
     try:
-        from dastbot.escalations.desk import data_file
         from dastbot.escalations.model import load_contacts
+        from dastbot.kernel.paths import data_file
 
         known = load_contacts(data_file(config, config.contacts, "contacts.yaml")).ids()
     except Exception:

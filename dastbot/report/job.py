@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dastbot.kernel.cli import EXIT_USAGE, CliError, config_from_args, parse_instant
 from dastbot.kernel.commands import CommandContext, Registry
 from dastbot.kernel.config import Config
 from dastbot.kernel.models import CommandReply, OutMessage
@@ -155,27 +156,9 @@ def register(registry: Registry, svc: ReportServices) -> None:
 # --- command line ----------------------------------------------------------------------------
 
 
-def _cli() -> Any:
-    """``dastbot.__main__``, imported late (it imports this module). Under ``python -m dastbot``
-    that module runs as ``__main__``: use it, so that its ``main`` catches our ``CliError``."""
-    running = sys.modules.get("__main__")
-    spec = getattr(running, "__spec__", None)
-    if running is not None and spec is not None and spec.name == "dastbot.__main__":
-        return running
-    import dastbot.__main__ as cli
-
-    return cli
-
-
-def _cli_error(message: str, usage: bool = False) -> Exception:
-    cli = _cli()
-    error: Exception = cli.CliError(message, cli.EXIT_USAGE if usage else cli.EXIT_ERRORS)
-    return error
-
-
 def _kb_titles(config: Config) -> dict[str, str]:
     from dastbot.answering.knowledge import KnowledgeError, load_knowledge
-    from dastbot.app import knowledge_path
+    from dastbot.kernel.paths import knowledge_path
 
     try:
         return _titles(load_knowledge(knowledge_path(config)))
@@ -184,16 +167,16 @@ def _kb_titles(config: Config) -> dict[str, str]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    config: Config = _cli()._config(args)
+    config = config_from_args(args)
     calendar = Calendar(config.shifts)
     try:
         week = args.week and week_label(date.fromisocalendar(*parse_week(args.week), 1))
     except WeekError as exc:
-        raise _cli_error(f"--week: {exc}", usage=True) from None
+        raise CliError(f"--week: {exc}", EXIT_USAGE) from None
     week = week or last_complete_week(datetime.now(UTC), calendar.zone)
     path = config.resolve(config.db)
     if str(path) != ":memory:" and not path.is_file():
-        raise _cli_error(f"{path}: no such database (give --db, or run dastbot demo-data)")
+        raise CliError(f"{path}: no such database (give --db, or run dastbot demo-data)")
     store = Store.open(path)
     try:
         report = build_report(store, week, calendar, config.roster, _kb_titles(config))
@@ -203,7 +186,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         try:
             png = chart_png(report)
         except ImportError as exc:
-            raise _cli_error(f"--chart needs matplotlib: {exc}") from None
+            raise CliError(f"--chart needs matplotlib: {exc}") from None
         Path(args.chart).write_bytes(png)
     if args.format == "json":
         sys.stdout.write(json.dumps(to_json(report), indent=2, sort_keys=False) + "\n")
@@ -219,21 +202,20 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     from dastbot.report.demo import fill_demo
 
     if args.weeks < 1:
-        raise _cli_error("--weeks must be at least 1", usage=True)
-    cli = _cli()
-    config: Config = cli._config(args)
-    end: datetime = cli._instant(args.end) if args.end else datetime.now(UTC)
+        raise CliError("--weeks must be at least 1", EXIT_USAGE)
+    config = config_from_args(args)
+    end = parse_instant(args.end) if args.end else datetime.now(UTC)
     path = config.resolve(config.db)
     store = Store.open(path)
     try:
         existing = store.db.execute("SELECT COUNT(*) FROM questions").fetchone()[0]
         if existing:
-            raise _cli_error(
+            raise CliError(
                 f"{path} already holds {existing} question(s); demo data goes into a new database"
             )
         summary = fill_demo(store, args.weeks, end, args.seed, config)
     except KnowledgeError as exc:
-        raise _cli_error("knowledge base errors:\n" + "\n".join(exc.errors)) from None
+        raise CliError("knowledge base errors:\n" + "\n".join(exc.errors)) from None
     finally:
         store.close()
     print(
@@ -246,7 +228,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 def add_report_parsers(subparsers: Any, common: Callable[..., None]) -> None:
     """Add ``report`` and ``demo-data`` to dastbot's subcommands (``common(p, db=True)`` adds
-    --config, --kb and --db, as in ``dastbot.__main__.build_parser``)."""
+    --config, --kb and --db: ``dastbot.kernel.cli.add_common``)."""
     p = subparsers.add_parser("report", help="the weekly report of a past ISO week")
     common(p, db=True)
     p.add_argument("--week", help="ISO week YYYY-Www (default: the last complete week)")

@@ -1,0 +1,439 @@
+"""The command line: argv -> command. The only place that turns errors into exit codes.
+
+The general subcommands live here; features add theirs (``add_report_parsers``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dastbot.answering.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
+from dastbot.kernel.cli import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    CliError,
+    add_common,
+    config_from_args,
+    parse_instant,
+)
+from dastbot.kernel.config import SECRET_ENV, Config, load_config
+from dastbot.kernel.logs import configure_logging
+
+if TYPE_CHECKING:
+    from dastbot.store import Store
+
+def _kb_path(config: Config) -> Path:
+    from dastbot.kernel.paths import knowledge_path
+
+    return knowledge_path(config)
+
+
+def _load_kb(config: Config) -> KnowledgeBase:
+    try:
+        return load_knowledge(_kb_path(config))
+    except KnowledgeError as exc:
+        lines = "\n".join(f"  {e}" for e in exc.errors)
+        raise CliError(f"knowledge base errors ({len(exc.errors)}):\n{lines}") from None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    problems: list[str] = []
+    config: Config | None = None
+    try:
+        config = config_from_args(args)
+    except CliError as exc:
+        problems.append(str(exc))
+    if config is None:
+        config = load_config(None, {}).model_copy(
+            update={"kb": str(Path(args.kb).resolve())} if args.kb else {}
+        )
+    kb: KnowledgeBase | None = None
+    try:
+        kb = _load_kb(config)
+    except CliError as exc:
+        problems.append(str(exc))
+    counts = _check_escalation_data(config, problems)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return EXIT_ERRORS
+    assert kb is not None
+    print(f"configuration OK; knowledge base OK: {len(kb)} entries from {_kb_path(config)}")
+    print(f"escalation contacts OK: {counts[0]} targets; site map OK: {counts[1]} sites")
+    public = config.http.public_url
+    if config.http.host not in ("127.0.0.1", "localhost") and "127.0.0.1" in public:
+        print(
+            f"warning: http.public_url is {public} while the endpoint listens on "
+            f"{config.http.host}: Mattermost cannot reach buttons there (DASTBOT_HTTP_PUBLIC_URL)",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+def _check_escalation_data(config: Config, problems: list[str]) -> tuple[int, int]:
+    from dastbot.escalations.model import ContactsError, load_contacts
+    from dastbot.escalations.sites import SitesError, load_sites
+    from dastbot.kernel.paths import data_file
+
+    try:
+        contacts = load_contacts(data_file(config, config.contacts, "contacts.yaml"))
+    except ContactsError as exc:
+        problems.append("contacts errors:\n" + "\n".join(f"  {e}" for e in exc.errors))
+        return 0, 0
+    try:
+        sites = load_sites(data_file(config, config.sites, "sites.yaml"), contacts.clouds())
+    except SitesError as exc:
+        problems.append("site map errors:\n" + "\n".join(f"  {e}" for e in exc.errors))
+        return len(contacts), 0
+    return len(contacts), len(sites.sites)
+
+
+def cmd_kb_match(args: argparse.Namespace) -> int:
+    from dastbot.answering.matcher import Matcher
+
+    config = config_from_args(args)
+    kb = _load_kb(config)
+    matcher = Matcher(kb, config.matcher.threshold, config.matcher.margin)
+    ranking = matcher.rank(args.text, top=args.top)
+    if args.json:
+        matches = [{"id": m.entry_id, "title": m.title, "score": m.score} for m in ranking.matches]
+        print(json.dumps({"abstain": ranking.abstain, "matches": matches}))
+        return EXIT_OK
+    for i, m in enumerate(ranking.matches, 1):
+        print(f"{i}. {m.score:.3f}  {m.entry_id}  {m.title}")
+    verdict = (
+        f"abstain ({ranking.reason})"
+        if ranking.abstain
+        else f"answer: {ranking.matches[0].entry_id}"
+    )
+    print(f"threshold {matcher.threshold:.2f}: {verdict}")
+    return EXIT_OK
+
+
+def cmd_kb_eval(args: argparse.Namespace) -> int:
+    from dastbot.answering.evaluation import QuestionFileError, evaluate, load_questions
+    from dastbot.answering.matcher import Matcher
+
+    config = config_from_args(args)
+    kb = _load_kb(config)
+    try:
+        questions = load_questions(Path(args.questions), kb)
+    except QuestionFileError as exc:
+        raise CliError(f"question file errors:\n{exc}") from None
+    threshold = config.matcher.threshold if args.threshold is None else args.threshold
+    result, outcomes = evaluate(Matcher(kb, threshold, config.matcher.margin), questions)
+    if args.json:
+        print(json.dumps(result.as_dict()))
+        return EXIT_OK
+    if args.verbose:
+        for o in outcomes:
+            if not o.correct:
+                print(
+                    f"MISS {o.question.id}: gold={o.question.gold} answered={o.answered} "
+                    f"ranked={list(o.ranked)}\n     {o.question.text[:120]!r}"
+                )
+    r = result
+    print(f"questions: {r.n} ({r.answerable} answerable, {r.nulls} null)")
+    print(f"top-1: {r.top1:.3f}   top-3: {r.top3:.3f}")
+    print(f"null questions abstained: {r.null_abstained}/{r.nulls}")
+    print(f"overall with abstention (threshold {r.threshold:.2f}): {r.overall:.3f}")
+    print(f"latency per question: p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms")
+    return EXIT_OK
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from dastbot.app import App
+    from dastbot.chat.console import Console, ConsoleChat
+    from dastbot.kernel.clock import OffsetClock
+
+    config = config_from_args(args)
+    if not args.db:
+        # The console is a simulator: it never writes into the bot's own database.
+        config = config.model_copy(update={"db": str(Path("dastbot-console.db").resolve())})
+    _load_kb(config)
+    clock = OffsetClock()
+    if args.at:
+        clock.set(parse_instant(args.at))
+    chat = ConsoleChat(sys.stdout, clock)
+    app = App(config, chat, clock)
+
+    async def main() -> None:
+        await app.start()
+        console = Console(
+            chat,
+            app.router.on_post,
+            app.router.on_command,
+            app.router.on_reaction,
+            app.router.on_click,
+            lambda delta: app.advance(delta, clock),
+            user=args.as_user,
+        )
+        await console.run(sys.stdin)
+
+    asyncio.run(main())
+    app.store.close()
+    return EXIT_OK
+
+
+def _store(config: Config) -> Store:
+    from dastbot.store import Store
+
+    return Store.open(config.resolve(config.db))
+
+
+def cmd_oncall(args: argparse.Namespace) -> int:
+    from dastbot.shifts.duty import Duty, describe_instant
+
+    config = config_from_args(args)
+    at = (parse_instant(args.at) if args.at else datetime.now(UTC)).astimezone(UTC)
+    store = _store(config)
+    duty = Duty(config, store).at(at)
+    store.close()
+    if args.json:
+        print(json.dumps(duty.as_json()))
+        return EXIT_OK
+    if duty.slot is None:
+        print(f"{at:%Y-%m-%d %H:%M} UTC: off duty")
+    else:
+        print(
+            f"{at:%Y-%m-%d %H:%M} UTC: {duty.slot} slot, shifter {duty.shifter or '(nobody)'}"
+            + (f", trainee {duty.trainee}" if duty.trainee else "")
+        )
+    if duty.coordinator:
+        print(f"coordinator: {duty.coordinator}")
+    if duty.next_slot_start:
+        print(f"next staffed shift: {describe_instant(duty.next_slot_start, None, at)}")
+    return EXIT_OK
+
+
+def cmd_shifts_import(args: argparse.Namespace) -> int:
+    from dastbot.shifts.rota import Calendar, parse_schedule
+
+    config = config_from_args(args)
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path}: cannot read: {exc}") from None
+    parsed = parse_schedule(text, str(path), config.roster, Calendar(config.shifts))
+    for warning in parsed.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if parsed.errors:
+        listed = "\n".join(f"  {e}" for e in parsed.errors)
+        raise CliError(f"schedule errors ({len(parsed.errors)}), nothing imported:\n{listed}")
+    store = _store(config)
+    now = datetime.now(UTC)
+    with store.atomic():
+        for assignment in parsed.assignments.values():
+            store.set_assignment(assignment, "import", now)
+        store.record(
+            "shifts_imported", now, actor="cli", file=str(path), count=len(parsed.assignments)
+        )
+    store.close()
+    print(f"imported {len(parsed.assignments)} assignment(s) into {config.resolve(config.db)}")
+    return EXIT_OK
+
+
+def cmd_shifts_export(args: argparse.Namespace) -> int:
+    from datetime import date, timedelta
+
+    from dastbot.shifts.rota import Calendar, schedule_ics, schedule_yaml
+
+    config = config_from_args(args)
+    try:
+        first = date.fromisoformat(args.start) if args.start else datetime.now(UTC).date()
+    except ValueError:
+        raise CliError(f"--from takes a date YYYY-MM-DD, not {args.start!r}") from None
+    store = _store(config)
+    assignments = store.assignments(first, first + timedelta(days=args.days))
+    store.close()
+    rows = {k: a for k, a in assignments.items() if a.shifter}
+    if args.ics:
+        sys.stdout.write(schedule_ics(rows, Calendar(config.shifts), datetime.now(UTC)))
+    else:
+        sys.stdout.write(schedule_yaml(rows) if rows else "[]\n")
+    return EXIT_OK
+
+
+def cmd_sites_import(args: argparse.Namespace) -> int:
+    from dastbot.escalations.model import ContactsError, load_contacts
+    from dastbot.escalations.sites import SitesError, import_cric, parse_sites, sites_yaml
+    from dastbot.kernel.paths import data_file
+
+    config = config_from_args(args)
+    path = Path(args.file)
+    try:
+        entries = import_cric(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path}: cannot read: {exc}") from None
+    except SitesError as exc:
+        listed = "\n".join(f"  {e}" for e in exc.errors)
+        raise CliError(f"{path}: not a usable CRIC export:\n{listed}") from None
+    try:
+        clouds = load_contacts(data_file(config, config.contacts, "contacts.yaml")).clouds()
+    except ContactsError as exc:
+        raise CliError("contacts errors:\n" + "\n".join(f"  {e}" for e in exc.errors)) from None
+    text = sites_yaml(entries, header=f"Imported from {path.name} by dastbot sites import.")
+    try:
+        parse_sites(text, str(args.out), clouds)
+    except SitesError as exc:
+        listed = "\n".join(f"  {e}" for e in exc.errors)
+        raise CliError(f"the import does not validate, nothing written:\n{listed}") from None
+    out = Path(args.out)
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"{out}: cannot write: {exc.strerror}; choose another --out") from None
+    queues = sum(len(e.get("queues", [])) for e in entries)
+    rses = sum(len(e.get("rses", [])) for e in entries)
+    print(f"wrote {len(entries)} sites, {queues} PanDA queues, {rses} RSEs to {out}")
+    return EXIT_OK
+
+
+def cmd_db_metadata(args: argparse.Namespace) -> int:
+    from dastbot.store.dbdocs import datasette_metadata
+
+    print(json.dumps(datasette_metadata(args.name), indent=2))
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import signal
+
+    from dastbot.app import run_bot
+    from dastbot.chat.mattermost import AuthRejected, SendFailed
+
+    config = config_from_args(args)
+    _load_kb(config)
+    secrets = [s.get_secret_value() for s in (config.mattermost_token, config.slash_token) if s]
+    level = logging.DEBUG if args.verbose_log else logging.INFO
+    configure_logging(level, config.log_format, secrets)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(run_bot(config, ready=_announce if args.ready_json else None))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            logging.getLogger("dastbot").info("stopped by signal")
+
+    try:
+        asyncio.run(main())
+    except AuthRejected as exc:
+        raise CliError(
+            f"{exc}. Check DASTBOT_MATTERMOST_TOKEN (the bot account's access token).", 3
+        ) from None
+    except (ValueError, SendFailed) as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot reach {config.mattermost.url}: {exc}") from None
+    return EXIT_OK
+
+
+def _announce(info: dict[str, object]) -> None:
+    public = {k: v for k, v in info.items() if isinstance(v, str | int | float | bool)}
+    print(json.dumps({"ready": True, **public}), flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dastbot", description="DAST support bot")
+    parser.add_argument("-v", "--verbose-log", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check", help="validate the configuration and the knowledge base")
+    add_common(p)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("console", help="chat with the bot in the terminal")
+    add_common(p, db=True)
+    p.add_argument("--as", dest="as_user", default="alice", help="user name to post as")
+    p.add_argument("--at", help="start the simulated clock at this ISO-8601 instant")
+    p.set_defaults(func=cmd_console)
+
+    p = sub.add_parser("run", help="connect to Mattermost and serve")
+    add_common(p, db=True)
+    p.add_argument("--ready-json", action="store_true", help="print one JSON line when ready")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("oncall", help="who is on duty at an instant")
+    add_common(p, db=True)
+    p.add_argument("--at", help="ISO-8601 instant (default: now)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_oncall)
+
+    shifts = sub.add_parser("shifts", help="the shift schedule").add_subparsers(
+        dest="shifts", required=True
+    )
+    p = shifts.add_parser("import", help="read a YAML schedule into the database")
+    add_common(p, db=True)
+    p.add_argument("file")
+    p.set_defaults(func=cmd_shifts_import)
+    p = shifts.add_parser("export", help="print the schedule as YAML or iCalendar")
+    add_common(p, db=True)
+    p.add_argument("--ics", action="store_true", help="iCalendar, for calendar subscriptions")
+    p.add_argument("--from", dest="start", help="first day (default: today)")
+    p.add_argument("--days", type=int, default=90)
+    p.set_defaults(func=cmd_shifts_export)
+
+    sites = sub.add_parser("sites", help="the site map").add_subparsers(dest="sites", required=True)
+    p = sites.add_parser("import", help="write sites.yaml from a CRIC JSON export")
+    add_common(p)
+    p.add_argument("file", help="CRIC site (or PanDA queue) JSON export")
+    p.add_argument("--out", default="knowledge/sites.yaml", help="where to write sites.yaml")
+    p.set_defaults(func=cmd_sites_import)
+
+    p = sub.add_parser("db-metadata", help="Datasette metadata describing the database")
+    p.add_argument("--name", default="dastbot", help="database name (the file name without .db)")
+    p.set_defaults(func=cmd_db_metadata)
+
+    kb = sub.add_parser("kb", help="knowledge-base tools").add_subparsers(dest="kb", required=True)
+    p = kb.add_parser("match", help="rank the entries for a question")
+    add_common(p)
+    p.add_argument("text")
+    p.add_argument("--top", type=int, default=3)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_kb_match)
+
+    p = kb.add_parser("eval", help="measure the matcher on a labelled question file")
+    add_common(p)
+    p.add_argument("--questions", required=True)
+    p.add_argument("--threshold", type=float, help="override the configured threshold")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="list every miss")
+    p.set_defaults(func=cmd_kb_eval)
+
+    from dastbot.report.job import add_report_parsers
+
+    add_report_parsers(sub, add_common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    quiet = args.command != "run"
+    level = logging.DEBUG if args.verbose_log else logging.WARNING if quiet else logging.INFO
+    secrets = [os.environ.get(name, "") for name in SECRET_ENV.values()]
+    configure_logging(level, os.environ.get("DASTBOT_LOG_FORMAT", "text"), secrets)
+    try:
+        code: int = args.func(args)
+    except CliError as exc:
+        if os.environ.get("DASTBOT_LOG_FORMAT") == "json":
+            logging.getLogger("dastbot").error("%s", exc)
+        else:
+            print(f"dastbot: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    return code
+
