@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import astuple
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from dastbot.answering.answers import LiveKnowledge
-from dastbot.chat.base import Chat
+from dastbot.chat.base import AuthRejected, Chat, Connected, Disconnected, Edited, Feed
+from dastbot.chat.http import HttpEndpoint
+from dastbot.chat.mattermost import MattermostChat
+from dastbot.chat.mattermost_feed import CURSOR_KEY, MattermostFeed
 from dastbot.escalations.desk import EscalationJob
-from dastbot.kernel.clock import Clock, SettableClock
+from dastbot.kernel.clock import Clock, SettableClock, SystemClock
 from dastbot.kernel.config import Config
 from dastbot.kernel.metrics import Metrics
+from dastbot.kernel.models import Post, Reaction
 from dastbot.kernel.paths import knowledge_path
-from dastbot.kernel.scheduler import Sweeper
+from dastbot.kernel.scheduler import Sweeper, start_sweeping
 from dastbot.questions.lifecycle import OPEN_STATES
 from dastbot.report.job import WeeklyReportJob
 from dastbot.router import Router
 from dastbot.shifts.jobs import CoverageJob, HandoverJob, NoReplyJob
 from dastbot.store import Store
-
-if TYPE_CHECKING:
-    from dastbot.chat.mattermost import MattermostChat
 
 log = logging.getLogger("dastbot.app")
 class App:
@@ -103,17 +102,37 @@ class App:
         await self.tick()
 
 
+async def serve(feed: Feed, router: Router, metrics: Metrics) -> None:
+    """The core loop, the same for every adapter: each event from the feed to the router, one at
+    a time. Only ``AuthRejected`` ends it early; any other failure is logged and skipped."""
+    async for event in feed.events():
+        started = time.perf_counter()
+        kind = type(event).__name__.lower()
+        try:
+            if isinstance(event, Post):
+                await router.on_post(event)
+            elif isinstance(event, Edited):
+                await router.on_edit(event.post)
+            elif isinstance(event, Reaction):
+                await router.on_reaction(event)
+            elif isinstance(event, Connected):
+                log.info("connected (connection %d, %d missed post(s))", *astuple(event))
+            elif isinstance(event, Disconnected):
+                log.warning("disconnected: %s", event.reason)
+        except AuthRejected:
+            raise
+        except Exception:
+            log.exception("event %s failed", kind)
+        finally:
+            metrics.handler_seconds.labels(kind).observe(time.perf_counter() - started)
+
+
 async def run_bot(config: Config, ready: Callable[[dict[str, object]], None] | None = None) -> None:
     """Connect to Mattermost, serve HTTP and answer until cancelled or the token is rejected.
 
     Raises ``AuthRejected`` (bad token) or ``ValueError`` (missing channel, bad URL) for the CLI
     to report; cancellation (SIGTERM) stops cleanly.
     """
-    from dastbot.chat.http import HttpEndpoint
-    from dastbot.chat.mattermost import CURSOR_KEY, MattermostChat
-    from dastbot.kernel.clock import SystemClock
-    from dastbot.kernel.scheduler import start_sweeping
-
     if config.mattermost_token is None:
         raise ValueError("DASTBOT_MATTERMOST_TOKEN is not set: the bot needs its access token")
     metrics = Metrics()
@@ -121,11 +140,12 @@ async def run_bot(config: Config, ready: Callable[[dict[str, object]], None] | N
     me = await chat.login()
     app = App(config, chat, SystemClock(), bot_user_id=chat.user_id, metrics=metrics)
     cursor = app.store.get_meta(CURSOR_KEY)
-    chat.cursor_ms = int(cursor) if cursor else int(app.clock.now().timestamp() * 1000)
-    app.store.set_meta(CURSOR_KEY, str(chat.cursor_ms))
+    start_ms = int(cursor) if cursor else int(app.clock.now().timestamp() * 1000)
+    app.store.set_meta(CURSOR_KEY, str(start_ms))
+    feed = MattermostFeed(chat, start_ms, lambda ms: app.store.set_meta(CURSOR_KEY, str(ms)))
 
     def healthy() -> dict[str, bool]:
-        return {"websocket": chat.connected.is_set(), "store": app.store.writable()}
+        return {"websocket": feed.connected.is_set(), "store": app.store.writable()}
 
     slash = config.slash_token.get_secret_value() if config.slash_token else ""
     if not slash:
@@ -146,95 +166,25 @@ async def run_bot(config: Config, ready: Callable[[dict[str, object]], None] | N
         thread_of=app.router.thread_reference,
     )
     port = await http.start(config.http.host, config.http.port)
-    sync = _Sync()
 
     async def tick() -> None:
         # Decide due work (reminders, deadlines, pings) only with an up-to-date view of the chat:
         # connected, and caught up on what was posted while the bot was down or disconnected.
-        if chat.connected.is_set() and sync.caught_up == chat.hellos:
+        if feed.in_sync:
             await app.tick()
         else:
             await app.router.flush()
 
     await app.start(sweep=False)
     scheduler = start_sweeping(tick, config.sweep_seconds)
-    supervisor = asyncio.ensure_future(chat.run())
-    consumer = asyncio.ensure_future(_consume(chat, app, sync))
     log.info("dastbot ready as @%s (HTTP port %d)", me.get("username"), port)
     if ready is not None:
-        ready({"user": me.get("username"), "http_port": port, "chat": chat, "app": app})
+        user = me.get("username")
+        ready({"user": user, "http_port": port, "chat": chat, "feed": feed, "app": app})
     try:
-        done, _ = await asyncio.wait({supervisor, consumer}, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            task.result()
+        await serve(feed, app.router, metrics)
     finally:
         scheduler.shutdown(wait=False)
-        await chat.stop()
-        for task in (supervisor, consumer):
-            task.cancel()
-        await asyncio.gather(supervisor, consumer, return_exceptions=True)
+        await feed.stop()
         await http.stop()
         app.store.close()
-
-
-@dataclass
-class _Sync:
-    """The websocket connection (its hello number) whose missed posts have all been handled."""
-
-    caught_up: int = -1
-
-
-async def _consume(chat: MattermostChat, app: App, sync: _Sync) -> None:
-    """Feed chat events to the router one at a time, catching up after every hello."""
-    from dastbot.chat.mattermost import CURSOR_KEY
-    from dastbot.kernel.models import Post, Reaction
-
-    async def handle(post: Post, in_order: bool) -> None:
-        await app.router.on_post(post)
-        created = int(post.create_at.timestamp() * 1000)
-        # The cursor moves only in order: a post that arrives before the catch-up is done must
-        # not carry it past posts still missing (a crash, or a failed catch-up, would lose them).
-        if in_order and created > chat.cursor_ms:
-            chat.cursor_ms = created
-            app.store.set_meta(CURSOR_KEY, str(created))
-
-    catch_up_failures = 0
-    while True:
-        kind, item = await chat.events.get()
-        started = time.perf_counter()
-        try:
-            if kind == "hello":
-                hello = chat.hellos  # the connection open now (a later hello may be queued)
-                since = max(chat.cursor_ms - 1, 0)
-                try:
-                    missed = await chat.missed_posts(since)
-                    catch_up_failures = 0
-                except Exception as exc:
-                    if exc.__class__.__name__ == "AuthRejected":
-                        raise
-                    # Posts missed while disconnected must not be lost: try again later.
-                    catch_up_failures += 1
-                    delay = min(2.0**catch_up_failures, 60.0)
-                    log.warning("catch-up failed (%s); again in %.0fs", exc, delay)
-                    asyncio.get_running_loop().call_later(
-                        delay, chat.events.put_nowait, ("hello", None)
-                    )
-                    continue
-                if missed:
-                    log.info("catching up on %d post(s) made while disconnected", len(missed))
-                for post in missed:  # oldest first, before anything newer moves the cursor
-                    await handle(post, True)
-                sync.caught_up = hello
-                continue
-            if kind == "post" and isinstance(item, Post):
-                await handle(item, sync.caught_up == chat.hellos)
-            elif kind == "edit" and isinstance(item, Post):
-                await app.router.on_edit(item)
-            elif kind == "reaction" and isinstance(item, Reaction):
-                await app.router.on_reaction(item)
-        except Exception as exc:
-            if exc.__class__.__name__ == "AuthRejected":
-                raise
-            log.exception("event %s failed", kind)
-        finally:
-            chat.metrics.handler_seconds.labels(kind).observe(time.perf_counter() - started)

@@ -150,7 +150,7 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_console(args: argparse.Namespace) -> int:
-    from dastbot.app import App
+    from dastbot.app import App, serve
     from dastbot.chat.console import Console, ConsoleChat
     from dastbot.kernel.clock import OffsetClock
 
@@ -169,14 +169,13 @@ def cmd_console(args: argparse.Namespace) -> int:
         await app.start()
         console = Console(
             chat,
-            app.router.on_post,
             app.router.on_command,
-            app.router.on_reaction,
             app.router.on_click,
             lambda delta: app.advance(delta, clock),
             user=args.as_user,
+            stream=sys.stdin,
         )
-        await console.run(sys.stdin)
+        await serve(console, app.router, app.metrics)
 
     asyncio.run(main())
     app.store.close()
@@ -309,7 +308,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     import signal
 
     from dastbot.app import run_bot
-    from dastbot.chat.mattermost import AuthRejected, SendFailed
+    from dastbot.chat.base import AuthRejected
+    from dastbot.chat.mattermost_transport import SendFailed
 
     config = config_from_args(args)
     _load_kb(config)

@@ -249,7 +249,7 @@ async def test_a_post_missed_while_disconnected_is_answered_even_if_the_catch_up
             await first_reply(fake, first, timeout=5)
 
             fake.close_websockets(1006)
-            await asyncio.wait_for(chat.disconnected.wait(), timeout=5)
+            await asyncio.wait_for(info["feed"].disconnected.wait(), timeout=5)  # type: ignore[attr-defined]
             missed = await fake.create_post("bob", "dast-help", KB_QUESTIONS[1])
             path = f"/api/v4/channels/{fake.channel_id('dast-help')}/posts"
             fake.fail_next(500, count=2, path=path, method="GET")

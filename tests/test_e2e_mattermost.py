@@ -20,7 +20,6 @@ import pytest
 from conftest import FIXTURES, make_cert
 
 from dastbot.app import run_bot
-from dastbot.chat.mattermost import MattermostChat
 from dastbot.kernel.config import load_config
 from dastbot.testing.fake_mattermost import FakeAppError, FakeMattermost
 
@@ -248,8 +247,7 @@ async def test_health_reflects_the_websocket(fake: FakeMattermost, tmp_path: Pat
                 assert (await response.json()) == {"ok": True, "websocket": True, "store": True}
             fake.refuse_websockets(30)
             fake.close_websockets(1006)
-            chat: MattermostChat = info["chat"]  # type: ignore[assignment]
-            await asyncio.wait_for(chat.disconnected.wait(), timeout=5)
+            await asyncio.wait_for(info["feed"].disconnected.wait(), timeout=5)  # type: ignore[attr-defined]
             async with http.get(f"{base}/healthz") as response:
                 assert response.status == 503
                 assert (await response.json())["websocket"] is False

@@ -13,10 +13,9 @@ import requests
 from dastbot.chat.http import HttpEndpoint, sign_context
 from dastbot.chat.mattermost import (
     MattermostChat,
-    ServerAddress,
-    _retry_after,
-    backoff_delays,
 )
+from dastbot.chat.mattermost_feed import MattermostFeed
+from dastbot.chat.mattermost_transport import ServerAddress, backoff_delays, retry_after
 from dastbot.kernel.config import load_config
 from dastbot.kernel.metrics import Metrics
 from dastbot.kernel.models import Click, Command, CommandReply, Reaction
@@ -52,18 +51,17 @@ def _http_error(status: int, headers: Mapping[str, str]) -> requests.HTTPError:
 
 
 def test_retry_after_is_honoured_and_bounded() -> None:
-    assert _retry_after(_http_error(429, {"Retry-After": "3"}), 0.1) == 3.0
-    assert _retry_after(_http_error(429, {"X-RateLimit-Reset": "2"}), 0.1) == 2.0
-    assert _retry_after(_http_error(429, {"Retry-After": "9999"}), 0.1) == 120.0
-    assert _retry_after(_http_error(429, {}), 0.1) == 0.1
+    assert retry_after(_http_error(429, {"Retry-After": "3"}), 0.1) == 3.0
+    assert retry_after(_http_error(429, {"X-RateLimit-Reset": "2"}), 0.1) == 2.0
+    assert retry_after(_http_error(429, {"Retry-After": "9999"}), 0.1) == 120.0
+    assert retry_after(_http_error(429, {}), 0.1) == 0.1
 
 
-def _chat() -> MattermostChat:
+def _feed() -> MattermostFeed:
     config = load_config(None, {"DASTBOT_MATTERMOST_URL": "http://127.0.0.1:8065"})
     chat = MattermostChat(config, "token")
     chat.user_id = "bot0000000000000000000000a"
-    chat._followed = {"chan"}
-    return chat
+    return MattermostFeed(chat, 0, lambda ms: None)
 
 
 def _posted(post: dict[str, object], channel_type: str = "O", sender: str = "@alice") -> str:
@@ -81,19 +79,19 @@ def _posted(post: dict[str, object], channel_type: str = "O", sender: str = "@al
 
 
 async def test_posted_events_from_people_become_posts_and_own_or_system_posts_do_not() -> None:
-    chat = _chat()
+    feed = _feed()
     base = {"id": "p1", "user_id": "alice-id", "message": "help", "create_at": 1_700_000_000_000}
-    await chat._on_message(_posted({**base, "channel_id": "chan"}))
-    await chat._on_message(_posted({**base, "id": "p2", "channel_id": "elsewhere"}))
-    await chat._on_message(_posted({**base, "id": "p3", "channel_id": "dm"}, channel_type="D"))
-    await chat._on_message(
-        _posted({**base, "id": "p4", "channel_id": "chan", "user_id": chat.user_id})
+    await feed._on_frame(_posted({**base, "channel_id": "chan"}))
+    await feed._on_frame(_posted({**base, "id": "p2", "channel_id": "elsewhere"}))
+    await feed._on_frame(_posted({**base, "id": "p3", "channel_id": "dm"}, channel_type="D"))
+    await feed._on_frame(
+        _posted({**base, "id": "p4", "channel_id": "chan", "user_id": feed.chat.user_id})
     )
-    await chat._on_message(
+    await feed._on_frame(
         _posted({**base, "id": "p5", "channel_id": "chan", "type": "system_join_channel"})
     )
-    await chat._on_message("not json")
-    kinds = [chat.events.get_nowait() for _ in range(chat.events.qsize())]
+    await feed._on_frame("not json")
+    kinds = [feed._queue.get_nowait() for _ in range(feed._queue.qsize())]
     assert [(k, p.id, p.user_name, p.channel_type) for k, p in kinds] == [
         ("post", "p1", "alice", "O"),
         ("post", "p2", "alice", "O"),
@@ -102,15 +100,15 @@ async def test_posted_events_from_people_become_posts_and_own_or_system_posts_do
 
 
 async def test_reactions_and_hello_reach_the_queue() -> None:
-    chat = _chat()
+    feed = _feed()
     reaction = {"user_id": "u", "post_id": "p", "emoji_name": "-1", "channel_id": "chan"}
-    await chat._on_message(json.dumps({"event": "hello", "data": {}, "seq": 0}))
-    await chat._on_message(
+    await feed._on_frame(json.dumps({"event": "hello", "data": {}, "seq": 0}))
+    await feed._on_frame(
         json.dumps({"event": "reaction_added", "data": {"reaction": json.dumps(reaction)}})
     )
-    assert chat.connected.is_set()
-    assert chat.events.get_nowait() == ("hello", None)
-    assert chat.events.get_nowait() == ("reaction", Reaction("u", "p", "chan", "-1", True))
+    assert feed.connected.is_set()
+    assert feed._queue.get_nowait() == ("hello", 1)
+    assert feed._queue.get_nowait() == ("reaction", Reaction("u", "p", "chan", "-1", True))
 
 
 @pytest.fixture

@@ -1,11 +1,61 @@
-"""The Chat protocol: everything the core may ask of a chat system, and nothing more."""
+"""The two-way chat seam: what the core may ask of a chat system (``Chat``, messages out) and what
+a chat system gives the core (``Feed``, events in). Adapters (Mattermost, the console) implement
+both; the core never sees JSON, a driver, a socket or a terminal.
+
+A feed owns its connection: it reconnects, catches up on what was posted while it was away, and
+yields every event once, oldest first, with ``Connected``/``Disconnected`` telling the core when
+its view of the chat is complete (``in_sync``). Authentication failure is ``AuthRejected``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from dastbot.kernel.models import OutMessage
+from dastbot.kernel.models import OutMessage, Post, Reaction
+
+
+class AuthRejected(Exception):
+    """The chat server refused the bot's credentials: nothing works until they are fixed."""
+
+
+@dataclass(frozen=True)
+class Edited:
+    """A post was edited (``post`` holds its new text)."""
+
+    post: Post
+
+
+@dataclass(frozen=True)
+class Connected:
+    """Connection number ``connection`` is up and everything posted before it was yielded."""
+
+    connection: int
+    caught_up: int = 0
+    """How many missed posts were yielded before this event."""
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    """The connection was lost; events resume (after a catch-up) with the next ``Connected``."""
+
+    reason: str
+
+
+ChatEvent = Post | Edited | Reaction | Connected | Disconnected
+
+
+class Feed(Protocol):
+    @property
+    def in_sync(self) -> bool:
+        """Connected, and every post made before now has been yielded: safe to act on time."""
+        ...
+
+    def events(self) -> AsyncIterator[ChatEvent]:
+        """Every incoming event once, in order, until the feed stops; raises AuthRejected."""
+        ...
 
 
 class Chat(Protocol):

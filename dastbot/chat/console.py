@@ -1,4 +1,6 @@
-"""A terminal chat on the same router as Mattermost: lines become posts, ``/dast`` lines commands.
+"""A terminal chat on the same core loop as Mattermost: ``Console`` is the feed (lines become posts
+and reactions, yielded to the loop), ``ConsoleChat`` prints what the bot sends; ``/dast`` lines
+are commands.
 
 Meta-lines make it a simulator: ``:as NAME`` switches the user, ``:wait 90m`` moves the clock and
 runs what fell due, ``:in ID`` writes into a thread (``:out`` leaves it), ``:react ID EMOJI`` and
@@ -10,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TextIO
 
+from dastbot.chat.base import ChatEvent
 from dastbot.kernel.clock import Clock
 from dastbot.kernel.models import Click, Command, OutMessage, Post, Reaction
 
@@ -95,34 +98,36 @@ class ConsoleChat:
 
 
 class Console:
-    """Reads lines and drives the router like the Mattermost adapter would."""
+    """The console's ``Feed``: reads lines; posts and reactions go to the core loop as events,
+    commands and button clicks are answered at once (as Mattermost's HTTP callbacks are)."""
+
+    in_sync = True
 
     def __init__(
         self,
         chat: ConsoleChat,
-        on_post: Callable[[Post], Awaitable[None]],
         on_command: Callable[[Command], Awaitable[object]],
-        on_reaction: Callable[[Reaction], Awaitable[None]],
         on_click: Callable[[Click], Awaitable[str]],
         wait: Callable[[timedelta], Awaitable[None]],
         user: str = "alice",
+        stream: TextIO = sys.stdin,
     ) -> None:
         self.chat = chat
-        self.on_post = on_post
         self.on_command = on_command
-        self.on_reaction = on_reaction
         self.on_click = on_click
         self.wait = wait
         self.user = user
         self.thread = ""
+        self.stream = stream
 
-    async def line(self, raw: str) -> None:
+    async def line(self, raw: str) -> Post | Reaction | None:
+        """Act on one typed line; a post or reaction is returned for the core loop."""
         text = raw.rstrip("\n")
         if not text.strip():
-            return
+            return None
         if text.startswith(":"):
-            await self._meta(text[1:].strip())
-        elif text.startswith("/dast"):
+            return await self._meta(text[1:].strip())
+        if text.startswith("/dast"):
             command = Command(
                 user_id=self.user,
                 user_name=self.user,
@@ -137,23 +142,23 @@ class Console:
             self.chat.write(f"{label}:")
             for line in str(getattr(reply, "text", reply)).splitlines():
                 self.chat.write(f"    {line}" if line else "")
-        else:
-            post = Post(
-                id=self.chat.next_id(),
-                channel_id=CHANNEL_ID,
-                user_id=self.user,
-                user_name=self.user,
-                message=text,
-                create_at=self.chat.clock.now(),
-                root_id=self.thread,
-                channel_name=CHANNEL_ID,
-            )
-            self.chat.posts[post.id] = post
-            where = f" in thread {self.thread}" if self.thread else ""
-            self.chat.write(f"[{post.id}] {self.user}{where}: {text}")
-            await self.on_post(post)
+            return None
+        post = Post(
+            id=self.chat.next_id(),
+            channel_id=CHANNEL_ID,
+            user_id=self.user,
+            user_name=self.user,
+            message=text,
+            create_at=self.chat.clock.now(),
+            root_id=self.thread,
+            channel_name=CHANNEL_ID,
+        )
+        self.chat.posts[post.id] = post
+        where = f" in thread {self.thread}" if self.thread else ""
+        self.chat.write(f"[{post.id}] {self.user}{where}: {text}")
+        return post
 
-    async def _meta(self, text: str) -> None:
+    async def _meta(self, text: str) -> Reaction | None:
         word, _, rest = text.partition(" ")
         rest = rest.strip()
         if word == "as" and rest:
@@ -164,13 +169,13 @@ class Console:
                 delta = parse_duration(rest)
             except ValueError as exc:
                 self.chat.write(f"(error: {exc})")
-                return
+                return None
             await self.wait(delta)
             self.chat.write(f"(time is now {self.chat.clock.now():%a %Y-%m-%d %H:%M} UTC)")
         elif word == "in" and rest:
             if rest not in self.chat.posts:
                 self.chat.write(f"(error: no post {rest})")
-                return
+                return None
             target = self.chat.posts[rest]
             self.thread = target.root_id or (target.id if isinstance(target, Post) else rest)
             self.chat.write(f"(writing in thread {self.thread}; :out to leave)")
@@ -179,14 +184,14 @@ class Console:
             self.chat.write("(writing in the channel)")
         elif word == "react" and len(rest.split()) == 2:
             post_id, emoji = rest.split()
-            await self.on_reaction(Reaction(self.user, post_id, CHANNEL_ID, emoji.strip(":")))
             self.chat.write(f"({self.user} reacted :{emoji.strip(':')}: to {post_id})")
+            return Reaction(self.user, post_id, CHANNEL_ID, emoji.strip(":"))
         elif word == "click" and len(rest.split()) == 2:
             post_id, button = rest.split()
             context = self.chat.buttons.get(post_id, {}).get(button)
             if context is None:
                 self.chat.write(f"(error: post {post_id} has no button {button})")
-                return
+                return None
             answer = await self.on_click(
                 Click(self.user, self.user, CHANNEL_ID, post_id, context=context)
             )
@@ -195,16 +200,20 @@ class Console:
             self.chat.write(f"(time is {self.chat.clock.now():%a %Y-%m-%d %H:%M} UTC)")
         else:
             self.chat.write(META_HELP)
+        return None
 
-    async def run(self, stream: TextIO = sys.stdin) -> None:
-        interactive = stream.isatty()
+    async def events(self) -> AsyncIterator[ChatEvent]:
+        """Every post and reaction typed, until end of input."""
+        interactive = self.stream.isatty()
         if interactive:
             self.chat.write("dastbot console: type a question, /dast help, or :help. Ctrl-D quits.")
         while True:
             if interactive:
                 self.chat.out.write(f"{self.user}> ")
                 self.chat.out.flush()
-            raw = await asyncio.to_thread(stream.readline)
+            raw = await asyncio.to_thread(self.stream.readline)
             if not raw:
                 break
-            await self.line(raw)
+            event = await self.line(raw)
+            if event is not None:
+                yield event
