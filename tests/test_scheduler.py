@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from dastbot.kernel.clock import FakeClock
-from dastbot.kernel.scheduler import JOB_DEFAULTS, Sweeper
+from dastbot.scheduler import JOB_DEFAULTS, Sweeper
 from dastbot.store import Store
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

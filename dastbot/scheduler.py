@@ -18,7 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from dastbot.kernel.clock import Clock
 from dastbot.store import Store
 
-log = logging.getLogger("dastbot.kernel.scheduler")
+log = logging.getLogger("dastbot.scheduler")
 
 SWEEP_JOB_ID = "dastbot-sweep"
 JOB_DEFAULTS = {"misfire_grace_time": 60, "coalesce": True, "max_instances": 1}
