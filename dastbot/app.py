@@ -19,10 +19,10 @@ from dastbot.kernel.config import Config
 from dastbot.kernel.metrics import Metrics
 from dastbot.kernel.models import Post, Reaction
 from dastbot.kernel.paths import knowledge_path
-from dastbot.scheduler import Sweeper, start_sweeping
 from dastbot.questions.lifecycle import OPEN_STATES
 from dastbot.report.job import WeeklyReportJob
 from dastbot.router import Router
+from dastbot.scheduler import Sweeper, start_sweeping
 from dastbot.shifts.jobs import CoverageJob, HandoverJob, NoReplyJob
 from dastbot.store import Store
 
