@@ -7,7 +7,6 @@ repeats at most the last send and never loses one; incoming post ids are dedupli
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -34,6 +33,8 @@ from dastbot.kernel.logs import log_context
 from dastbot.kernel.metrics import Metrics
 from dastbot.kernel.models import Click, Command, CommandReply, OutMessage, Post, Reaction
 from dastbot.kernel.paths import data_file
+from dastbot.outbox import commands as outbox_commands
+from dastbot.outbox.sender import Sender
 from dastbot.questions import commands as question_commands
 from dastbot.questions import kb_commands
 from dastbot.questions import lifecycle as q
@@ -84,7 +85,14 @@ class Router:
         self._timezones: dict[str, str | None] = {}
         self.metrics = metrics or Metrics()
         self.registry = Registry()
-        self._send_lock = asyncio.Lock()
+        self.sender = Sender(
+            store,
+            chat,
+            clock,
+            self.metrics,
+            config.mattermost.coordinators_channel,
+            thread_of=self._thread_of_message,
+        )
         self._register_commands()
 
     def _register_commands(self) -> None:
@@ -99,6 +107,7 @@ class Router:
             ShiftServices(self.store, self.config, self.duty, self._timezones.get),
         )
         escalation_commands.register(self.registry, self.desk)
+        outbox_commands.register(self.registry, self.store)
         report_commands.register(
             self.registry, ReportServices(self.store, self.duty, self.knowledge)
         )
@@ -417,26 +426,8 @@ class Router:
             self.store.enqueue(msg, self.clock.now())
 
     async def flush(self) -> int:
-        """Send every recorded message not yet sent, oldest first; returns how many were sent."""
-        sent = 0
-        async with self._send_lock:
-            for pending in self.store.pending():
-                with log_context("", self._thread_of_message(pending.message)):
-                    try:
-                        earlier = None
-                        if pending.attempts:
-                            earlier = await self.chat.already_sent(
-                                pending.message, pending.created_at
-                            )
-                        self.store.note_attempt(pending.id)
-                        post_id = earlier or await self.chat.send(pending.message)
-                    except Exception as exc:
-                        log.warning("send failed key=%s: %s", pending.message.key, exc)
-                        break
-                    self.store.mark_sent(pending.id, post_id, self.clock.now())
-                    log.info("sent key=%s as post %s", pending.message.key, post_id)
-                    sent += 1
-        return sent
+        """Send what is due in the outbox (see ``dastbot.outbox.sender``)."""
+        return await self.sender.flush()
 
     def _thread_of_message(self, msg: OutMessage) -> str:
         """The user's question thread an outgoing message is about (keys name it second)."""

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from dastbot.answering.answers import LiveKnowledge
+from dastbot.chat.base import SendRefused
 from dastbot.kernel.clock import FakeClock
 from dastbot.kernel.config import Config, load_config
+from dastbot.kernel.markdown import POST_LIMIT
 from dastbot.kernel.models import Click, Command, CommandReply, OutMessage, Post, Reaction
 from dastbot.router import Router
 from dastbot.store import Store
@@ -55,8 +57,14 @@ class RecordingChat:
     lose_response_next: int = 0
     counter: int = 0
     timezones: dict[str, str] = field(default_factory=dict)
+    refused_channels: set[str] = field(default_factory=set)
+    """Channels the server refuses posts to for good (the bot is not a member, say)."""
 
     async def send(self, msg: OutMessage) -> str:
+        if msg.channel_id in self.refused_channels:
+            raise SendRefused(f"{msg.channel_id}: 403 the bot is not a member of the channel")
+        if len(msg.message) > POST_LIMIT:
+            raise SendRefused(f"400 message too long ({len(msg.message)} characters)")
         if self.fail_next:
             self.fail_next -= 1
             raise ConnectionError("chat is down")

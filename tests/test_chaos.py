@@ -281,7 +281,8 @@ async def test_a_reminder_due_before_the_escalation_post_is_out_goes_into_its_th
         bot.clock.advance(timedelta(minutes=30))
         await bot.app.tick()
     bot.chat.fail_next = 0
-    for _ in range(3):
+    for _ in range(4):  # each failed message waits out its own backoff (at most 15 minutes)
+        bot.clock.advance(timedelta(minutes=5))
         await bot.app.tick()
     sent = dict((m.key, (post_id, m)) for post_id, m in bot.chat.sent)
     root, _ = sent["escalation:E1"]

@@ -41,7 +41,7 @@ def reports(posted: list[OutMessage]) -> list[OutMessage]:
 def restarted(bot: ShiftBot) -> ShiftBot:
     again = ShiftBot(bot.router.config, bot.store, bot.clock)
     again.chat = bot.chat
-    again.app.router.chat = bot.chat
+    again.app.router.chat = again.app.router.sender.chat = bot.chat
     wire(again)
     return again
 

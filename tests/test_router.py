@@ -92,11 +92,15 @@ async def test_a_human_reply_is_recorded_as_first_response(bot: Bot) -> None:
     assert question["first_human_at"].startswith("2026-03-02T09:12")
 
 
-async def test_a_message_that_could_not_be_sent_is_sent_at_the_next_flush(bot: Bot) -> None:
+async def test_a_message_that_could_not_be_sent_is_sent_again_after_a_short_wait(
+    bot: Bot,
+) -> None:
     bot.chat.fail_next = 1
     assert await bot.say("alice", "my task is exhausted what does it mean", post_id="q1") == []
     assert len(bot.store.pending()) == 1
+    assert await bot.router.flush() == 0  # not due yet: each message has its own backoff
 
+    bot.clock.advance(timedelta(seconds=15))
     assert await bot.router.flush() == 1
     assert bot.chat.sent[-1][1].root_id == "q1"
     assert bot.store.pending() == []
@@ -107,6 +111,7 @@ async def test_a_reply_whose_response_was_lost_is_not_posted_twice(bot: Bot) -> 
     assert await bot.say("alice", "my task is exhausted what does it mean", post_id="q1")
     assert len(bot.store.pending()) == 1
 
+    bot.clock.advance(timedelta(seconds=15))
     assert await bot.router.flush() == 1
     assert len(bot.chat.sent) == 1
     assert bot.store.pending() == []

@@ -121,7 +121,7 @@ async def test_handovers_are_posted_once_even_across_a_restart(shiftbot: ShiftBo
     ]
     restarted = ShiftBot(shiftbot.router.config, shiftbot.store, shiftbot.clock)
     restarted.chat = shiftbot.chat
-    restarted.app.router.chat = shiftbot.chat
+    restarted.app.router.chat = restarted.app.router.sender.chat = shiftbot.chat
     assert await restarted.start() == []
 
 

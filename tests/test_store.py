@@ -14,12 +14,12 @@ NOW = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
 def test_migrations_run_once_and_survive_reopening(tmp_path: Path) -> None:
     path = tmp_path / "state" / "bot.db"
     store = Store.open(path)
-    assert store.schema_version() == 6
+    assert store.schema_version() == 7
     store.claim_post("p1", NOW)
     store.close()
 
     again = Store.open(path)
-    assert again.schema_version() == 6
+    assert again.schema_version() == 7
     assert again.seen("p1")
     assert not again.claim_post("p1", NOW)
 

@@ -21,6 +21,11 @@ class AuthRejected(Exception):
     """The chat server refused the bot's credentials: nothing works until they are fixed."""
 
 
+class SendRefused(Exception):
+    """The chat server refused a message for good (too long, no such channel or user, no
+    permission, a deleted thread root): sending it again cannot help."""
+
+
 @dataclass(frozen=True)
 class Edited:
     """A post was edited (``post`` holds its new text)."""
@@ -60,7 +65,9 @@ class Feed(Protocol):
 
 class Chat(Protocol):
     async def send(self, msg: OutMessage) -> str:
-        """Post a message (in a thread when ``msg.root_id`` is set); return the new post id."""
+        """Post a message (in a thread when ``msg.root_id`` is set); return the new post id.
+        Raises SendRefused when the server will never accept it; any other exception is a
+        failure that may pass (network, rate limit, server error)."""
         ...
 
     async def already_sent(self, msg: OutMessage, since: datetime) -> str | None:

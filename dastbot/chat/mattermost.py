@@ -18,9 +18,17 @@ from typing import Any
 
 import requests
 from mattermostdriver import Driver
-from mattermostdriver.exceptions import NoAccessTokenProvided, ResourceNotFound
+from mattermostdriver.exceptions import (
+    ContentTooLarge,
+    FeatureDisabled,
+    InvalidOrMissingParameters,
+    MethodNotAllowed,
+    NoAccessTokenProvided,
+    NotEnoughPermissions,
+    ResourceNotFound,
+)
 
-from dastbot.chat.base import AuthRejected
+from dastbot.chat.base import AuthRejected, SendRefused
 from dastbot.chat.http import sign_context
 from dastbot.chat.mattermost_transport import (
     ClientWebsocket,
@@ -36,6 +44,7 @@ from dastbot.chat.mattermost_transport import (
     status_of,
 )
 from dastbot.kernel.config import Config
+from dastbot.kernel.markdown import POST_LIMIT
 from dastbot.kernel.metrics import Metrics
 from dastbot.kernel.models import OutMessage, Post
 
@@ -44,6 +53,15 @@ for _driver_logger in ("mattermostdriver.api", "mattermostdriver.websocket"):
     # The driver pins these to INFO at import; hand the choice back to the application.
     logging.getLogger(_driver_logger).setLevel(logging.NOTSET)
 _CHANNEL_ID = re.compile(r"^[a-z0-9]{26}$")
+_PERMANENT = (
+    InvalidOrMissingParameters,
+    NotEnoughPermissions,
+    ResourceNotFound,
+    MethodNotAllowed,
+    ContentTooLarge,
+    FeatureDisabled,
+)
+"""Statuses 400, 403, 404, 405, 413, 501: Mattermost's answer will not change on a retry."""
 
 
 class MattermostChat:
@@ -238,6 +256,16 @@ class MattermostChat:
         return signed
 
     async def send(self, msg: OutMessage) -> str:
+        if len(msg.message) > POST_LIMIT:
+            raise SendRefused(
+                f"the message has {len(msg.message)} characters; Mattermost takes {POST_LIMIT}"
+            )
+        try:
+            return await self._send(msg)
+        except _PERMANENT as exc:
+            raise SendRefused(f"{msg.channel_id}: {exc}") from None
+
+    async def _send(self, msg: OutMessage) -> str:
         started = datetime.now(UTC)
 
         async def check() -> dict[str, Any] | None:

@@ -1,1 +1,10 @@
-"""kernel."""
+"""The kernel: what every other package shares and that depends on nothing else in dastbot.
+
+Owns the value types (``models``: posts, messages, commands, the shift assignment and escalation
+records), the audit-trail event kinds (``events``), the clock (``clock``), the configuration root
+and its shared sections (``config``, ``settings``, ``paths``), the command registry and context
+(``commands``), the command-line helpers (``cli``), Mattermost markdown (``markdown``), logging
+(``logs``), metrics (``metrics``) and the located YAML reader (``yamlsource``).
+
+May import: the standard library and third-party packages only.
+"""

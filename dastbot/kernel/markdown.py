@@ -10,6 +10,9 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+POST_LIMIT = 16_383
+"""The longest message Mattermost accepts, in characters (runes); longer posts are refused."""
+
 _INLINE_SPECIALS = frozenset("\\`*_~[]<>|$")
 _LINE_START_RE = re.compile(r"^([ \t]*)([#>+=-]|[0-9]{1,9}[.)])")
 _URL_RE = re.compile(r"https?://[^\s<>()\[\]`|*\"']+")

@@ -20,6 +20,12 @@ class Metrics:
         self.send_retries = Counter(
             "dastbot_send_retries", "REST calls retried", ["reason"], registry=r
         )
+        self.dead_letters = Counter(
+            "dastbot_dead_letters",
+            "Messages given up (refused: by the server for good; failing: for too long)",
+            ["kind"],
+            registry=r,
+        )
         self.refusals = Counter(
             "dastbot_refusals", "Requests refused", ["endpoint", "reason"], registry=r
         )

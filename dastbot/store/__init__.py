@@ -8,11 +8,11 @@ May import: ``dastbot.kernel`` only.
 
 from dastbot.store.base import StoreBase, iso, parse_iso
 from dastbot.store.escalations import EscalationRows
-from dastbot.store.outbox import OutboxRows, Pending
+from dastbot.store.outbox import DeadLetter, OutboxRows, Pending
 from dastbot.store.questions import QuestionRows
 from dastbot.store.shifts import ShiftRows
 
-__all__ = ["Pending", "Store", "iso", "parse_iso"]
+__all__ = ["DeadLetter", "Pending", "Store", "iso", "parse_iso"]
 
 
 class Store(QuestionRows, EscalationRows, OutboxRows, ShiftRows, StoreBase):

@@ -102,6 +102,10 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
             "sent_at": "when sent (UTC); empty while pending",
             "post_id": "Mattermost id of the sent post",
             "attempts": "send attempts",
+            "next_attempt_at": "when the next attempt is due after a failure (UTC)",
+            "dead_at": "when the bot gave up sending it (UTC); listed by /dast outbox",
+            "dropped_at": "when a coordinator dropped it from the dead letters (UTC)",
+            "error": "why the last attempt failed",
         },
     ),
     "seen_posts": (

@@ -21,6 +21,7 @@ class Pending:
     message: OutMessage
     attempts: int
     created_at: datetime
+    next_attempt_at: datetime | None = None
 
 
 def _buttons_json(buttons: tuple[Button, ...]) -> str:
@@ -53,6 +54,30 @@ def _files_from(text: str | None) -> tuple[tuple[str, bytes], ...]:
     return tuple((f["name"], base64.b64decode(f["data"])) for f in json.loads(text))
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message the bot gave up sending, with the last reason."""
+
+    pending: Pending
+    error: str
+    dead_at: datetime
+
+
+def _pending(row: dict[str, Any]) -> Pending:
+    return Pending(
+        id=row["id"],
+        message=OutMessage(
+            channel_id=row["channel_id"],
+            message=row["message"],
+            root_id=row["root_id"] or "",
+            key=row["key"],
+            buttons=_buttons_from(row["buttons"]),
+            files=_files_from(row["files"]),
+        ),
+        attempts=row["attempts"] or 0,
+        created_at=parse_iso(row["created_at"]),
+        next_attempt_at=parse_iso(row["next_attempt_at"]) if row.get("next_attempt_at") else None,
+    )
 
 
 class OutboxRows(StoreBase):
@@ -76,29 +101,78 @@ class OutboxRows(StoreBase):
         row = self.db.execute("SELECT id FROM outbox WHERE key = ?", [msg.key]).fetchone()
         return int(row[0])
 
-    def pending(self) -> list[Pending]:
+    def pending(self, due_at: datetime | None = None) -> list[Pending]:
+        """Messages neither sent nor dead-lettered, oldest first; with ``due_at``, only those
+        whose next attempt is due by then."""
+        where = "sent_at IS NULL AND dead_at IS NULL"
+        args: list[str] = []
+        if due_at is not None:
+            where += " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+            args.append(iso(due_at))
         rows = self.db.execute_returning_dicts(
-            "SELECT * FROM outbox WHERE sent_at IS NULL ORDER BY id"
+            f"SELECT * FROM outbox INDEXED BY outbox_unsent WHERE {where} ORDER BY id", args
         )
-        return [
-            Pending(
-                id=row["id"],
-                message=OutMessage(
-                    channel_id=row["channel_id"],
-                    message=row["message"],
-                    root_id=row["root_id"] or "",
-                    key=row["key"],
-                    buttons=_buttons_from(row["buttons"]),
-                    files=_files_from(row["files"]),
-                ),
-                attempts=row["attempts"] or 0,
-                created_at=parse_iso(row["created_at"]),
-            )
-            for row in rows
-        ]
+        return [_pending(row) for row in rows]
 
     def note_attempt(self, outbox_id: int) -> None:
         self.db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", [outbox_id])
+
+    def note_failure(self, outbox_id: int, error: str, next_attempt_at: datetime) -> None:
+        """A failed attempt: why, and when to try again."""
+        self.db.execute(
+            "UPDATE outbox SET error = ?, next_attempt_at = ? WHERE id = ?",
+            [error, iso(next_attempt_at), outbox_id],
+        )
+
+    def dead_letter(self, outbox_id: int, error: str, now: datetime) -> None:
+        """Give up on a message: it is kept, listed and can be retried by hand."""
+        self.db.execute(
+            "UPDATE outbox SET dead_at = ?, error = ? WHERE id = ?", [iso(now), error, outbox_id]
+        )
+
+    def dead_letters(self, limit: int = 50) -> list[DeadLetter]:
+        """Dead-lettered messages not dropped, newest first."""
+        rows = self.db.execute_returning_dicts(
+            "SELECT * FROM outbox WHERE dead_at IS NOT NULL AND dropped_at IS NULL "
+            "AND sent_at IS NULL ORDER BY dead_at DESC, id DESC LIMIT ?",
+            [limit],
+        )
+        return [
+            DeadLetter(_pending(r), str(r["error"] or ""), parse_iso(r["dead_at"])) for r in rows
+        ]
+
+    def count_dead_letters(self) -> int:
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM outbox WHERE dead_at IS NOT NULL AND dropped_at IS NULL "
+            "AND sent_at IS NULL"
+        ).fetchone()
+        return int(row[0])
+
+    def retry_dead_letter(self, outbox_id: int) -> bool:
+        """Put a dead-lettered message back in the queue with fresh attempts."""
+        cursor = self.db.execute(
+            "UPDATE outbox SET dead_at = NULL, next_attempt_at = NULL, attempts = 0 "
+            "WHERE id = ? AND dead_at IS NOT NULL AND dropped_at IS NULL AND sent_at IS NULL",
+            [outbox_id],
+        )
+        return cursor.rowcount == 1
+
+    def drop_dead_letter(self, outbox_id: int, now: datetime) -> bool:
+        """Stop listing a dead-lettered message (it stays in the table for the record)."""
+        cursor = self.db.execute(
+            "UPDATE outbox SET dropped_at = ? "
+            "WHERE id = ? AND dead_at IS NOT NULL AND dropped_at IS NULL AND sent_at IS NULL",
+            [iso(now), outbox_id],
+        )
+        return cursor.rowcount == 1
+
+    def oldest_unsent(self) -> datetime | None:
+        """When the oldest message still waiting to be sent was recorded."""
+        row = self.db.execute(
+            "SELECT MIN(created_at) FROM outbox INDEXED BY outbox_unsent "
+            "WHERE sent_at IS NULL AND dead_at IS NULL"
+        ).fetchone()
+        return parse_iso(row[0]) if row and row[0] else None
 
     def mark_sent(self, outbox_id: int, post_id: str, now: datetime) -> None:
         self.db.execute(

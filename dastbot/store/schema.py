@@ -142,6 +142,16 @@ def _m6_channel_type(db: sqlite_utils.Database) -> None:
     db.table("questions").add_column("channel_type", str)
 
 
+def _m7_outbox_dead_letters(db: sqlite_utils.Database) -> None:
+    outbox = db.table("outbox")
+    for column in ("next_attempt_at", "dead_at", "dropped_at", "error"):
+        outbox.add_column(column, str)
+    outbox.create_index(["post_id"])
+    db.execute(
+        "CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL AND dead_at IS NULL"
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m1_initial,
     _m2_meta,
@@ -149,4 +159,5 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m4_escalations,
     _m5_outbox_files,
     _m6_channel_type,
+    _m7_outbox_dead_letters,
 )
