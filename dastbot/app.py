@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import astuple
 from datetime import datetime, timedelta
+from typing import Any
 
 from dastbot.answering.answers import LiveKnowledge
 from dastbot.chat.base import AuthRejected, Chat, Connected, Disconnected, Edited, Feed
 from dastbot.chat.http import HttpEndpoint
 from dastbot.chat.mattermost import MattermostChat
 from dastbot.chat.mattermost_feed import CURSOR_KEY, MattermostFeed
+from dastbot.chat.mattermost_transport import backoff_delays
 from dastbot.escalations.desk import EscalationJob
 from dastbot.kernel.clock import Clock, SettableClock, SystemClock
 from dastbot.kernel.config import Config
 from dastbot.kernel.metrics import Metrics
 from dastbot.kernel.models import Post, Reaction
 from dastbot.kernel.paths import knowledge_path
+from dastbot.lease import Lease, LeaseHeld
 from dastbot.questions.lifecycle import OPEN_STATES
 from dastbot.report.job import WeeklyReportJob
 from dastbot.router import Router
@@ -127,64 +132,116 @@ async def serve(feed: Feed, router: Router, metrics: Metrics) -> None:
             metrics.handler_seconds.labels(kind).observe(time.perf_counter() - started)
 
 
+async def login_until_reachable(chat: MattermostChat) -> dict[str, Any]:
+    """Log in, waiting out a server that cannot be reached (backoff up to 5 min, each attempt
+    logged, for as long as it takes); a rejected token or a configuration error is raised."""
+    delays = backoff_delays()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await chat.login()
+        except (AuthRejected, ValueError):
+            raise
+        except Exception as exc:
+            wait = delays()
+            log.warning(
+                "cannot reach Mattermost at %s (attempt %d: %s); trying again in %.0fs",
+                chat.address.base,
+                attempt,
+                exc,
+                wait,
+            )
+            await asyncio.sleep(wait)
+
+
 async def run_bot(config: Config, ready: Callable[[dict[str, object]], None] | None = None) -> None:
     """Connect to Mattermost, serve HTTP and answer until cancelled or the token is rejected.
 
-    Raises ``AuthRejected`` (bad token) or ``ValueError`` (missing channel, bad URL) for the CLI
-    to report; cancellation (SIGTERM) stops cleanly.
+    Raises ``AuthRejected`` (bad token), ``LeaseHeld`` (another bot on this database),
+    ``SchemaTooNew`` or ``ValueError`` (missing channel, bad URL) for the CLI to report;
+    cancellation (SIGTERM) stops cleanly. An unreachable server is waited for.
     """
     if config.mattermost_token is None:
         raise ValueError("DASTBOT_MATTERMOST_TOKEN is not set: the bot needs its access token")
+    store = Store.open(config.resolve(config.db))
+    lease = Lease(store)
+    try:
+        lease.acquire()
+    except LeaseHeld:
+        store.close()
+        raise
     metrics = Metrics()
     chat = MattermostChat(config, config.mattermost_token.get_secret_value(), metrics)
-    me = await chat.login()
-    app = App(config, chat, SystemClock(), bot_user_id=chat.user_id, metrics=metrics)
-    cursor = app.store.get_meta(CURSOR_KEY)
-    start_ms = int(cursor) if cursor else int(app.clock.now().timestamp() * 1000)
-    app.store.set_meta(CURSOR_KEY, str(start_ms))
-    feed = MattermostFeed(chat, start_ms, lambda ms: app.store.set_meta(CURSOR_KEY, str(ms)))
+    app = App(config, chat, SystemClock(), store=store, metrics=metrics)
+    feed: MattermostFeed | None = None
 
-    def healthy() -> dict[str, bool]:
-        return {"websocket": feed.connected.is_set(), "store": app.store.writable()}
+    def health() -> dict[str, str]:
+        problems = {
+            "websocket": "" if feed is not None and feed.connected.is_set() else "not connected",
+            "store": "" if store.writable() else "the database cannot be written",
+            "outbox": "",
+        }
+        stuck = app.router.sender.stuck_since()
+        if stuck is not None:
+            problems["outbox"] = f"a message waits to be sent since {stuck:%H:%M:%S} UTC"
+        return problems
 
     slash = config.slash_token.get_secret_value() if config.slash_token else ""
     if not slash:
         log.warning("DASTBOT_SLASH_TOKEN is not set: slash commands and buttons are refused")
-    for esc in app.store.escalations(("open", "replied")):
-        channel = app.store.escalation_channel(esc.id)
-        if channel:
-            try:
-                await chat.watch(channel)
-            except Exception as exc:
-                log.warning("cannot watch %s for escalation %s: %s", channel, esc.id, exc)
     http = HttpEndpoint(
         slash_token=slash,
         on_command=app.router.on_command,
         on_click=app.router.on_click,
-        healthy=healthy,
+        healthy=health,
         metrics=metrics,
         thread_of=app.router.thread_reference,
     )
     port = await http.start(config.http.host, config.http.port)
-
-    async def tick() -> None:
-        # Decide due work (reminders, deadlines, pings) only with an up-to-date view of the chat:
-        # connected, and caught up on what was posted while the bot was down or disconnected.
-        if feed.in_sync:
-            await app.tick()
-        else:
-            await app.router.flush()
-
-    await app.start(sweep=False)
-    scheduler = start_sweeping(tick, config.sweep_seconds)
-    log.info("dastbot ready as @%s (HTTP port %d)", me.get("username"), port)
-    if ready is not None:
-        user = me.get("username")
-        ready({"user": user, "http_port": port, "chat": chat, "feed": feed, "app": app})
+    keeper = asyncio.ensure_future(lease.keep())
+    scheduler = None
     try:
-        await serve(feed, app.router, metrics)
+        me = await login_until_reachable(chat)
+        app.router.bot_user_id = chat.user_id
+        cursor = store.get_meta(CURSOR_KEY)
+        start_ms = int(cursor) if cursor else int(app.clock.now().timestamp() * 1000)
+        store.set_meta(CURSOR_KEY, str(start_ms))
+        feed = MattermostFeed(chat, start_ms, lambda ms: store.set_meta(CURSOR_KEY, str(ms)))
+        for esc in store.escalations(("open", "replied")):
+            channel = store.escalation_channel(esc.id)
+            if channel:
+                try:
+                    await chat.watch(channel)
+                except Exception as exc:
+                    log.warning("cannot watch %s for escalation %s: %s", channel, esc.id, exc)
+        synced = feed
+
+        async def tick() -> None:
+            # Decide due work (reminders, deadlines, pings) only with an up-to-date view of the
+            # chat: connected, and caught up on what was posted while the bot was away.
+            if synced.in_sync:
+                await app.tick()
+            else:
+                await app.router.flush()
+
+        await app.start(sweep=False)
+        scheduler = start_sweeping(tick, config.sweep_seconds)
+        log.info("dastbot ready as @%s (HTTP port %d)", me.get("username"), port)
+        if ready is not None:
+            user = me.get("username")
+            ready({"user": user, "http_port": port, "chat": chat, "feed": feed, "app": app})
+        serving = asyncio.ensure_future(serve(feed, app.router, metrics))
+        done, _ = await asyncio.wait({serving, keeper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()
     finally:
-        scheduler.shutdown(wait=False)
-        await feed.stop()
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        keeper.cancel()
+        if feed is not None:
+            await feed.stop()
         await http.stop()
-        app.store.close()
+        with contextlib.suppress(Exception):
+            lease.release()
+        store.close()

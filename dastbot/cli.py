@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 
 from dastbot.answering.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 from dastbot.kernel.cli import (
+    EXIT_DATABASE,
     EXIT_ERRORS,
+    EXIT_MATTERMOST,
     EXIT_OK,
     CliError,
     add_common,
@@ -309,7 +311,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from dastbot.app import run_bot
     from dastbot.chat.base import AuthRejected
-    from dastbot.chat.mattermost_transport import SendFailed
+    from dastbot.lease import LeaseHeld, LeaseLost
+    from dastbot.store import SchemaTooNew
 
     config = config_from_args(args)
     _load_kb(config)
@@ -331,12 +334,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         asyncio.run(main())
     except AuthRejected as exc:
         raise CliError(
-            f"{exc}. Check DASTBOT_MATTERMOST_TOKEN (the bot account's access token).", 3
+            f"{exc}. Check DASTBOT_MATTERMOST_TOKEN (the bot account's access token).",
+            EXIT_MATTERMOST,
         ) from None
-    except (ValueError, SendFailed) as exc:
-        raise CliError(str(exc)) from None
-    except OSError as exc:
-        raise CliError(f"cannot reach {config.mattermost.url}: {exc}") from None
+    except (LeaseHeld, LeaseLost, SchemaTooNew) as exc:
+        raise CliError(str(exc), EXIT_DATABASE) from None
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_MATTERMOST) from None
     return EXIT_OK
 
 

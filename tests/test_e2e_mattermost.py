@@ -244,13 +244,21 @@ async def test_health_reflects_the_websocket(fake: FakeMattermost, tmp_path: Pat
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{base}/healthz") as response:
                 assert response.status == 200
-                assert (await response.json()) == {"ok": True, "websocket": True, "store": True}
+                assert (await response.json()) == {
+                    "ok": True,
+                    "websocket": True,
+                    "store": True,
+                    "outbox": True,
+                    "reasons": [],
+                }
             fake.refuse_websockets(30)
             fake.close_websockets(1006)
             await asyncio.wait_for(info["feed"].disconnected.wait(), timeout=5)  # type: ignore[attr-defined]
             async with http.get(f"{base}/healthz") as response:
                 assert response.status == 503
-                assert (await response.json())["websocket"] is False
+                body = await response.json()
+                assert body["websocket"] is False
+                assert body["reasons"] == ["websocket: not connected"]
             async with http.get(f"{base}/metrics") as response:
                 text = await response.text()
             assert "dastbot_reconnects_total" in text

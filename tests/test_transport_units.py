@@ -127,7 +127,7 @@ async def endpoint() -> tuple[HttpEndpoint, str, list[object]]:
         slash_token="s3cret",
         on_command=on_command,
         on_click=on_click,
-        healthy=lambda: {"websocket": False, "store": True},
+        healthy=lambda: {"websocket": "not connected", "store": ""},
         metrics=Metrics(),
     )
     port = await http.start("127.0.0.1", 0)
@@ -177,5 +177,10 @@ async def test_button_clicks_need_the_bots_signature(
             assert r.status == 400
         async with client.get(f"{base}/healthz") as r:
             assert r.status == 503
-            assert await r.json() == {"ok": False, "websocket": False, "store": True}
+            assert await r.json() == {
+                "ok": False,
+                "websocket": False,
+                "store": True,
+                "reasons": ["websocket: not connected"],
+            }
     assert [type(s).__name__ for s in seen] == ["Click"]

@@ -52,7 +52,7 @@ class HttpEndpoint:
         slash_token: str,
         on_command: Callable[[Command], Awaitable[CommandReply]],
         on_click: Callable[[Click], Awaitable[str]],
-        healthy: Callable[[], Mapping[str, bool]],
+        healthy: Callable[[], Mapping[str, str]],
         metrics: Metrics,
         thread_of: Callable[[str], str] | None = None,
     ) -> None:
@@ -178,9 +178,11 @@ class HttpEndpoint:
         return _json({"update": None, "ephemeral_text": text})
 
     async def healthz(self, request: web.Request) -> web.Response:
-        checks = dict(self.healthy())
-        ok = all(checks.values())
-        return _json({"ok": ok, **checks}, 200 if ok else 503)
+        """200 when every check passes, else 503; each check's problem is named in ``reasons``."""
+        problems = dict(self.healthy())
+        reasons = [f"{name}: {why}" for name, why in problems.items() if why]
+        body = {"ok": not reasons, **{name: not why for name, why in problems.items()}}
+        return _json({**body, "reasons": reasons}, 503 if reasons else 200)
 
     async def metrics_page(self, request: web.Request) -> web.Response:
         return web.Response(

@@ -15,7 +15,12 @@ from dastbot.kernel.config import Config, ConfigError, default_config_path, load
 
 EXIT_OK = 0
 EXIT_ERRORS = 1
+"""Invalid configuration, knowledge base or input file."""
 EXIT_USAGE = 2
+EXIT_MATTERMOST = 3
+"""Mattermost refused the bot: a rejected token, a team or channel that is not there, TLS."""
+EXIT_DATABASE = 4
+"""The database cannot be used: written by a newer version, in use by another bot, unreadable."""
 
 
 class CliError(Exception):

@@ -6,14 +6,15 @@ combines them. Features import ``Store`` and the row types from here and never w
 May import: ``dastbot.kernel`` only.
 """
 
-from dastbot.store.base import StoreBase, iso, parse_iso
+from dastbot.store.base import SchemaTooNew, StoreBase, iso, parse_iso
 from dastbot.store.escalations import EscalationRows
+from dastbot.store.lease import LeaseHolder, LeaseRows
 from dastbot.store.outbox import DeadLetter, OutboxRows, Pending
 from dastbot.store.questions import QuestionRows
 from dastbot.store.shifts import ShiftRows
 
-__all__ = ["DeadLetter", "Pending", "Store", "iso", "parse_iso"]
+__all__ = ["DeadLetter", "LeaseHolder", "Pending", "SchemaTooNew", "Store", "iso", "parse_iso"]
 
 
-class Store(QuestionRows, EscalationRows, OutboxRows, ShiftRows, StoreBase):
+class Store(LeaseRows, QuestionRows, EscalationRows, OutboxRows, ShiftRows, StoreBase):
     """All reads and writes of the bot's state."""

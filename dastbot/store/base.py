@@ -26,11 +26,16 @@ def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
+class SchemaTooNew(Exception):
+    """The database was written by a newer dastbot: this one would lose data in it."""
+
+
 class StoreBase:
     """All reads and writes of the bot's state."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: sqlite_utils.Database, name: str = ":memory:") -> None:
         self.db = db
+        self.name = name
         self.migrate()
 
     @classmethod
@@ -42,7 +47,7 @@ class StoreBase:
         db = sqlite_utils.Database(conn)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
-        return cls(db)
+        return cls(db, str(path))
 
     @classmethod
     def memory(cls) -> Self:
@@ -63,6 +68,12 @@ class StoreBase:
         if "_migrations" not in self.db.table_names():
             self.db.table("_migrations").create({"version": int, "applied_at": str}, pk="version")
         current = self.schema_version()
+        if current > len(MIGRATIONS):
+            raise SchemaTooNew(
+                f"{self.name}: the database has schema version {current}, written by a newer "
+                f"dastbot; this one knows versions up to {len(MIGRATIONS)}. Run the newer "
+                "version, or restore a backup made before the upgrade."
+            )
         for version, step in enumerate(MIGRATIONS, start=1):
             if version <= current:
                 continue
@@ -73,12 +84,15 @@ class StoreBase:
                 )
 
     def writable(self) -> bool:
+        """A real write to the database file (its write-ahead log): False when the disk is
+        full, the file read-only or the database broken. Costs well under a millisecond."""
         try:
             with self.db.atomic():
-                self.db.execute("CREATE TEMP TABLE IF NOT EXISTS _probe (x)")
-                self.db.execute("INSERT INTO _probe VALUES (1)")
-                self.db.execute("DELETE FROM _probe")
-            self.db.execute("PRAGMA quick_check(1)").fetchone()
+                self.db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('health.probe', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    [iso(datetime.now(UTC))],
+                )
             return True
         except sqlite3.Error:
             return False

@@ -108,6 +108,17 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
             "error": "why the last attempt failed",
         },
     ),
+    "lease": (
+        "The one process allowed to run the bot on this database, renewed every few seconds.",
+        {
+            "id": "always 1",
+            "holder": "random id of the holding process",
+            "host": "host name of the holder",
+            "pid": "process id of the holder",
+            "started_at": "when it took the lease (UTC)",
+            "heartbeat_at": "when it last renewed it (UTC)",
+        },
+    ),
     "seen_posts": (
         "Incoming posts (and feedback events) already handled: nothing is handled twice.",
         {"post_id": "post id or feedback key", "at": "when handled (UTC)"},

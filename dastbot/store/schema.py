@@ -152,6 +152,20 @@ def _m7_outbox_dead_letters(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m8_lease(db: sqlite_utils.Database) -> None:
+    db.table("lease").create(
+        {
+            "id": int,
+            "holder": str,
+            "host": str,
+            "pid": int,
+            "started_at": str,
+            "heartbeat_at": str,
+        },
+        pk="id",
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m1_initial,
     _m2_meta,
@@ -160,4 +174,5 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m5_outbox_files,
     _m6_channel_type,
     _m7_outbox_dead_letters,
+    _m8_lease,
 )
