@@ -115,7 +115,8 @@ async def serve(feed: Feed, router: Router, metrics: Metrics) -> None:
         kind = type(event).__name__.lower()
         try:
             if isinstance(event, Post):
-                await router.on_post(event)
+                if not await router.on_post(event):
+                    feed.failed(event)
             elif isinstance(event, Edited):
                 await router.on_edit(event.post)
             elif isinstance(event, Reaction):
@@ -180,8 +181,11 @@ async def run_bot(config: Config, ready: Callable[[dict[str, object]], None] | N
         problems = {
             "websocket": "" if feed is not None and feed.connected.is_set() else "not connected",
             "store": "" if store.writable() else "the database cannot be written",
+            "posts": "",
             "outbox": "",
         }
+        if feed is not None and feed.holding:
+            problems["posts"] = "a post could not be handled (see the log); retrying"
         stuck = app.router.sender.stuck_since()
         if stuck is not None:
             problems["outbox"] = f"a message waits to be sent since {stuck:%H:%M:%S} UTC"

@@ -114,17 +114,22 @@ class Router:
 
     # posts ------------------------------------------------------------------------------------
 
-    async def on_post(self, post: Post) -> None:
+    async def on_post(self, post: Post) -> bool:
+        """Handle a post; False when it could not be handled (the store failed, say), so that
+        the feed delivers it again later. A post handled once is never handled twice."""
         if post.is_bot or (self.bot_user_id and post.user_id == self.bot_user_id):
-            return
+            return True
+        handled = True
         with log_context(post.id, post.thread_id):
             started = time.perf_counter()
             try:
                 await self._on_post(post)
             except Exception:
-                log.exception("failed to handle a post")
+                handled = False
+                log.exception("failed to handle a post; it will be handled again later")
             await self.flush()
             self.metrics.handler_seconds.labels("post").observe(time.perf_counter() - started)
+        return handled
 
     async def _on_post(self, post: Post) -> None:
         await self._learn_timezone(post.user_id)

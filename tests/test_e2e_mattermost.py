@@ -248,6 +248,7 @@ async def test_health_reflects_the_websocket(fake: FakeMattermost, tmp_path: Pat
                     "ok": True,
                     "websocket": True,
                     "store": True,
+                    "posts": True,
                     "outbox": True,
                     "reasons": [],
                 }

@@ -62,6 +62,11 @@ class Feed(Protocol):
         """Every incoming event once, in order, until the feed stops; raises AuthRejected."""
         ...
 
+    def failed(self, post: Post) -> None:
+        """The core could not handle ``post`` (its store failed): deliver it again later, and
+        do not count anything after it as delivered meanwhile."""
+        ...
+
 
 class Chat(Protocol):
     async def send(self, msg: OutMessage) -> str:

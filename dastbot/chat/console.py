@@ -202,6 +202,9 @@ class Console:
             self.chat.write(META_HELP)
         return None
 
+    def failed(self, post: Post) -> None:
+        self.chat.write(f"(error: post {post.id} could not be handled; see the log)")
+
     async def events(self) -> AsyncIterator[ChatEvent]:
         """Every post and reaction typed, until end of input."""
         interactive = self.stream.isatty()

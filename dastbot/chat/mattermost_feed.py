@@ -47,6 +47,14 @@ class MattermostFeed:
         """The connection (hello number) whose missed posts have all been yielded."""
         self._socket: Any = None
         self._stopping = False
+        self._held = False
+        """A post failed: the cursor stays where it is until a catch-up delivers it again."""
+        self._failures = 0
+
+    @property
+    def holding(self) -> bool:
+        """A post could not be handled and waits to be delivered again."""
+        return self._held
 
     @property
     def in_sync(self) -> bool:
@@ -126,7 +134,22 @@ class MattermostFeed:
             posts.append(self.chat.to_post(raw, name))
         return posts
 
+    def failed(self, post: Post) -> None:
+        if not self._held:
+            self._held = True
+            self._retry_catch_up(f"post {post.id} could not be handled")
+
+    def _retry_catch_up(self, why: str) -> None:
+        self._failures += 1
+        delay = min(2.0**self._failures, 60.0)
+        log.warning("%s; catching up again in %.0fs", why, delay)
+        asyncio.get_running_loop().call_later(
+            delay, self._queue.put_nowait, (_HELLO, self.hellos)
+        )
+
     def _advance(self, post: Post) -> None:
+        if self._held:
+            return
         created = int(post.create_at.timestamp() * 1000)
         if created > self.cursor_ms:
             self.cursor_ms = created
@@ -137,7 +160,6 @@ class MattermostFeed:
     async def events(self) -> AsyncIterator[ChatEvent]:
         """Connect, and yield every event once until ``stop``; raises AuthRejected."""
         supervisor = asyncio.ensure_future(self._supervise())
-        failures = 0
         try:
             while True:
                 kind, item = await self._queue.get()
@@ -146,28 +168,27 @@ class MattermostFeed:
                 if kind == _LOST:
                     yield Disconnected(str(item))
                 elif kind == _HELLO:
-                    hello = self.hellos  # the connection open now (a later hello may be queued)
+                    if item != self.hellos:
+                        continue  # a retry planned for a connection that is gone
+                    held, self._held = self._held, False
                     try:
                         missed = await self.missed_posts(max(self.cursor_ms - 1, 0))
-                        failures = 0
                     except AuthRejected:
                         raise
                     except Exception as exc:
                         # Posts missed while disconnected must not be lost: try again later.
-                        failures += 1
-                        delay = min(2.0**failures, 60.0)
-                        log.warning("catch-up failed (%s); again in %.0fs", exc, delay)
-                        asyncio.get_running_loop().call_later(
-                            delay, self._queue.put_nowait, (_HELLO, hello)
-                        )
+                        self._held = held
+                        self._retry_catch_up(f"catch-up failed ({exc})")
                         continue
                     if missed:
-                        log.info("catching up on %d post(s) made while disconnected", len(missed))
+                        log.info("catching up on %d post(s)", len(missed))
                     for post in missed:  # oldest first, before anything newer moves the cursor
                         yield post
                         self._advance(post)
-                    self.caught_up = hello
-                    yield Connected(hello, len(missed))
+                    if not self._held:
+                        self._failures = 0
+                        self.caught_up = item
+                    yield Connected(item, len(missed))
                 elif kind == "post":
                     in_order = self.caught_up == self.hellos
                     yield item
