@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dastbot.kernel.config import load_config
 from dastbot.report.demo import fill_demo
 from dastbot.report.stats import build_report, chart_png, last_complete_week, to_json, to_markdown
-from dastbot.shifts.rota import Calendar
+from dastbot.shifts.calendar import Calendar
 from dastbot.store import Store
 
 TARGET_S = 2.0

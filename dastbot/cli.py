@@ -1,6 +1,7 @@
 """The command line: argv -> command. The only place that turns errors into exit codes.
 
-The general subcommands live here; features add theirs (``add_report_parsers``).
+The general subcommands live here; features add theirs (``add_shift_parsers``,
+``add_report_parsers``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from dastbot.answering.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 from dastbot.kernel.cli import (
@@ -29,9 +28,8 @@ from dastbot.kernel.cli import (
 )
 from dastbot.kernel.config import SECRET_ENV, Config, load_config
 from dastbot.kernel.logs import configure_logging
+from dastbot.shifts.cli import add_shift_parsers
 
-if TYPE_CHECKING:
-    from dastbot.store import Store
 
 def _kb_path(config: Config) -> Path:
     from dastbot.kernel.paths import knowledge_path
@@ -184,86 +182,6 @@ def cmd_console(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _store(config: Config) -> Store:
-    from dastbot.store import Store
-
-    return Store.open(config.resolve(config.db))
-
-
-def cmd_oncall(args: argparse.Namespace) -> int:
-    from dastbot.shifts.duty import Duty, describe_instant
-
-    config = config_from_args(args)
-    at = (parse_instant(args.at) if args.at else datetime.now(UTC)).astimezone(UTC)
-    store = _store(config)
-    duty = Duty(config, store).at(at)
-    store.close()
-    if args.json:
-        print(json.dumps(duty.as_json()))
-        return EXIT_OK
-    if duty.slot is None:
-        print(f"{at:%Y-%m-%d %H:%M} UTC: off duty")
-    else:
-        print(
-            f"{at:%Y-%m-%d %H:%M} UTC: {duty.slot} slot, shifter {duty.shifter or '(nobody)'}"
-            + (f", trainee {duty.trainee}" if duty.trainee else "")
-        )
-    if duty.coordinator:
-        print(f"coordinator: {duty.coordinator}")
-    if duty.next_slot_start:
-        print(f"next staffed shift: {describe_instant(duty.next_slot_start, None, at)}")
-    return EXIT_OK
-
-
-def cmd_shifts_import(args: argparse.Namespace) -> int:
-    from dastbot.shifts.rota import Calendar, parse_schedule
-
-    config = config_from_args(args)
-    path = Path(args.file)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"{path}: cannot read: {exc}") from None
-    parsed = parse_schedule(text, str(path), config.roster, Calendar(config.shifts))
-    for warning in parsed.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    if parsed.errors:
-        listed = "\n".join(f"  {e}" for e in parsed.errors)
-        raise CliError(f"schedule errors ({len(parsed.errors)}), nothing imported:\n{listed}")
-    store = _store(config)
-    now = datetime.now(UTC)
-    with store.atomic():
-        for assignment in parsed.assignments.values():
-            store.set_assignment(assignment, "import", now)
-        store.record(
-            "shifts_imported", now, actor="cli", file=str(path), count=len(parsed.assignments)
-        )
-    store.close()
-    print(f"imported {len(parsed.assignments)} assignment(s) into {config.resolve(config.db)}")
-    return EXIT_OK
-
-
-def cmd_shifts_export(args: argparse.Namespace) -> int:
-    from datetime import date, timedelta
-
-    from dastbot.shifts.rota import Calendar, schedule_ics, schedule_yaml
-
-    config = config_from_args(args)
-    try:
-        first = date.fromisoformat(args.start) if args.start else datetime.now(UTC).date()
-    except ValueError:
-        raise CliError(f"--from takes a date YYYY-MM-DD, not {args.start!r}") from None
-    store = _store(config)
-    assignments = store.assignments(first, first + timedelta(days=args.days))
-    store.close()
-    rows = {k: a for k, a in assignments.items() if a.shifter}
-    if args.ics:
-        sys.stdout.write(schedule_ics(rows, Calendar(config.shifts), datetime.now(UTC)))
-    else:
-        sys.stdout.write(schedule_yaml(rows) if rows else "[]\n")
-    return EXIT_OK
-
-
 def cmd_sites_import(args: argparse.Namespace) -> int:
     from dastbot.escalations.model import ContactsError, load_contacts
     from dastbot.escalations.sites import SitesError, import_cric, parse_sites, sites_yaml
@@ -369,25 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ready-json", action="store_true", help="print one JSON line when ready")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("oncall", help="who is on duty at an instant")
-    add_common(p, db=True)
-    p.add_argument("--at", help="ISO-8601 instant (default: now)")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_oncall)
-
-    shifts = sub.add_parser("shifts", help="the shift schedule").add_subparsers(
-        dest="shifts", required=True
-    )
-    p = shifts.add_parser("import", help="read a YAML schedule into the database")
-    add_common(p, db=True)
-    p.add_argument("file")
-    p.set_defaults(func=cmd_shifts_import)
-    p = shifts.add_parser("export", help="print the schedule as YAML or iCalendar")
-    add_common(p, db=True)
-    p.add_argument("--ics", action="store_true", help="iCalendar, for calendar subscriptions")
-    p.add_argument("--from", dest="start", help="first day (default: today)")
-    p.add_argument("--days", type=int, default=90)
-    p.set_defaults(func=cmd_shifts_export)
+    add_shift_parsers(sub, add_common)
 
     sites = sub.add_parser("sites", help="the site map").add_subparsers(dest="sites", required=True)
     p = sites.add_parser("import", help="write sites.yaml from a CRIC JSON export")

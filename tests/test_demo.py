@@ -13,7 +13,7 @@ from dastbot.answering.knowledge import load_knowledge
 from dastbot.kernel.config import Config, load_config
 from dastbot.report.demo import DemoSummary, fill_demo
 from dastbot.report.stats import build_report
-from dastbot.shifts.rota import Calendar
+from dastbot.shifts.calendar import Calendar
 from dastbot.store import Store, iso
 
 END = datetime(2026, 3, 15, 23, 0, tzinfo=UTC)  # Monday 16 March 00:00 in Zurich

@@ -61,7 +61,7 @@ from dastbot.report.stats import (
     week_bounds,
     with_delta,
 )
-from dastbot.shifts.rota import Calendar
+from dastbot.shifts.calendar import Calendar
 from dastbot.store import Store, iso
 
 CAL = Calendar()

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from conftest import ShiftBot
 
+from dastbot.kernel.events import EventKind
+
 WEATHER = "what is the weather in Rabat tomorrow?"
 KNOWN = "my task is exhausted what does it mean"
 COORDINATORS = "dast-coordinators"
@@ -84,6 +86,10 @@ async def test_a_question_without_a_human_reply_is_pinged_again_then_goes_to_the
     assert alert.message.startswith("@cora: [a question](https://chat.test/atlas/pl/q1) by alice")
     assert "for 120 staffed minutes" in alert.message
     assert await shiftbot.wait(timedelta(hours=3)) == []
+    trail = [e["kind"] for e in shiftbot.store.events("q1")]
+    assert trail.count(EventKind.REPINGED) == 1
+    assert trail.count(EventKind.COORDINATOR_TOLD) == 1
+    assert trail.index(EventKind.REPINGED) < trail.index(EventKind.COORDINATOR_TOLD)
 
 
 async def test_staffed_time_only_counts_for_the_no_reply_rule(shiftbot: ShiftBot) -> None:

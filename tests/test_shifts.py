@@ -18,24 +18,18 @@ from pydantic import ValidationError
 
 from dastbot.kernel.models import Assignment
 from dastbot.kernel.settings import Person, ShiftSettings, SlotSpec
-from dastbot.shifts.rota import (
-    Calendar,
+from dastbot.shifts.calendar import Calendar, SlotInstance, staffed_by
+from dastbot.shifts.roster import credit, role_of, roster_problems
+from dastbot.shifts.schedule_file import parse_schedule, schedule_ics, schedule_yaml
+from dastbot.shifts.staffing import (
     OnDuty,
-    SlotInstance,
     add_staffed_minutes,
     coverage_gaps,
     coverage_grid,
-    credit,
     next_boundary,
     no_reply_due,
     on_duty,
-    parse_schedule,
-    role_of,
-    roster_problems,
-    schedule_ics,
-    schedule_yaml,
     slot_boundaries,
-    staffed_by,
     staffed_minutes_between,
 )
 

@@ -30,7 +30,7 @@ from dastbot.answering.knowledge import Entry
 from dastbot.kernel.config import Config
 from dastbot.kernel.models import Assignment, Escalation
 from dastbot.kernel.settings import Person
-from dastbot.shifts.rota import Calendar
+from dastbot.shifts.calendar import Calendar
 from dastbot.store import Store, iso
 
 DAILY_QUESTIONS = 40

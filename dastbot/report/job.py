@@ -40,8 +40,8 @@ from dastbot.report.stats import (
     to_markdown,
     week_label,
 )
+from dastbot.shifts.calendar import Calendar
 from dastbot.shifts.duty import Duty
-from dastbot.shifts.rota import Calendar
 from dastbot.store import Store
 
 if TYPE_CHECKING:

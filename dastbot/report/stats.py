@@ -73,15 +73,9 @@ from dastbot.kernel.markdown import one_line, table
 from dastbot.kernel.models import Assignment
 from dastbot.kernel.settings import WEEKDAYS, Person
 from dastbot.questions.lifecycle import CLAIMED, ESCALATED, STATE_KINDS, WAITING, replay
-from dastbot.shifts.rota import (
-    Calendar,
-    SlotStatus,
-    coverage_grid,
-    credit,
-    iso_z,
-    staffed_by,
-    staffed_minutes_between,
-)
+from dastbot.shifts.calendar import Calendar, iso_z, staffed_by
+from dastbot.shifts.roster import credit
+from dastbot.shifts.staffing import SlotStatus, coverage_grid, staffed_minutes_between
 
 if TYPE_CHECKING:
     from dastbot.store import Store

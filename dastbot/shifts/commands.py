@@ -3,16 +3,18 @@ Each refusal says why and is audited."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 
 from dastbot.kernel.commands import CommandContext, Registry, refuse
 from dastbot.kernel.events import EventKind
 from dastbot.kernel.markdown import mention, table
 from dastbot.kernel.models import Assignment, CommandReply, OutMessage
+from dastbot.shifts.calendar import Calendar
 from dastbot.shifts.duty import describe_instant
-from dastbot.shifts.rota import coverage_gaps
 from dastbot.shifts.services import ShiftServices
+from dastbot.shifts.staffing import coverage_gaps
+from dastbot.store import Store
 
 
 def _parse_day(text: str, today: date) -> date:
@@ -45,32 +47,30 @@ async def _oncall(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> C
 # shifts -----------------------------------------------------------------------------------
 
 
-def _slot_name(svc: ShiftServices, ctx: CommandContext, text: str) -> str:
-    names = {n.lower(): n for n in svc.duty.calendar.slot_names}
+def _slot_name(calendar: Calendar, text: str) -> str:
+    names = {n.lower(): n for n in calendar.slot_names}
     if text.lower() not in names:
         raise ValueError(f"`{text}` is not a slot ({', '.join(names.values())})")
     return names[text.lower()]
 
 
-def _day_slot(
-    svc: ShiftServices, ctx: CommandContext, args: list[str]
-) -> tuple[date, str, list[str]]:
+def _day_slot(calendar: Calendar, now: datetime, args: list[str]) -> tuple[date, str, list[str]]:
+    """DATE SLOT at the head of ``args``, checked (today or later, a working day); the rest."""
     if len(args) < 2:
         raise ValueError("give a date and a slot, e.g. `2026-03-30 EU`")
-    today = svc.duty.calendar.local_day(ctx.now)
+    today = calendar.local_day(now)
     day = _parse_day(args[0], today)
-    slot = _slot_name(svc, ctx, args[1])
+    slot = _slot_name(calendar, args[1])
     if day < today:
         raise ValueError(f"{day} is in the past")
-    if not svc.duty.calendar.is_working_day(day):
-        reason = svc.duty.calendar.off_reason(day)
-        raise ValueError(f"there are no shifts on {day} ({reason})")
+    if not calendar.is_working_day(day):
+        raise ValueError(f"there are no shifts on {day} ({calendar.off_reason(day)})")
     return day, slot, args[2:]
 
 
 async def _book(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> CommandReply:
     try:
-        day, slot, rest = _day_slot(svc, ctx, args)
+        day, slot, rest = _day_slot(svc.duty.calendar, ctx.now, args)
     except ValueError as exc:
         return CommandReply(f"Cannot book: {exc}.")
     user = rest[0].lstrip("@").lower() if rest else ctx.user_name
@@ -105,7 +105,7 @@ async def _book(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> Com
 
 async def _unbook(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> CommandReply:
     try:
-        day, slot, rest = _day_slot(svc, ctx, args)
+        day, slot, rest = _day_slot(svc.duty.calendar, ctx.now, args)
     except ValueError as exc:
         return CommandReply(f"Cannot release: {exc}.")
     user = rest[0].lstrip("@").lower() if rest else ctx.user_name
@@ -131,7 +131,7 @@ async def _unbook(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> C
 
 async def _swap(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> CommandReply:
     try:
-        day, slot, rest = _day_slot(svc, ctx, args)
+        day, slot, rest = _day_slot(svc.duty.calendar, ctx.now, args)
     except ValueError as exc:
         return CommandReply(f"Cannot swap: {exc}.")
     if not rest:
@@ -148,7 +148,7 @@ async def _swap(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> Com
         swap_id = store.add_swap(day, slot, holder, other, ctx.now)
         store.record(EventKind.SWAP_REQUESTED, ctx.now, "", ctx.user_name, swap=swap_id)
         if ctx.role == "coordinator":
-            return _apply_swap(svc, ctx, swap_id)
+            return _apply_swap(store, swap_id, ctx.user_name, ctx.now)
     coordinators = " ".join(mention(c) for c in svc.duty.coordinators())
     text = (
         f"{coordinators or 'Coordinators'}: {ctx.user_name} asks to hand {slot} on {day} to "
@@ -159,21 +159,21 @@ async def _swap(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> Com
     return CommandReply(f"Swap request #{swap_id} sent to the coordinators.")
 
 
-def _apply_swap(svc: ShiftServices, ctx: CommandContext, swap_id: int) -> CommandReply:
-    store = svc.store
+def _apply_swap(store: Store, swap_id: int, actor: str, now: datetime) -> CommandReply:
+    """Hand the slot of pending swap ``swap_id`` to its new shifter, unless the shift changed."""
     swap = store.swap(swap_id)
     if swap is None or swap["state"] != "pending":
         return CommandReply(f"There is no pending swap #{swap_id}.")
     day = date.fromisoformat(swap["day"])
     current = store.assignment(day, swap["slot"])
     if current is None or current.shifter != swap["from_user"]:
-        store.decide_swap(swap_id, "stale", ctx.user_name, ctx.now)
+        store.decide_swap(swap_id, "stale", actor, now)
         return CommandReply(f"Swap #{swap_id} no longer applies: the shift changed.")
     store.set_assignment(
-        Assignment(day, swap["slot"], swap["to_user"], current.trainee), ctx.user_name, ctx.now
+        Assignment(day, swap["slot"], swap["to_user"], current.trainee), actor, now
     )
-    store.decide_swap(swap_id, "approved", ctx.user_name, ctx.now)
-    store.record(EventKind.SWAP_APPROVED, ctx.now, "", ctx.user_name, swap=swap_id)
+    store.decide_swap(swap_id, "approved", actor, now)
+    store.record(EventKind.SWAP_APPROVED, now, "", actor, swap=swap_id)
     return CommandReply(
         f"Swap #{swap_id} done: {swap['to_user']} now holds {swap['slot']} on {day}."
     )
@@ -185,7 +185,7 @@ async def _approve(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> 
         listed = ", ".join(f"#{s['id']} ({s['day']} {s['slot']})" for s in pending) or "none"
         return CommandReply(f"Usage: `/dast shift approve ID`. Pending: {listed}.")
     with svc.store.atomic():
-        return _apply_swap(svc, ctx, int(args[0].lstrip("#")))
+        return _apply_swap(svc.store, int(args[0].lstrip("#")), ctx.user_name, ctx.now)
 
 
 async def _list(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> CommandReply:

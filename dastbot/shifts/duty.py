@@ -11,16 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dastbot.kernel.config import Config
 from dastbot.kernel.markdown import mention
 from dastbot.kernel.models import Assignment
-from dastbot.shifts.rota import (
-    HORIZON_DAYS,
-    Calendar,
-    OnDuty,
-    Staffed,
-    add_staffed_minutes,
-    on_duty,
-    role_of,
-    staffed_by,
-)
+from dastbot.shifts.calendar import HORIZON_DAYS, Calendar, Staffed, staffed_by
+from dastbot.shifts.roster import coordinators, role_of
+from dastbot.shifts.staffing import OnDuty, no_reply_due, on_duty
 from dastbot.store import Store
 
 REASONS = {
@@ -64,6 +57,8 @@ def describe_instant(instant: datetime, tz_name: str | None, now: datetime) -> s
 
 
 class Duty:
+    """The rota in force: the calendar and roster of ``config`` with the schedule in ``store``."""
+
     def __init__(self, config: Config, store: Store) -> None:
         self.config = config
         self.store = store
@@ -84,15 +79,11 @@ class Duty:
         return role_of(self.roster, user)
 
     def coordinators(self) -> list[str]:
-        return [p.user for p in self.roster if "coordinator" in p.roles]
+        return coordinators(self.roster)
 
     def deadlines(self, since: datetime) -> tuple[datetime | None, datetime | None]:
-        minutes = self.config.shifts.no_reply_minutes
-        staffed = self.staffed(since)
-        return (
-            add_staffed_minutes(self.calendar, staffed, since, minutes),
-            add_staffed_minutes(self.calendar, staffed, since, 2 * minutes),
-        )
+        """(re-ping, tell the coordinator) for a question that needs a person from ``since``."""
+        return no_reply_due(self.calendar, self.staffed(since), since)
 
     def human_needed(self, reason: str, now: datetime, tz_name: str | None) -> HumanNeeded:
         duty = self.at(now)

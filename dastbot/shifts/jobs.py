@@ -9,11 +9,12 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from dastbot.kernel.config import Config
+from dastbot.kernel.events import EventKind
 from dastbot.kernel.markdown import escape_markdown, mention
 from dastbot.kernel.models import OutMessage
 from dastbot.questions.lifecycle import OPEN_STATES
 from dastbot.shifts.duty import Duty, on_shift
-from dastbot.shifts.rota import coverage_gaps, next_boundary, slot_boundaries
+from dastbot.shifts.staffing import coverage_gaps, next_boundary, slot_boundaries
 from dastbot.store import Store, iso, parse_iso
 
 Permalink = Callable[[str], str]
@@ -111,13 +112,7 @@ class NoReplyJob:
         self.config, self.store, self.duty, self.permalink = config, store, duty, permalink
 
     def _pending(self) -> list[dict[str, Any]]:
-        marks = ",".join("?" for _ in OPEN_STATES)
-        return self.store.db.execute_returning_dicts(
-            f"SELECT * FROM questions WHERE state IN ({marks}) AND first_human_at IS NULL "
-            "AND claimed_by IS NULL AND ((reping_due IS NOT NULL AND repinged_at IS NULL) "
-            "OR (coordinator_due IS NOT NULL AND coordinator_at IS NULL))",
-            list(OPEN_STATES),
-        )
+        return self.store.questions_awaiting_no_reply_step(OPEN_STATES)
 
     def next_due(self, after: datetime) -> datetime | None:
         dues: list[datetime] = []
@@ -139,7 +134,7 @@ class NoReplyJob:
                 key = f"reping:{thread}:{row['reping_due']}"
                 self.store.enqueue(OutMessage(row["channel_id"], text, thread, key), now)
                 self.store.update_question(thread, now, repinged_at=iso(now))
-                self.store.record("repinged", now, thread, self.config.bot_name)
+                self.store.record(EventKind.REPINGED, now, thread, self.config.bot_name)
             due_at = row["coordinator_due"]
             if due_at and not row["coordinator_at"] and parse_iso(due_at) <= now:
                 coordinator = duty.coordinator
@@ -160,7 +155,7 @@ class NoReplyJob:
                 channel = self.config.mattermost.coordinators_channel
                 self.store.enqueue(OutMessage(channel, text, key=key), now)
                 self.store.update_question(thread, now, coordinator_at=iso(now))
-                self.store.record("coordinator_told", now, thread, self.config.bot_name)
+                self.store.record(EventKind.COORDINATOR_TOLD, now, thread, self.config.bot_name)
 
 
 class CoverageJob:

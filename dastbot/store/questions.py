@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -95,3 +96,15 @@ class QuestionRows(StoreBase):
                 list(states),
             )
         return self.db.execute_returning_dicts("SELECT * FROM questions ORDER BY created_at")
+
+    def questions_awaiting_no_reply_step(self, open_states: Sequence[str]) -> list[dict[str, Any]]:
+        """Questions in ``open_states`` that no person has replied to or claimed, with a no-reply
+        step still to take: a re-ping not yet sent, or the coordinator not yet told. Whether the
+        step is due yet is for the caller to decide from ``reping_due``/``coordinator_due``."""
+        marks = ",".join("?" for _ in open_states)
+        return self.db.execute_returning_dicts(
+            f"SELECT * FROM questions WHERE state IN ({marks}) AND first_human_at IS NULL "
+            "AND claimed_by IS NULL AND ((reping_due IS NOT NULL AND repinged_at IS NULL) "
+            "OR (coordinator_due IS NOT NULL AND coordinator_at IS NULL)) ORDER BY created_at",
+            list(open_states),
+        )

@@ -1,0 +1,122 @@
+"""The shift subcommands of the command line: ``dastbot oncall`` (who is on duty at an instant) and
+``dastbot shifts import|export`` (the schedule file to and from the database, or an iCalendar feed).
+
+``add_shift_parsers`` adds them to dastbot's subcommands; ``dastbot.cli`` turns their ``CliError``
+into an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from dastbot.kernel.cli import EXIT_OK, CliError, config_from_args, parse_instant
+from dastbot.kernel.config import Config
+from dastbot.kernel.events import EventKind
+from dastbot.shifts.calendar import Calendar
+from dastbot.shifts.duty import Duty, describe_instant
+from dastbot.shifts.schedule_file import parse_schedule, schedule_ics, schedule_yaml
+from dastbot.store import Store
+
+
+def _store(config: Config) -> Store:
+    return Store.open(config.resolve(config.db))
+
+
+def cmd_oncall(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    at = (parse_instant(args.at) if args.at else datetime.now(UTC)).astimezone(UTC)
+    store = _store(config)
+    duty = Duty(config, store).at(at)
+    store.close()
+    if args.json:
+        print(json.dumps(duty.as_json()))
+        return EXIT_OK
+    if duty.slot is None:
+        print(f"{at:%Y-%m-%d %H:%M} UTC: off duty")
+    else:
+        print(
+            f"{at:%Y-%m-%d %H:%M} UTC: {duty.slot} slot, shifter {duty.shifter or '(nobody)'}"
+            + (f", trainee {duty.trainee}" if duty.trainee else "")
+        )
+    if duty.coordinator:
+        print(f"coordinator: {duty.coordinator}")
+    if duty.next_slot_start:
+        print(f"next staffed shift: {describe_instant(duty.next_slot_start, None, at)}")
+    return EXIT_OK
+
+
+def cmd_shifts_import(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path}: cannot read: {exc}") from None
+    parsed = parse_schedule(text, str(path), config.roster, Calendar(config.shifts))
+    for warning in parsed.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if parsed.errors:
+        listed = "\n".join(f"  {e}" for e in parsed.errors)
+        raise CliError(f"schedule errors ({len(parsed.errors)}), nothing imported:\n{listed}")
+    store = _store(config)
+    now = datetime.now(UTC)
+    with store.atomic():
+        for assignment in parsed.assignments.values():
+            store.set_assignment(assignment, "import", now)
+        store.record(
+            EventKind.SHIFTS_IMPORTED,
+            now,
+            actor="cli",
+            file=str(path),
+            count=len(parsed.assignments),
+        )
+    store.close()
+    print(f"imported {len(parsed.assignments)} assignment(s) into {config.resolve(config.db)}")
+    return EXIT_OK
+
+
+def cmd_shifts_export(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    try:
+        first = date.fromisoformat(args.start) if args.start else datetime.now(UTC).date()
+    except ValueError:
+        raise CliError(f"--from takes a date YYYY-MM-DD, not {args.start!r}") from None
+    store = _store(config)
+    assignments = store.assignments(first, first + timedelta(days=args.days))
+    store.close()
+    rows = {k: a for k, a in assignments.items() if a.shifter}
+    if args.ics:
+        sys.stdout.write(schedule_ics(rows, Calendar(config.shifts), datetime.now(UTC)))
+    else:
+        sys.stdout.write(schedule_yaml(rows) if rows else "[]\n")
+    return EXIT_OK
+
+
+def add_shift_parsers(subparsers: Any, common: Callable[..., None]) -> None:
+    """Add ``oncall`` and ``shifts import|export`` to dastbot's subcommands (``common(p, db=True)``
+    adds --config, --kb and --db: ``dastbot.kernel.cli.add_common``)."""
+    p = subparsers.add_parser("oncall", help="who is on duty at an instant")
+    common(p, db=True)
+    p.add_argument("--at", help="ISO-8601 instant (default: now)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_oncall)
+
+    shifts = subparsers.add_parser("shifts", help="the shift schedule").add_subparsers(
+        dest="shifts", required=True
+    )
+    p = shifts.add_parser("import", help="read a YAML schedule into the database")
+    common(p, db=True)
+    p.add_argument("file")
+    p.set_defaults(func=cmd_shifts_import)
+    p = shifts.add_parser("export", help="print the schedule as YAML or iCalendar")
+    common(p, db=True)
+    p.add_argument("--ics", action="store_true", help="iCalendar, for calendar subscriptions")
+    p.add_argument("--from", dest="start", help="first day (default: today)")
+    p.add_argument("--days", type=int, default=90)
+    p.set_defaults(func=cmd_shifts_export)
