@@ -92,3 +92,19 @@ async def test_kb_propose_drafts_an_entry_from_a_resolved_thread(bot: Bot) -> No
     assert (await bot.command("alice", "kb propose", thread="q1")).text.startswith(
         "`/dast kb propose` needs the trainee role"
     )
+
+
+async def test_status_pages_a_long_list_and_every_page_fits_a_post(bot: Bot) -> None:
+    for i in range(60):
+        await bot.say("bob", f"what is the weather in Rabat tomorrow? ({i}) " + "y" * 300)
+    bot.router.role_of = lambda name: "shifter"
+    first = (await bot.command("sam", "status")).text
+    assert "**Open questions** (60, waiting for a person first)" in first
+    assert first.count("| waiting |") == 25
+    assert first.endswith("_Page 1 of 3; next: `/dast status 2`._")
+    last = (await bot.command("sam", "status 3")).text
+    assert last.count("| waiting |") == 10 and last.endswith("_Page 3 of 3._")
+    assert all(len(t) <= 16_383 for t in (first, last))
+    beyond = (await bot.command("sam", "status 9")).text
+    assert beyond == "There are only 3 page(s): `/dast status 3`."
+    assert (await bot.command("sam", "status x")).text.startswith("Usage: `/dast status [PAGE]`")

@@ -153,13 +153,13 @@ async def test_handover_lists_open_escalations(shiftbot: ShiftBot) -> None:
     assert "- E1 to DE cloud support (GridKa), 1 h old, 0 reminder(s)" in end.message
 
 
-async def test_status_shows_open_questions_and_escalations_oldest_first(
+async def test_status_shows_waiting_questions_first_and_escalations_oldest_first(
     shiftbot: ShiftBot,
 ) -> None:
     await escalated(shiftbot)
     await shiftbot.say("bob", "what is the weather in Rabat tomorrow?", post_id="q2")
     status = (await shiftbot.command("sam", "status")).text
-    assert status.index("[q1]") < status.index("[q2]")
+    assert status.index("[q2]") < status.index("[q1]")  # waiting for a person beats escalated
     assert "**Escalations** (1, oldest first)" in status
     assert "| E1 | cloud-de | open | 2026-03-06 14:00 UTC |" in status
     assert "E1" not in (await shiftbot.command("bob", "status")).text

@@ -66,7 +66,7 @@ async def test_a_question_that_waited_gets_the_shifter_when_the_shift_starts(
     handover = next(m for m in posted if m.message.startswith("**EU shift Mon 09 Mar starts.**"))
     assert handover.channel_id == COORDINATORS
     assert "On duty: @sam, trainee @tina." in handover.message
-    assert "Open questions: 1" in handover.message
+    assert "Questions needing a person: 1" in handover.message
 
 
 async def test_a_question_without_a_human_reply_is_pinged_again_then_goes_to_the_coordinator(
@@ -308,3 +308,22 @@ async def test_the_weekly_report_counts_a_question_redirected_from_a_dm_as_resol
     assert report.this.questions.open_at_end == 0
     assert report.this.questions.resolved_at_end == 1
     assert report.this.questions.outcomes["waiting"] == 0
+
+
+async def test_a_handover_lists_what_needs_a_person_and_fits_one_post(shiftbot: ShiftBot) -> None:
+    shiftbot.book("2026-03-02", "NA", "nick")
+    await shiftbot.start()
+    await shiftbot.say("alice", KNOWN, post_id="answered")  # a bot answer: not listed
+    for i in range(400):
+        await shiftbot.say("bob", f"{WEATHER} (long question number {i}) " + "x" * 80)
+    [handover] = [
+        m
+        for m in await shiftbot.wait(timedelta(hours=7))
+        if m.key == "handover:start:2026-03-02:NA"
+    ]
+    assert len(handover.message) <= 16_383
+    assert "Questions needing a person: 400" in handover.message
+    assert "long question number 0)" in handover.message  # oldest first
+    assert "long question number 399" not in handover.message
+    assert "… and 370 more: `/dast status` lists them all." in handover.message
+    assert "answered" not in handover.message.split("\n", 1)[1]

@@ -7,7 +7,7 @@ format, link, mention (``@channel``) or spoof direction (bidi controls).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 POST_LIMIT = 16_383
@@ -71,3 +71,29 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]], align: str = "")
 def mention(user: str | None) -> str:
     """``@user``, or "" for nobody."""
     return f"@{user}" if user else ""
+
+
+def bounded(
+    head: str,
+    items: Sequence[str],
+    more: Callable[[int], str],
+    limit: int = POST_LIMIT,
+    most: int | None = None,
+) -> str:
+    """``head``, then one line per item for as many items as fit in ``limit`` characters (and at
+    most ``most``), then ``more(n)`` naming the ``n`` items left out. Order the items most urgent
+    first: the ones at the end are the ones dropped."""
+    shown: list[str] = []
+    size = len(head)
+    reserve = len(more(len(items))) + 2
+    for i, item in enumerate(items):
+        last = i == len(items) - 1
+        if (most is not None and len(shown) >= most) or size + 1 + len(item) + (
+            0 if last else reserve
+        ) > limit:
+            break
+        shown.append(item)
+        size += 1 + len(item)
+    text = "\n".join([head, *shown]) if shown else head
+    left = len(items) - len(shown)
+    return f"{text}\n{more(left)}" if left else text

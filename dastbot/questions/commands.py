@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import partial
 
 from dastbot.kernel.commands import CommandContext, Registry, refuse, thread_argument
-from dastbot.kernel.markdown import escape_markdown, mention, table
+from dastbot.kernel.markdown import escape_markdown, mention, one_line, table
 from dastbot.kernel.models import CommandReply, OutMessage
 from dastbot.questions import lifecycle as q
 from dastbot.questions.lifecycle import OPEN_STATES
@@ -18,32 +18,55 @@ async def _help(svc: QuestionServices, ctx: CommandContext, args: list[str]) -> 
     return CommandReply(svc.registry.help(ctx.role, args))
 
 
+STATUS_PAGE = 25
+"""Rows per page of /dast status (questions and escalations each)."""
+_URGENCY = {q.WAITING: 0, q.ESCALATED: 1, q.CLAIMED: 2, q.ANSWERED: 3}
+
+
+def _page(args: list[str]) -> int | None:
+    if not args:
+        return 1
+    if len(args) == 1 and args[0].isdigit() and 0 < len(args[0]) <= 6 and int(args[0]) >= 1:
+        return int(args[0])
+    return None
+
+
 async def _status(svc: QuestionServices, ctx: CommandContext, args: list[str]) -> CommandReply:
+    page = _page(args)
+    if page is None:
+        return CommandReply("Usage: `/dast status [PAGE]`, e.g. `/dast status 2`.")
     rows = svc.store.questions(OPEN_STATES)
     mine = ctx.role == "user"
     if mine:
         rows = [r for r in rows if r["author_id"] == ctx.user_id]
+    rows.sort(key=lambda r: (_URGENCY.get(r["state"], 9), r["created_at"]))
     threads = {r["thread_id"] for r in rows}
     escalations = [
         e for e in svc.store.escalations(("open", "replied")) if not mine or e.thread_id in threads
     ]
     if not rows and not escalations:
         return CommandReply("No open questions or escalations.")
+    first = (page - 1) * STATUS_PAGE
+    shown_rows = rows[first : first + STATUS_PAGE]
+    shown_escalations = escalations[first : first + STATUS_PAGE]
+    pages = max(-(-len(rows) // STATUS_PAGE), -(-len(escalations) // STATUS_PAGE))
+    if not shown_rows and not shown_escalations:
+        return CommandReply(f"There are only {pages} page(s): `/dast status {pages}`.")
     parts: list[str] = []
-    if rows:
+    if shown_rows:
         listed = [
             (
                 f"[{r['thread_id']}]({svc.permalink(r['thread_id'])})",
                 r["state"],
-                r["author_name"],
+                escape_markdown(r["author_name"] or ""),
                 r["created_at"][:16].replace("T", " ") + " UTC",
-                escape_markdown((r["text"] or "")[:60]),
+                one_line(r["text"] or "", 60),
             )
-            for r in rows
+            for r in shown_rows
         ]
-        parts.append(f"**Open questions** ({len(rows)}, oldest first)")
+        parts.append(f"**Open questions** ({len(rows)}, waiting for a person first)")
         parts.append(table(("thread", "state", "asked by", "since", "question"), listed))
-    if escalations:
+    if shown_escalations:
         listed = [
             (
                 e.id,
@@ -52,10 +75,13 @@ async def _status(svc: QuestionServices, ctx: CommandContext, args: list[str]) -
                 f"{e.opened_at:%Y-%m-%d %H:%M} UTC",
                 f"[thread]({svc.permalink(e.thread_id)})",
             )
-            for e in escalations
+            for e in shown_escalations
         ]
         parts.append(f"**Escalations** ({len(escalations)}, oldest first)")
         parts.append(table(("id", "target", "state", "opened", "question"), listed))
+    if pages > 1:
+        nxt = f"; next: `/dast status {page + 1}`" if page < pages else ""
+        parts.append(f"_Page {page} of {pages}{nxt}._")
     return CommandReply("\n\n".join(parts))
 
 
@@ -105,7 +131,7 @@ def register(registry: Registry, svc: QuestionServices) -> None:
     registry.add(
         partial(_status, svc),
         "status",
-        "status",
+        "status [PAGE]",
         "Open questions and escalations, oldest first (yours, or all for shifters).",
     )
     registry.add(

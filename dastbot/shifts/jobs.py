@@ -10,9 +10,9 @@ from typing import Any
 
 from dastbot.kernel.config import Config
 from dastbot.kernel.events import EventKind
-from dastbot.kernel.markdown import escape_markdown, mention
+from dastbot.kernel.markdown import POST_LIMIT, bounded, escape_markdown, mention
 from dastbot.kernel.models import OutMessage
-from dastbot.questions.lifecycle import OPEN_STATES
+from dastbot.questions.lifecycle import CLAIMED, ESCALATED, OPEN_STATES, WAITING
 from dastbot.shifts.duty import Duty, on_shift
 from dastbot.shifts.staffing import coverage_gaps, next_boundary, slot_boundaries
 from dastbot.store import Store, iso, parse_iso
@@ -20,6 +20,16 @@ from dastbot.store import Store, iso, parse_iso
 Permalink = Callable[[str], str]
 COVERAGE_DAYS = 14
 COVERAGE_AT = time(9, 0)
+HANDOVER_ITEMS = 30
+"""Questions listed in a handover, most urgent first; the rest are counted."""
+
+
+def needing_a_person(store: Store) -> list[dict[str, Any]]:
+    """Open questions a shifter must act on, most urgent first: waiting for a person (oldest
+    first), then escalated, then taken. Bot answers awaiting feedback are not listed."""
+    rows = store.questions((WAITING, ESCALATED, CLAIMED))
+    order = {WAITING: 0, ESCALATED: 1, CLAIMED: 2}
+    return sorted(rows, key=lambda r: (order[r["state"]], r["created_at"]))
 
 
 def age(since: str, now: datetime) -> str:
@@ -64,7 +74,7 @@ class HandoverJob:
             assignment = self.store.assignment(slot.day, slot.name)
             shifter = assignment.shifter if assignment else None
             trainee = assignment.trainee if assignment else None
-            open_rows = self.store.questions(OPEN_STATES)
+            open_rows = needing_a_person(self.store)
             if kind == "start":
                 people = mention(shifter) or "**nobody** (unstaffed slot)"
                 if trainee:
@@ -72,10 +82,16 @@ class HandoverJob:
                 head = f"**{slot.name} shift {slot.day:%a %d %b} starts.** On duty: {people}."
             else:
                 head = f"**{slot.name} shift {slot.day:%a %d %b} ends.**"
-            body = [head, f"Open questions: {len(open_rows)}"]
-            body += question_lines(open_rows, self.permalink, now)
-            for section in self.extra_sections:
-                body += section(now)
+            extra = [line for section in self.extra_sections for line in section(now)]
+            tail = "\n".join(extra)
+            text = bounded(
+                f"{head}\nQuestions needing a person: {len(open_rows)}",
+                question_lines(open_rows, self.permalink, now),
+                lambda n: f"_… and {n} more: `/dast status` lists them all._",
+                limit=POST_LIMIT - len(tail) - 1,
+                most=HANDOVER_ITEMS,
+            )
+            body = [text, *extra] if extra else [text]
             target = self.config.mattermost.coordinators_channel
             if self.config.shifts.handover == "dm" and kind == "start" and shifter:
                 target = f"@{shifter}"
