@@ -24,6 +24,7 @@ from dastbot.kernel.metrics import Metrics
 from dastbot.kernel.models import Post, Reaction
 from dastbot.kernel.paths import knowledge_path
 from dastbot.lease import Lease, LeaseHeld
+from dastbot.questions.jobs import NoFeedbackJob
 from dastbot.questions.lifecycle import OPEN_STATES
 from dastbot.report.job import WeeklyReportJob
 from dastbot.router import Router
@@ -63,6 +64,7 @@ class App:
         self.sweeper.add(handover)
         self.sweeper.add(NoReplyJob(config, self.store, duty, permalink))
         self.sweeper.add(CoverageJob(config, self.store, duty))
+        self.sweeper.add(NoFeedbackJob(config, self.store, permalink))
         self.sweeper.add(EscalationJob(self.router.desk))
         handover.extra_sections.append(self.router.desk.handover_section)
         self.sweeper.add(WeeklyReportJob(config, self.store, duty, self.knowledge))

@@ -66,6 +66,10 @@ class MatcherSettings(_Section):
     top: int = Field(default=3, ge=1, le=20)
 
 
+class QuestionSettings(_Section):
+    close_unrated_after_hours: float = Field(default=72.0, gt=0, le=24 * 60)
+
+
 class LinkSettings(_Section):
     bigpanda: str = "https://bigpanda.cern.ch"
     rucio: str = "https://rucio-ui.cern.ch"
@@ -84,6 +88,7 @@ class Config(_Section):
     mattermost: MattermostSettings = MattermostSettings()
     http: HttpSettings = HttpSettings()
     matcher: MatcherSettings = MatcherSettings()
+    questions: QuestionSettings = QuestionSettings()
     links: LinkSettings = LinkSettings()
     shifts: ShiftSettings = ShiftSettings()
     report: ReportSettings = ReportSettings()

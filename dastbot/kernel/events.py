@@ -27,6 +27,7 @@ class EventKind(StrEnum):
     RESOLVE = "resolve"
     REOPEN = "reopen"
     REDIRECTED = "redirected_to_channel"
+    CLOSED_NO_FEEDBACK = "closed_no_feedback"
     RESOLVED = "resolved"
     """Written by versions before the state machine, after ``feedback_helped``; read only."""
     # no-reply rule

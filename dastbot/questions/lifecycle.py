@@ -32,7 +32,15 @@ STATES = tuple(QState)
 OPEN_STATES = (ANSWERED, WAITING, CLAIMED, ESCALATED)
 
 Event = Literal[
-    "helped", "not_helped", "claim", "release", "escalate", "resolve", "reopen", "redirect"
+    "helped",
+    "not_helped",
+    "claim",
+    "release",
+    "escalate",
+    "resolve",
+    "reopen",
+    "redirect",
+    "no_feedback",
 ]
 
 KIND_OF: dict[Event, EventKind] = {
@@ -44,6 +52,7 @@ KIND_OF: dict[Event, EventKind] = {
     "resolve": EventKind.RESOLVE,
     "reopen": EventKind.REOPEN,
     "redirect": EventKind.REDIRECTED,
+    "no_feedback": EventKind.CLOSED_NO_FEEDBACK,
 }
 """The audit-trail kind each transition is recorded as."""
 EVENT_OF: dict[str, Event] = {kind.value: event for event, kind in KIND_OF.items()}
@@ -56,6 +65,7 @@ _TRANSITIONS: dict[tuple[QState, Event], QState] = {
     (ANSWERED, "claim"): CLAIMED,
     (ANSWERED, "escalate"): ESCALATED,
     (ANSWERED, "resolve"): RESOLVED,
+    (ANSWERED, "no_feedback"): RESOLVED,
     (WAITING, "helped"): RESOLVED,
     (WAITING, "claim"): CLAIMED,
     (WAITING, "escalate"): ESCALATED,
@@ -82,6 +92,7 @@ _VERBS: dict[Event, str] = {
     "resolve": "resolved",
     "reopen": "reopened",
     "redirect": "sent to the help channel",
+    "no_feedback": "closed for lack of feedback",
 }
 
 

@@ -523,10 +523,10 @@ def week_stats(
             outcome = "bot_helped"
         elif human:
             outcome = "shifters"
+        elif bot and feedback is None:
+            outcome = "bot_no_feedback"  # open, or closed for lack of feedback
         elif state == "resolved":
             outcome = "resolved_otherwise"
-        elif bot and feedback is None:
-            outcome = "bot_no_feedback"
         else:
             outcome = "waiting"
         outcomes[outcome] += 1

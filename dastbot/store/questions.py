@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from dastbot.store.base import StoreBase, iso
+from dastbot.store.base import StoreBase, iso, parse_iso
 
 
 class QuestionRows(StoreBase):
@@ -96,6 +96,22 @@ class QuestionRows(StoreBase):
                 list(states),
             )
         return self.db.execute_returning_dicts("SELECT * FROM questions ORDER BY created_at")
+
+    def questions_in_state_since(
+        self, state: str, before: datetime, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """Questions in ``state`` created before ``before``, oldest first."""
+        return self.db.execute_returning_dicts(
+            "SELECT * FROM questions WHERE state = ? AND created_at < ? "
+            "ORDER BY created_at LIMIT ?",
+            [state, iso(before), limit],
+        )
+
+    def oldest_in_state(self, state: str) -> datetime | None:
+        row = self.db.execute(
+            "SELECT MIN(created_at) FROM questions WHERE state = ?", [state]
+        ).fetchone()
+        return parse_iso(row[0]) if row and row[0] else None
 
     def questions_awaiting_no_reply_step(self, open_states: Sequence[str]) -> list[dict[str, Any]]:
         """Questions in ``open_states`` that no person has replied to or claimed, with a no-reply
