@@ -25,7 +25,11 @@ public names from this package; the modules' own names may change.
 """
 
 from dastbot.answering.extract.base import KINDS, Identifiers, Span
-from dastbot.answering.extract.errors import MAX_ERROR_LINE_CHARS, MAX_ERROR_LINES
+from dastbot.answering.extract.errors import (
+    MAX_ERROR_LINE_CHARS,
+    MAX_ERROR_LINES,
+    is_error_line,
+)
 from dastbot.answering.extract.facts import FACTS, ask_sentence, missing_facts
 from dastbot.answering.extract.links import identifier_links
 from dastbot.answering.extract.numbers import ERROR_CODE_KINDS
@@ -42,6 +46,7 @@ __all__ = [
     "ask_sentence",
     "extract",
     "identifier_links",
+    "is_error_line",
     "mask",
     "missing_facts",
     "spans",

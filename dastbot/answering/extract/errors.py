@@ -171,6 +171,16 @@ def error_lines(text: str, low: str, urls: list[Span]) -> tuple[str, ...]:
     return tuple(found)
 
 
+def is_error_line(line: str, strong: bool = False) -> bool:
+    """Whether one line of a message reads as a pasted error rather than the user's prose; with
+    ``strong`` only by the unambiguous markers (``ERROR``, ``Exception``, ``errorDiag`` ...), not by
+    words such as "failed" that a sentence of prose may use too."""
+    low = line.lower()
+    if strong:
+        return bool(_STRONG_ERROR_RE.search(line) or _STRONG_ERROR_LOW_RE.search(low))
+    return _is_error_line(line, low)
+
+
 def _is_error_line(line: str, low_line: str) -> bool:
     if _STRONG_ERROR_RE.search(line) or _STRONG_ERROR_LOW_RE.search(low_line):
         return True
