@@ -185,10 +185,13 @@ class Matcher:
 
     def _query(self, question: str) -> _Query:
         tuning = self.tuning
-        weights: dict[str, float] = {}
+        by_weight: dict[float, list[str]] = defaultdict(list)  # one analysis per weight
         for part in parts(question, tuning.context_weight, tuning.log_weight):
-            for found in analyse(part.text):
-                w = found.weight * part.weight
+            by_weight[part.weight].append(part.text)
+        weights: dict[str, float] = {}
+        for part_weight, texts in by_weight.items():
+            for found in analyse("\n".join(texts)):
+                w = found.weight * part_weight
                 weights[found.text] = max(weights.get(found.text, 0.0), w)
         known: dict[str, float] = {}
         mass = 0.0
