@@ -94,3 +94,17 @@ def test_the_realistic_dev_set_loads_against_the_shipped_knowledge_base() -> Non
     covered = {q.gold for q in loaded if q.gold}
     assert covered == {e.id for e in kb.entries}, "every entry has a dev question"
     assert {q.kind for q in loaded if q.gold is None} == {"uncovered", "off-topic"}
+
+
+def test_the_realistic_dev_figures_stay_above_a_floor() -> None:
+    from dastbot.answering.knowledge import load_knowledge
+
+    root = Path(__file__).resolve().parent.parent
+    kb = load_knowledge(root / "knowledge")
+    loaded = load_questions(root / "bench" / "eval" / "realistic-dev.yaml", kb)
+    result, _ = evaluate(Matcher(kb), loaded)
+    assert result.top1 >= 0.95
+    assert result.top3 >= 0.98
+    assert result.overall >= 0.85
+    abstained, uncovered = result.null_kinds["uncovered"]
+    assert abstained / uncovered >= 0.5
