@@ -29,7 +29,7 @@ import statistics
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -66,6 +66,8 @@ class Scored:
     ranked: tuple[str, ...]
     first: float  # calibrated score of the best candidate
     second: float  # ... and of the runner-up
+    alt: tuple[str, ...] = ()  # entries accepted as well as the gold one
+    kind: str = ""  # for null questions: uncovered (on-topic) or off-topic
 
     def answered(self, threshold: float, margin: float) -> str | None:
         if not self.ranked or self.first <= 0 or self.first < threshold:
@@ -75,11 +77,12 @@ class Scored:
         return self.ranked[0]
 
     def correct(self, threshold: float, margin: float) -> bool:
-        return self.answered(threshold, margin) == self.gold
+        answer = self.answered(threshold, margin)
+        return answer == self.gold or (answer is not None and answer in self.alt)
 
     @property
     def top1(self) -> bool:
-        return bool(self.ranked) and self.ranked[0] == self.gold
+        return bool(self.ranked) and (self.ranked[0] == self.gold or self.ranked[0] in self.alt)
 
 
 def score_all(kb: KnowledgeBase, questions: Sequence[Question], tuning: Tuning) -> list[Scored]:
@@ -88,7 +91,8 @@ def score_all(kb: KnowledgeBase, questions: Sequence[Question], tuning: Tuning) 
     for q in questions:
         matches = matcher.rank(q.text, top=3).matches
         scores = [m.score for m in matches] + [0.0, 0.0]
-        out.append(Scored(q.gold, tuple(m.entry_id for m in matches), scores[0], scores[1]))
+        ranked = tuple(m.entry_id for m in matches)
+        out.append(Scored(q.gold, ranked, scores[0], scores[1], q.alt, q.kind))
     return out
 
 
@@ -174,6 +178,7 @@ class CvResult:
     fold_top1: list[float]  # per single fold
     fold_overall: list[float]
     chosen: list[tuple[str, float, float]]  # per fold: tuning label, threshold, margin
+    abstained: list[float] = field(default_factory=list)  # per repetition: on-topic nulls
 
 
 def cross_validate(
@@ -189,9 +194,10 @@ def cross_validate(
     base = candidates[default]
     labels = [s.gold for s in base]
     result = CvResult([], [], [], [], [])
+    on_topic = [i for i, s in enumerate(base) if s.gold is None and s.kind != "off-topic"]
     for r in range(repeats):
         rng = random.Random(seed * 1000 + r)
-        correct_top1 = correct_all = 0
+        correct_top1 = correct_all = abstained = 0
         for test in stratified_folds(labels, folds, rng):
             held = set(test)
             train_idx = [i for i in range(len(base)) if i not in held]
@@ -208,6 +214,7 @@ def cross_validate(
             ok_all = sum(s.correct(t, m) for s in fold)
             answerable = [s for s in fold if s.gold is not None]
             ok_top1 = sum(s.top1 for s in answerable)
+            abstained += sum(candidates[name][i].correct(t, m) for i in test if i in on_topic)
             correct_all += ok_all
             correct_top1 += ok_top1
             result.fold_overall.append(ok_all / len(fold))
@@ -215,6 +222,7 @@ def cross_validate(
             result.chosen.append((name, t, m))
         result.overall.append(correct_all / len(base))
         result.top1.append(correct_top1 / max(1, sum(g is not None for g in labels)))
+        result.abstained.append(abstained / max(1, len(on_topic)))
     return result
 
 
@@ -280,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     nulls = [s for s in dev if s.gold is None]
     abstained = sum(s.correct(DEFAULT_THRESHOLD, DEFAULT_MARGIN) for s in nulls)
-    top3 = [s.gold in s.ranked for s in dev if s.gold is not None]
+    top3 = [bool({s.gold, *s.alt} & set(s.ranked)) for s in dev if s.gold is not None]
     print(f"{len(kb)} entries, {len(dev)} questions ({len(dev) - len(nulls)} answerable)")
     print(
         f"full dev at threshold {DEFAULT_THRESHOLD} margin {DEFAULT_MARGIN}: "
@@ -288,6 +296,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"nulls abstained {abstained}/{len(nulls)}  "
         f"overall {overall(dev, DEFAULT_THRESHOLD, DEFAULT_MARGIN):.3f}"
     )
+    kinds: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for s in nulls:
+        kinds[s.kind or "null"][0] += s.correct(DEFAULT_THRESHOLD, DEFAULT_MARGIN)
+        kinds[s.kind or "null"][1] += 1
+    if set(kinds) - {"null"}:
+        by_kind = ", ".join(f"{k} {a}/{n}" for k, (a, n) in kinds.items())
+        print(f"  null questions by kind: {by_kind}")
     if args.verbose:
         for q, s in zip(questions, dev, strict=True):
             if not s.correct(DEFAULT_THRESHOLD, DEFAULT_MARGIN):
@@ -305,6 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{args.repeats}x stratified {args.folds}-fold CV, {what} chosen on the training folds:")
     print(f"  top-1   {_mean_sd(cv.top1)}   per-fold sd {statistics.stdev(cv.fold_top1):.3f}")
     print(f"  overall {_mean_sd(cv.overall)}   per-fold sd {statistics.stdev(cv.fold_overall):.3f}")
+    print(f"  on-topic null questions abstained {_mean_sd(cv.abstained)}")
     chosen_t = [c[1] for c in cv.chosen]
     print(
         f"  chosen thresholds: median {statistics.median(chosen_t):.3f}, "

@@ -144,6 +144,10 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
     print(f"questions: {r.n} ({r.answerable} answerable, {r.nulls} null)")
     print(f"top-1: {r.top1:.3f}   top-3: {r.top3:.3f}")
     print(f"null questions abstained: {r.null_abstained}/{r.nulls}")
+    if set(r.null_kinds) - {"null"}:
+        print("  by kind: " + ", ".join(f"{k} {a}/{n}" for k, (a, n) in r.null_kinds.items()))
+    if r.alt_accepted:
+        print(f"answers accepted as an alternative (alt): {r.alt_accepted}")
     print(f"overall with abstention (threshold {r.threshold:.2f}): {r.overall:.3f}")
     print(f"latency per question: p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms")
     return EXIT_OK

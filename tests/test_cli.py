@@ -170,6 +170,8 @@ def test_kb_eval_prints_the_documented_json_keys(
         "threshold",
         "p50_ms",
         "p99_ms",
+        "alt_accepted",
+        "null_kinds",
     }
     assert (result["n"], result["answerable"], result["nulls"]) == (3, 2, 1)
     assert result["top1"] == 1.0

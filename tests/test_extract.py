@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dastbot.answering.extract import (
-    _RUCIO_EXCEPTIONS,  # the module's own list of Rucio exceptions
     FACTS,
     KINDS,
     MAX_ERROR_LINE_CHARS,
@@ -26,6 +25,7 @@ from dastbot.answering.extract import (
     missing_facts,
     spans,
 )
+from dastbot.answering.extract.errors import RUCIO_EXCEPTIONS as _RUCIO_EXCEPTIONS
 
 PANDA = "https://bigpanda.cern.ch"
 RUCIO = "https://rucio-ui.cern.ch"

@@ -458,3 +458,25 @@ def test_the_shipped_knowledge_base_answers_or_abstains(
     ranking = shipped.rank(question)
     answered = ranking.best.entry_id if ranking.best else None
     assert answered == expected, ranking
+
+
+def test_greetings_and_a_signature_leave_the_score_unchanged(matcher: Matcher) -> None:
+    plain = "my jobs die with lost heartbeat after many hours, what can I do?"
+    mail = f"Dear DAST experts,\n\n{plain}\n\nMany thanks in advance,\nGiulia Rossi\n"
+    assert matcher.rank(mail) == matcher.rank(plain)
+
+
+def test_a_long_post_is_judged_by_its_question_not_by_every_line_of_its_log(
+    matcher: Matcher,
+) -> None:
+    log = "\n".join(
+        f"2024-03-02 11:{i:02d}:07 INFO quota usage on LOCALGROUPDISK, proxy valid, download ok"
+        for i in range(30)
+    )
+    question = "my jobs fail with lost heartbeat after running for hours, is it my code?"
+    ranking = matcher.rank(f"{question}\n{log}")
+    assert top_id(ranking) == "lost-heartbeat"
+    assert not ranking.abstain
+    unweighted = Matcher(matcher.kb, tuning=Tuning(context_weight=1.0, log_weight=1.0))
+    noisy = unweighted.rank(f"{question}\n{log}")
+    assert ranking.matches[0].score > noisy.matches[0].score

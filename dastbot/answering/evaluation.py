@@ -1,4 +1,11 @@
-"""Measuring the matcher on a labelled question file (the format of the shared eval set)."""
+"""Measuring the matcher on a labelled question file (the format of the shared eval set).
+
+A question has ``id``, ``text`` and ``gold`` (an entry id, or null when no entry should answer),
+and optionally ``alt``, entries that answer the question acceptably too (the second problem of a
+post with several), and ``kind``, a free label for null questions (``uncovered`` for on-topic
+questions the knowledge base does not cover, ``off-topic`` for the rest) reported separately.
+An answer is correct when it is the gold entry or one of ``alt``; top-1 and top-3 accept them too.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +29,13 @@ class Question:
     id: str
     text: str
     gold: str | None
+    alt: tuple[str, ...] = ()
+    kind: str = ""
+
+    @property
+    def accepted(self) -> frozenset[str]:
+        """The entries counted as a right answer."""
+        return frozenset((self.gold, *self.alt)) if self.gold is not None else frozenset()
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,8 @@ class EvalResult:
     threshold: float
     p50_ms: float
     p99_ms: float
+    alt_accepted: int  # questions counted right only because the answer was one of their ``alt``
+    null_kinds: dict[str, tuple[int, int]]  # kind -> (abstained, null questions of that kind)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,11 +80,25 @@ def load_questions(path: Path, kb: KnowledgeBase) -> list[Question]:
             errors.append(f"{where}: a question needs 'text'")
             continue
         gold = raw.get("gold")
-        if gold is not None and kb.get(str(gold)) is None:
-            errors.append(f"{where}: gold {gold!r} is not an entry of the knowledge base")
+        alt = raw.get("alt") or []
+        if not isinstance(alt, list) or not all(isinstance(a, str) for a in alt):
+            errors.append(f"{where}: 'alt' must be a list of entry ids")
+            continue
+        unknown = [str(e) for e in (gold, *alt) if e is not None and kb.get(str(e)) is None]
+        if unknown:
+            errors.append(f"{where}: gold {unknown[0]!r} is not an entry of the knowledge base")
+            continue
+        if alt and gold is None:
+            errors.append(f"{where}: 'alt' needs a gold entry")
             continue
         out.append(
-            Question(str(raw.get("id", i)), raw["text"], None if gold is None else str(gold))
+            Question(
+                str(raw.get("id", i)),
+                raw["text"],
+                None if gold is None else str(gold),
+                tuple(alt),
+                str(raw.get("kind") or ""),
+            )
         )
     if errors:
         raise QuestionFileError("\n".join(errors))
@@ -84,7 +114,8 @@ def _percentile(values: list[float], q: float) -> float:
 def evaluate(matcher: Matcher, questions: list[Question]) -> tuple[EvalResult, list[Outcome]]:
     outcomes: list[Outcome] = []
     latencies: list[float] = []
-    top1 = top3 = null_abstained = correct = 0
+    top1 = top3 = null_abstained = correct = alt_accepted = 0
+    kinds: dict[str, list[int]] = {}
     if questions:
         matcher.rank(questions[0].text, top=3)  # warm-up: latency is the steady state
     for q in questions:
@@ -96,10 +127,14 @@ def evaluate(matcher: Matcher, questions: list[Question]) -> tuple[EvalResult, l
         if q.gold is None:
             ok = answered is None
             null_abstained += ok
+            tally = kinds.setdefault(q.kind or "null", [0, 0])
+            tally[0] += ok
+            tally[1] += 1
         else:
-            top1 += bool(ranked) and ranked[0] == q.gold
-            top3 += q.gold in ranked
-            ok = answered == q.gold
+            top1 += bool(ranked) and ranked[0] in q.accepted
+            top3 += bool(q.accepted.intersection(ranked))
+            ok = answered in q.accepted
+            alt_accepted += ok and answered != q.gold
         correct += ok
         outcomes.append(Outcome(q, ranked, answered, ok))
     answerable = sum(q.gold is not None for q in questions)
@@ -115,5 +150,7 @@ def evaluate(matcher: Matcher, questions: list[Question]) -> tuple[EvalResult, l
         threshold=matcher.threshold,
         p50_ms=round(_percentile(latencies, 50), 3),
         p99_ms=round(_percentile(latencies, 99), 3),
+        alt_accepted=alt_accepted,
+        null_kinds={k: (v[0], v[1]) for k, v in sorted(kinds.items())},
     )
     return result, outcomes

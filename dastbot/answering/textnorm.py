@@ -3,10 +3,10 @@
 Owns the step from a raw chat message (or a knowledge-base field) to the index terms the matcher
 compares. Questions and knowledge-base text go through the same ``analyse``, so every rule here is
 symmetric. Identifiers (URLs, task and job ids, dataset names, sites, dates, version numbers) are
-masked first, with ``dastbot.extract.mask`` for what that module recognises and a few regexes for
-the rest: they say which object a user talks about, not what the problem is. Some leave a hint word
-behind (a dataset name becomes ``dataset``, a site ``site``) because the kind of object mentioned
-is evidence about the topic even when its name is not.
+masked first, with ``dastbot.answering.extract.mask`` for what that package recognises and a few
+regexes for the rest: they say which object a user talks about, not what the problem is. Some
+leave a hint word behind (a dataset name becomes ``dataset``, a site ``site``) because the kind of
+object mentioned is evidence about the topic even when its name is not.
 """
 
 from __future__ import annotations
