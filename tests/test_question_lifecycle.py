@@ -17,6 +17,7 @@ async def test_an_unrated_answer_closes_after_three_days_and_a_reply_reopens_it(
 ) -> None:
     await shiftbot.start()
     [answer] = await shiftbot.say("alice", KNOWN, post_id="q1")
+    assert answer.root_id == "q1"
     assert shiftbot.store.question("q1")["state"] == "answered"  # type: ignore[index]
 
     assert [m for m in await shiftbot.wait(timedelta(hours=71)) if m.root_id == "q1"] == []
