@@ -210,6 +210,7 @@ async def run_bot(config: Config, ready: Callable[[dict[str, object]], None] | N
     try:
         me = await login_until_reachable(chat)
         app.router.bot_user_id = chat.user_id
+        app.router.bot_username = chat.user_name
         cursor = store.get_meta(CURSOR_KEY)
         start_ms = int(cursor) if cursor else int(app.clock.now().timestamp() * 1000)
         store.set_meta(CURSOR_KEY, str(start_ms))

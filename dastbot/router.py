@@ -16,6 +16,9 @@ from datetime import datetime
 from dastbot.answering.answers import (
     HELPED_BUTTON,
     NOT_HELPED_BUTTON,
+    RESOLVE_BUTTON,
+    SHIFTER_BUTTONS,
+    TAKE_BUTTON,
     LiveKnowledge,
     render_abstention,
     render_answer,
@@ -26,12 +29,20 @@ from dastbot.escalations.desk import Desk
 from dastbot.escalations.model import Contacts, load_contacts
 from dastbot.escalations.sites import SiteMap, load_sites
 from dastbot.kernel.clock import Clock
-from dastbot.kernel.commands import CommandContext, Registry, dispatch
+from dastbot.kernel.commands import CommandContext, Registry, dispatch, split_args
 from dastbot.kernel.config import Config
 from dastbot.kernel.events import EventKind
 from dastbot.kernel.logs import log_context
 from dastbot.kernel.metrics import Metrics
-from dastbot.kernel.models import Click, Command, CommandReply, OutMessage, Post, Reaction
+from dastbot.kernel.models import (
+    Button,
+    Click,
+    Command,
+    CommandReply,
+    OutMessage,
+    Post,
+    Reaction,
+)
 from dastbot.kernel.paths import data_file
 from dastbot.outbox import commands as outbox_commands
 from dastbot.outbox.sender import Sender
@@ -49,6 +60,7 @@ from dastbot.store import Store, iso
 
 log = logging.getLogger("dastbot.router")
 REPLY_TEXT_LIMIT = 8000
+_MENTION = re.compile(r"^\s*@([a-z0-9._-]+)[:,]?\s+(.+)$", re.IGNORECASE | re.DOTALL)
 _THREAD_REF = re.compile(r"(?:/pl/|^|\s)([a-z0-9]{26})(?:\s|$|[/?#])")
 
 
@@ -75,6 +87,8 @@ class Router:
         self.clock = clock
         self.knowledge = knowledge
         self.bot_user_id = bot_user_id
+        self.bot_username = config.bot_name
+        """The bot's Mattermost username (set from the server at login), for ``@`` commands."""
         self.duty = Duty(config, store)
         contacts = contacts or load_contacts(data_file(config, config.contacts, "contacts.yaml"))
         sites = sites or load_sites(
@@ -133,6 +147,10 @@ class Router:
 
     async def _on_post(self, post: Post) -> None:
         await self._learn_timezone(post.user_id)
+        command = self.command_in(post)
+        if command:
+            await self._thread_command(post, command)
+            return
         now = self.clock.now()
         if post.root_id:
             with self.store.atomic():
@@ -174,7 +192,9 @@ class Router:
                     entry=entry.id,
                     score=best.score,
                 )
-                self._queue(post.channel_id, post.id, answer.text, f"answer:{post.id}", answer)
+                self._queue(
+                    post.channel_id, post.id, answer.text, f"answer:{post.id}", answer.buttons
+                )
                 self.metrics.matches.labels("answered").inc()
                 log.info("answered entry=%s score=%.3f", entry.id, best.score)
             else:
@@ -262,7 +282,8 @@ class Router:
             return
         author = str(question["author_id"]) if question else ""
         needed = self.duty.human_needed(reason, now, self._timezones.get(author))
-        self._queue(channel, thread, f"{prefix}\n\n{needed.text}" if prefix else needed.text, key)
+        text = f"{prefix}\n\n{needed.text}" if prefix else needed.text
+        self._queue(channel, thread, text, key, SHIFTER_BUTTONS[:1])
 
         def stamp(value: datetime | None) -> str | None:
             return iso(value) if value else None
@@ -364,6 +385,12 @@ class Router:
     async def _on_click(self, click: Click) -> str:
         thread = str(click.context.get("thread", ""))
         action = str(click.context.get("action", ""))
+        if action in (TAKE_BUTTON, RESOLVE_BUTTON):
+            # The same command, roles and reply as `/dast take` in the thread.
+            done = await self._command(
+                Command(click.user_id, click.user_name, click.channel_id, action, root_id=thread)
+            )
+            return done.text
         await self._learn_timezone(click.user_id)
         try:
             with self.store.atomic():
@@ -389,9 +416,30 @@ class Router:
 
     async def on_command(self, command: Command) -> CommandReply:
         with log_context("", command.root_id):
-            return await self._on_command(command)
+            return await self._command(command)
 
-    async def _on_command(self, command: Command) -> CommandReply:
+    def command_in(self, post: Post) -> str:
+        """The command in a post that starts by mentioning the bot (``@dastbot take``), or "".
+        Mattermost sends no thread with a slash command (servers up to v10), so a reply that
+        mentions the bot is how a shifter runs a command on the thread it is in."""
+        match = _MENTION.match(post.message)
+        if match is None or match.group(1).lower() != self.bot_username.lower():
+            return ""
+        rest = match.group(2).strip()
+        spec, _ = self.registry.find(split_args(rest))
+        return rest if spec is not None or rest.lower().startswith("help") else ""
+
+    async def _thread_command(self, post: Post, text: str) -> None:
+        """Run a command posted in a thread (or the channel) and answer in that thread."""
+        now = self.clock.now()
+        if not self.store.claim_post(post.id, now):
+            return
+        reply = await self._command(
+            Command(post.user_id, post.user_name, post.channel_id, text, root_id=post.root_id)
+        )
+        self._queue(post.channel_id, post.thread_id, reply.text, f"command:{post.id}")
+
+    async def _command(self, command: Command) -> CommandReply:
         ctx = CommandContext(
             user_id=command.user_id,
             user_name=command.user_name,
@@ -413,9 +461,8 @@ class Router:
     # sending ----------------------------------------------------------------------------------
 
     def _queue(
-        self, channel: str, root: str, text: str, key: str, answer: object | None = None
+        self, channel: str, root: str, text: str, key: str, buttons: tuple[Button, ...] = ()
     ) -> None:
-        buttons = getattr(answer, "buttons", ())
         with_context = tuple(
             type(b)(b.id, b.name, {"thread": root, "action": b.id}, b.style) for b in buttons
         )

@@ -96,7 +96,7 @@ async def test_a_question_is_answered_in_its_thread_within_a_second(
         assert "Job killed for exceeding memory" in reply["message"]
         assert reply["props"]["from_bot"] == "true"
         actions = reply["props"]["attachments"][0]["actions"]
-        assert [a["id"] for a in actions] == ["helped", "nothelped"]
+        assert [a["id"] for a in actions] == ["helped", "nothelped", "take", "resolve"]
 
 
 async def test_the_bot_answers_over_wss_with_a_private_ca(tmp_path: Path) -> None:

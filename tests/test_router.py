@@ -17,7 +17,7 @@ async def test_a_known_problem_is_answered_in_the_question_thread(bot: Bot) -> N
     assert "Task went to 'exhausted' status" in answer.message
     assert "pbook retry" in answer.message
     assert "Match confidence" in answer.message
-    assert [b.id for b in answer.buttons] == ["helped", "nothelped"]
+    assert [b.id for b in answer.buttons] == ["helped", "nothelped", "take", "resolve"]
     assert bot.store.question("q1")["state"] == "answered"  # type: ignore[index]
 
 

@@ -20,7 +20,13 @@ from dastbot.kernel.models import Button
 
 HELPED_BUTTON = "helped"
 NOT_HELPED_BUTTON = "nothelped"
-
+TAKE_BUTTON = "take"
+RESOLVE_BUTTON = "resolve"
+SHIFTER_BUTTONS = (
+    Button(TAKE_BUTTON, "Take (shifters)"),
+    Button(RESOLVE_BUTTON, "Resolve (shifters)"),
+)
+"""On every bot post that starts or moves a question: what a shifter does with it."""
 
 
 class LiveKnowledge:
@@ -79,6 +85,7 @@ def render_answer(entry: Entry, score: float, question: str, config: Config) -> 
     buttons = (
         Button(HELPED_BUTTON, "Helped", style="good"),
         Button(NOT_HELPED_BUTTON, "Did not help", style="danger"),
+        *SHIFTER_BUTTONS,
     )
     return Answer("\n\n".join(lines), buttons)
 
