@@ -11,19 +11,16 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
 
 from dastbot.answering.answers import (
     HELPED_BUTTON,
     NOT_HELPED_BUTTON,
     RESOLVE_BUTTON,
-    SHIFTER_BUTTONS,
     TAKE_BUTTON,
     LiveKnowledge,
-    render_abstention,
-    render_answer,
 )
 from dastbot.chat.base import Chat
+from dastbot.conversation import Conversation
 from dastbot.escalations import commands as escalation_commands
 from dastbot.escalations.desk import Desk
 from dastbot.escalations.model import Contacts, load_contacts
@@ -48,18 +45,16 @@ from dastbot.outbox import commands as outbox_commands
 from dastbot.outbox.sender import Sender
 from dastbot.questions import commands as question_commands
 from dastbot.questions import kb_commands
-from dastbot.questions import lifecycle as q
-from dastbot.questions.feedback import feedback_from_emoji, feedback_in
+from dastbot.questions.feedback import feedback_from_emoji
 from dastbot.questions.services import QuestionServices
 from dastbot.report import job as report_commands
 from dastbot.report.job import ReportServices
 from dastbot.shifts import commands as shift_commands
 from dastbot.shifts.duty import Duty
 from dastbot.shifts.services import ShiftServices
-from dastbot.store import Store, iso
+from dastbot.store import Store
 
 log = logging.getLogger("dastbot.router")
-REPLY_TEXT_LIMIT = 8000
 _MENTION = re.compile(r"^\s*@([a-z0-9._-]+)[:,]?\s+(.+)$", re.IGNORECASE | re.DOTALL)
 _THREAD_REF = re.compile(r"(?:/pl/|^|\s)([a-z0-9]{26})(?:\s|$|[/?#])")
 
@@ -107,6 +102,17 @@ class Router:
             config.mattermost.coordinators_channel,
             thread_of=self._thread_of_message,
         )
+        self.conversation = Conversation(
+            config,
+            store,
+            clock,
+            knowledge,
+            self.duty,
+            self.desk,
+            self.metrics,
+            self._timezones.get,
+            self._queue,
+        )
         self._register_commands()
 
     def _register_commands(self) -> None:
@@ -151,176 +157,10 @@ class Router:
         if command:
             await self._thread_command(post, command)
             return
-        now = self.clock.now()
         if post.root_id:
-            with self.store.atomic():
-                if not self.store.claim_post(post.id, now):
-                    return
-                if self.desk.on_reply(post, self.bot_user_id, now):
-                    return
-                self._on_thread_reply(post)
-            return
-        if not self._question_channel(post):
-            return
-        self.metrics.questions.inc()
-        ranking = self.knowledge.rank(post.message, top=self.config.matcher.top)
-        best = ranking.best
-        entry = self.knowledge.kb.get(best.entry_id) if best else None
-        with self.store.atomic():
-            if not self.store.claim_post(post.id, now):
-                log.info("duplicate post ignored")
-                return
-            self.store.add_question(
-                thread_id=post.id,
-                channel_id=post.channel_id,
-                author_id=post.user_id,
-                author_name=post.user_name,
-                text=post.message,
-                now=now,
-                entry_id=entry.id if entry else None,
-                score=best.score if best else (ranking.matches[0].score if ranking.matches else 0),
-                state=q.initial_state(entry.id if entry else None),
-                channel_type=post.channel_type,
-            )
-            if entry is not None and best is not None:
-                answer = render_answer(entry, best.score, post.message, self.config)
-                self.store.record(
-                    EventKind.ANSWERED,
-                    now,
-                    post.id,
-                    self.config.bot_name,
-                    entry=entry.id,
-                    score=best.score,
-                )
-                self._queue(
-                    post.channel_id, post.id, answer.text, f"answer:{post.id}", answer.buttons
-                )
-                self.metrics.matches.labels("answered").inc()
-                log.info("answered entry=%s score=%.3f", entry.id, best.score)
-            else:
-                top = [(m.entry_id, m.score) for m in ranking.matches]
-                self.store.record(
-                    EventKind.ABSTAINED,
-                    now,
-                    post.id,
-                    self.config.bot_name,
-                    reason=ranking.reason,
-                    top=top,
-                )
-                text = render_abstention(ranking, self.knowledge.kb)
-                self._needs_human(post.id, post.channel_id, "abstained", text, f"abstain:{post.id}")
-                self.metrics.matches.labels("abstained").inc()
-                log.info("abstained reason=%s", ranking.reason)
-
-    def _question_channel(self, post: Post) -> bool:
-        """New threads count as questions in the configured channels and in DMs."""
-        return (
-            not post.channel_name
-            or post.channel_name in self.config.channels
-            or post.channel_type == "D"
-        )
-
-    def _on_thread_reply(self, post: Post) -> None:
-        now = self.clock.now()
-        question = self.store.question(post.thread_id)
-        if question is None:
-            return
-        if post.user_id == question["author_id"]:
-            log.info("the asker replied in the thread")
-            self.store.record(
-                EventKind.ASKER_REPLY,
-                now,
-                post.thread_id,
-                post.user_name,
-                post_id=post.id,
-                text=post.message[:REPLY_TEXT_LIMIT],
-            )
-            feedback = feedback_in(post.message)
-            if feedback == "helped" and question["state"] == q.RESOLVED:
-                return
-            self._feedback(question, feedback, post.user_name, f"reply:{post.id}")
-            return
-        log.info("%s replied in the thread", post.user_name)
-        self.store.record(
-            EventKind.HUMAN_REPLY,
-            now,
-            post.thread_id,
-            post.user_name,
-            post_id=post.id,
-            text=post.message[:REPLY_TEXT_LIMIT],
-        )
-        if not question["first_human_at"]:
-            self.store.update_question(post.thread_id, now, first_human_at=iso(now))
-
-    def _feedback(
-        self, question: dict[str, object], feedback: str | None, actor: str, key: str
-    ) -> str:
-        """Apply helped / not-helped feedback; returns what to tell the person who gave it."""
-        if feedback is None:
-            return ""
-        now = self.clock.now()
-        thread = str(question["thread_id"])
-        channel = str(question["channel_id"])
-        event: q.Event = "helped" if feedback == "helped" else "not_helped"
-        try:
-            new = q.transition(self.store, thread, event, now, actor)
-        except q.InvalidTransition:
-            return f"Noted, but this question is already {question['state']}."
-        self.metrics.feedback.labels(feedback).inc()
-        if new == q.RESOLVED:
-            return "Thanks for the feedback: glad it helped."
-        self._needs_human(thread, channel, "not_helped", "", f"sorry:{key}")
-        return "Thanks: a shifter will take over."
-
-    def _needs_human(self, thread: str, channel: str, reason: str, prefix: str, key: str) -> None:
-        """A question waits for a person: ping the on-duty shifter in the thread, or tell the
-        asker when the next staffed shift starts; start the no-reply clock."""
-        now = self.clock.now()
-        question = self.store.question(thread)
-        if question is not None and question.get("channel_type") == "D":
-            self._redirect_direct(question, prefix, key)
-            return
-        author = str(question["author_id"]) if question else ""
-        needed = self.duty.human_needed(reason, now, self._timezones.get(author))
-        text = f"{prefix}\n\n{needed.text}" if prefix else needed.text
-        self._queue(channel, thread, text, key, SHIFTER_BUTTONS[:1])
-
-        def stamp(value: datetime | None) -> str | None:
-            return iso(value) if value else None
-
-        self.store.update_question(
-            thread,
-            now,
-            pinged_at=iso(now) if needed.on_duty else None,
-            waiting_for=stamp(needed.waiting_for),
-            reping_due=stamp(needed.reping_due),
-            repinged_at=None,
-            coordinator_due=stamp(needed.coordinator_due),
-            coordinator_at=None,
-        )
-        self.store.record(
-            EventKind.NEEDS_HUMAN,
-            now,
-            thread,
-            self.config.bot_name,
-            reason=reason,
-            on_duty=needed.on_duty,
-            waiting_for=stamp(needed.waiting_for),
-        )
-
-    def _redirect_direct(self, question: dict[str, object], prefix: str, key: str) -> None:
-        """Shifters do not see the bot's direct messages: send the asker to the help channel."""
-        now = self.clock.now()
-        thread = str(question["thread_id"])
-        channel = self.config.channels[0] if self.config.channels else "the help channel"
-        text = (
-            "Shifters do not see direct messages to me, so please ask in "
-            f"~{channel}, where the shifter on duty will pick it up."
-        )
-        self._queue(
-            str(question["channel_id"]), thread, f"{prefix}\n\n{text}" if prefix else text, key
-        )
-        q.transition(self.store, thread, "redirect", now, self.config.bot_name, channel=channel)
+            self.conversation.thread_reply(post, self.bot_user_id)
+        elif self.conversation.is_question(post):
+            self.conversation.new_question(post)
 
     async def _learn_timezone(self, user_id: str) -> None:
         """Remember a user's Mattermost time zone before a decision that may need it."""
@@ -369,7 +209,7 @@ class Router:
                 key = f"reaction:{reaction.post_id}:{reaction.user_id}:{reaction.emoji}"
                 if not self.store.claim_post(key, self.clock.now()):
                     return
-                self._feedback(question, feedback, reaction.user_id, key)
+                self.conversation.feedback(question, feedback, reaction.user_id, key)
         except Exception:
             log.exception("failed to handle a reaction")
         await self.flush()
@@ -405,7 +245,7 @@ class Router:
                 key = f"click:{thread}:{click.user_id}:{action}"
                 if not self.store.claim_post(key, self.clock.now()):
                     return "Already noted, thanks."
-                reply = self._feedback(question, feedback, click.user_name, key)
+                reply = self.conversation.feedback(question, feedback, click.user_name, key)
         except Exception:
             log.exception("failed to handle a click")
             return "Something went wrong on my side; it has been logged."

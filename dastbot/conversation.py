@@ -1,0 +1,228 @@
+"""The question conversation: a new post in a help channel becomes a question answered from the
+knowledge base or handed to a person; replies in its thread are the asker's feedback or a person's
+help; a question that needs a person pings the shifter on duty (or says when the next shift
+starts), and a question asked by direct message is sent to the help channel."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from dastbot.answering.answers import (
+    SHIFTER_BUTTONS,
+    LiveKnowledge,
+    render_abstention,
+    render_answer,
+)
+from dastbot.escalations.desk import Desk
+from dastbot.kernel.clock import Clock
+from dastbot.kernel.config import Config
+from dastbot.kernel.events import EventKind
+from dastbot.kernel.metrics import Metrics
+from dastbot.kernel.models import Button, Post
+from dastbot.questions import lifecycle as q
+from dastbot.questions.feedback import feedback_in
+from dastbot.shifts.duty import Duty
+from dastbot.store import Store, iso
+
+log = logging.getLogger("dastbot.router")
+REPLY_TEXT_LIMIT = 8000
+Queue = Callable[[str, str, str, str, tuple[Button, ...]], None]
+
+
+class Conversation:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        clock: Clock,
+        knowledge: LiveKnowledge,
+        duty: Duty,
+        desk: Desk,
+        metrics: Metrics,
+        timezone_of: Callable[[str], str | None],
+        queue: Queue,
+    ) -> None:
+        self.config, self.store, self.clock = config, store, clock
+        self.knowledge, self.duty, self.desk, self.metrics = knowledge, duty, desk, metrics
+        self.timezone_of = timezone_of
+        self._queue_message = queue
+
+    def _queue(
+        self, channel: str, root: str, text: str, key: str, buttons: tuple[Button, ...] = ()
+    ) -> None:
+        self._queue_message(channel, root, text, key, buttons)
+
+    def thread_reply(self, post: Post, bot_user_id: str) -> None:
+        """A reply in a thread: an escalation target answering, or a reply to a question."""
+        now = self.clock.now()
+        with self.store.atomic():
+            if not self.store.claim_post(post.id, now):
+                return
+            if self.desk.on_reply(post, bot_user_id, now):
+                return
+            self._on_thread_reply(post)
+
+    def new_question(self, post: Post) -> None:
+        """Answer from the knowledge base, or hand the question to a person."""
+        now = self.clock.now()
+        self.metrics.questions.inc()
+        ranking = self.knowledge.rank(post.message, top=self.config.matcher.top)
+        best = ranking.best
+        entry = self.knowledge.kb.get(best.entry_id) if best else None
+        with self.store.atomic():
+            if not self.store.claim_post(post.id, now):
+                log.info("duplicate post ignored")
+                return
+            self.store.add_question(
+                thread_id=post.id,
+                channel_id=post.channel_id,
+                author_id=post.user_id,
+                author_name=post.user_name,
+                text=post.message,
+                now=now,
+                entry_id=entry.id if entry else None,
+                score=best.score if best else (ranking.matches[0].score if ranking.matches else 0),
+                state=q.initial_state(entry.id if entry else None),
+                channel_type=post.channel_type,
+            )
+            if entry is not None and best is not None:
+                answer = render_answer(entry, best.score, post.message, self.config)
+                self.store.record(
+                    EventKind.ANSWERED,
+                    now,
+                    post.id,
+                    self.config.bot_name,
+                    entry=entry.id,
+                    score=best.score,
+                )
+                self._queue(
+                    post.channel_id, post.id, answer.text, f"answer:{post.id}", answer.buttons
+                )
+                self.metrics.matches.labels("answered").inc()
+                log.info("answered entry=%s score=%.3f", entry.id, best.score)
+            else:
+                top = [(m.entry_id, m.score) for m in ranking.matches]
+                self.store.record(
+                    EventKind.ABSTAINED,
+                    now,
+                    post.id,
+                    self.config.bot_name,
+                    reason=ranking.reason,
+                    top=top,
+                )
+                text = render_abstention(ranking, self.knowledge.kb)
+                self._needs_human(post.id, post.channel_id, "abstained", text, f"abstain:{post.id}")
+                self.metrics.matches.labels("abstained").inc()
+                log.info("abstained reason=%s", ranking.reason)
+
+    def is_question(self, post: Post) -> bool:
+        """New threads count as questions in the configured channels and in DMs."""
+        return (
+            not post.channel_name
+            or post.channel_name in self.config.channels
+            or post.channel_type == "D"
+        )
+
+    def _on_thread_reply(self, post: Post) -> None:
+        now = self.clock.now()
+        question = self.store.question(post.thread_id)
+        if question is None:
+            return
+        if post.user_id == question["author_id"]:
+            log.info("the asker replied in the thread")
+            self.store.record(
+                EventKind.ASKER_REPLY,
+                now,
+                post.thread_id,
+                post.user_name,
+                post_id=post.id,
+                text=post.message[:REPLY_TEXT_LIMIT],
+            )
+            feedback = feedback_in(post.message)
+            if feedback == "helped" and question["state"] == q.RESOLVED:
+                return
+            self.feedback(question, feedback, post.user_name, f"reply:{post.id}")
+            return
+        log.info("%s replied in the thread", post.user_name)
+        self.store.record(
+            EventKind.HUMAN_REPLY,
+            now,
+            post.thread_id,
+            post.user_name,
+            post_id=post.id,
+            text=post.message[:REPLY_TEXT_LIMIT],
+        )
+        if not question["first_human_at"]:
+            self.store.update_question(post.thread_id, now, first_human_at=iso(now))
+
+    def feedback(
+        self, question: dict[str, object], feedback: str | None, actor: str, key: str
+    ) -> str:
+        """Apply helped / not-helped feedback; returns what to tell the person who gave it."""
+        if feedback is None:
+            return ""
+        now = self.clock.now()
+        thread = str(question["thread_id"])
+        channel = str(question["channel_id"])
+        event: q.Event = "helped" if feedback == "helped" else "not_helped"
+        try:
+            new = q.transition(self.store, thread, event, now, actor)
+        except q.InvalidTransition:
+            return f"Noted, but this question is already {question['state']}."
+        self.metrics.feedback.labels(feedback).inc()
+        if new == q.RESOLVED:
+            return "Thanks for the feedback: glad it helped."
+        self._needs_human(thread, channel, "not_helped", "", f"sorry:{key}")
+        return "Thanks: a shifter will take over."
+
+    def _needs_human(self, thread: str, channel: str, reason: str, prefix: str, key: str) -> None:
+        """A question waits for a person: ping the on-duty shifter in the thread, or tell the
+        asker when the next staffed shift starts; start the no-reply clock."""
+        now = self.clock.now()
+        question = self.store.question(thread)
+        if question is not None and question.get("channel_type") == "D":
+            self._redirect_direct(question, prefix, key)
+            return
+        author = str(question["author_id"]) if question else ""
+        needed = self.duty.human_needed(reason, now, self.timezone_of(author))
+        text = f"{prefix}\n\n{needed.text}" if prefix else needed.text
+        self._queue(channel, thread, text, key, SHIFTER_BUTTONS[:1])
+
+        def stamp(value: datetime | None) -> str | None:
+            return iso(value) if value else None
+
+        self.store.update_question(
+            thread,
+            now,
+            pinged_at=iso(now) if needed.on_duty else None,
+            waiting_for=stamp(needed.waiting_for),
+            reping_due=stamp(needed.reping_due),
+            repinged_at=None,
+            coordinator_due=stamp(needed.coordinator_due),
+            coordinator_at=None,
+        )
+        self.store.record(
+            EventKind.NEEDS_HUMAN,
+            now,
+            thread,
+            self.config.bot_name,
+            reason=reason,
+            on_duty=needed.on_duty,
+            waiting_for=stamp(needed.waiting_for),
+        )
+
+    def _redirect_direct(self, question: dict[str, object], prefix: str, key: str) -> None:
+        """Shifters do not see the bot's direct messages: send the asker to the help channel."""
+        now = self.clock.now()
+        thread = str(question["thread_id"])
+        channel = self.config.channels[0] if self.config.channels else "the help channel"
+        text = (
+            "Shifters do not see direct messages to me, so please ask in "
+            f"~{channel}, where the shifter on duty will pick it up."
+        )
+        self._queue(
+            str(question["channel_id"]), thread, f"{prefix}\n\n{text}" if prefix else text, key
+        )
+        q.transition(self.store, thread, "redirect", now, self.config.bot_name, channel=channel)
