@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from dastbot.answering.answers import (
     SHIFTER_BUTTONS,
@@ -19,15 +20,18 @@ from dastbot.escalations.desk import Desk
 from dastbot.kernel.clock import Clock
 from dastbot.kernel.config import Config
 from dastbot.kernel.events import EventKind
+from dastbot.kernel.markdown import escape_markdown, mention
 from dastbot.kernel.metrics import Metrics
 from dastbot.kernel.models import Button, Post
 from dastbot.questions import lifecycle as q
 from dastbot.questions.feedback import feedback_in
-from dastbot.shifts.duty import Duty
+from dastbot.shifts.duty import Duty, on_shift
 from dastbot.store import Store, iso
 
 log = logging.getLogger("dastbot.router")
 REPLY_TEXT_LIMIT = 8000
+FOLLOW_UP_QUIET = timedelta(minutes=30)
+"""At most one follow-up ping per thread in this window (the asker may write several lines)."""
 Queue = Callable[[str, str, str, str, tuple[Button, ...]], None]
 
 
@@ -143,6 +147,9 @@ class Conversation:
             feedback = feedback_in(post.message)
             if feedback == "helped" and question["state"] == q.RESOLVED:
                 return
+            if feedback is None and question["state"] in (q.CLAIMED, q.ESCALATED):
+                self._follow_up(question, post, now)
+                return
             self.feedback(question, feedback, post.user_name, f"reply:{post.id}")
             return
         log.info("%s replied in the thread", post.user_name)
@@ -156,6 +163,28 @@ class Conversation:
         )
         if not question["first_human_at"]:
             self.store.update_question(post.thread_id, now, first_human_at=iso(now))
+
+    def _follow_up(self, question: dict[str, Any], post: Post, now: datetime) -> None:
+        """The asker added something to a question a person holds: tell that person (whoever
+        took it, else whoever escalated it, else the shifter on duty), at most once per
+        ``FOLLOW_UP_QUIET`` per thread."""
+        thread = str(question["thread_id"])
+        bucket = int(now.timestamp() // FOLLOW_UP_QUIET.total_seconds())
+        if not self.store.notice_once(f"follow-up:{thread}:{bucket}", now):
+            return
+        holder = question.get("claimed_by")
+        escalations = self.store.escalations_of(thread)
+        if holder:
+            people = mention(str(holder))
+        elif escalations:
+            people = mention(escalations[-1].opened_by)
+        else:
+            duty = self.duty.at(now)
+            people = on_shift(duty.shifter, duty.trainee)
+        if not people:
+            return
+        text = f"{people}: {escape_markdown(post.user_name)} added to this question."
+        self._queue(str(question["channel_id"]), thread, text, f"follow-up:{post.id}")
 
     def feedback(
         self, question: dict[str, object], feedback: str | None, actor: str, key: str

@@ -60,3 +60,22 @@ async def test_a_slash_command_that_carries_the_thread_acts_on_it(shiftbot: Shif
     await shiftbot.say("alice", WEATHER, post_id="q1")
     reply = await shiftbot.command("sam", "take", thread="q1")  # newer servers send root_id
     assert reply.text == "Done: the question is now claimed."
+
+
+async def test_the_askers_follow_up_in_a_taken_thread_reaches_the_shifter_once(
+    shiftbot: ShiftBot,
+) -> None:
+    await shiftbot.say("alice", WEATHER, post_id="q1")
+    await shiftbot.command("sam", "take", thread="q1")
+    [ping] = await shiftbot.say("alice", "here is the log of the failed job", thread="q1")
+    assert ping.root_id == "q1" and ping.message == "@sam: alice added to this question."
+    assert await shiftbot.say("alice", "and the task id is 12345", thread="q1") == []
+
+
+async def test_a_follow_up_in_an_escalated_thread_reaches_the_escalating_shifter(
+    shiftbot: ShiftBot,
+) -> None:
+    await shiftbot.say("alice", "my grid job fails at the site", post_id="q1")
+    await shiftbot.command("cora", "escalate DE site down", thread="q1")
+    [ping] = await shiftbot.say("alice", "it fails at FZK too", thread="q1")
+    assert ping.message == "@cora: alice added to this question."
