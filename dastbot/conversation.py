@@ -228,6 +228,7 @@ class Conversation:
             pinged_at=iso(now) if needed.on_duty else None,
             waiting_for=stamp(needed.waiting_for),
             reping_due=stamp(needed.reping_due),
+            waiting_since=iso(now),
             repinged_at=None,
             coordinator_due=stamp(needed.coordinator_due),
             coordinator_at=None,

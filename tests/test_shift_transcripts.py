@@ -327,3 +327,18 @@ async def test_a_handover_lists_what_needs_a_person_and_fits_one_post(shiftbot: 
     assert "long question number 399" not in handover.message
     assert "… and 370 more: `/dast status` lists them all." in handover.message
     assert "answered" not in handover.message.split("\n", 1)[1]
+
+
+async def test_no_reply_deadlines_follow_a_shift_booked_after_the_question(
+    shiftbot: ShiftBot,
+) -> None:
+    shiftbot.book("2026-03-04", "EU", "sam")  # Wednesday: the only staffed shift so far
+    await shiftbot.start()
+    [told] = await shiftbot.say("alice", WEATHER, post_id="q1")  # Monday 10:00 Zurich
+    assert "the next shift starts" in told.message
+    shiftbot.book("2026-03-02", "NA", "nick")  # booked afterwards: today 16:00-24:00 Zurich
+    posted = await shiftbot.wait(timedelta(hours=7, minutes=5))  # Monday 17:05 Zurich
+    repings = [m for m in posted if m.key.startswith("reping:q1")]
+    assert [m.message for m in repings] == [
+        "@nick: still no reply from a person after 60 minutes on shift."
+    ]

@@ -14,7 +14,7 @@ from dastbot.kernel.markdown import POST_LIMIT, bounded, escape_markdown, mentio
 from dastbot.kernel.models import OutMessage
 from dastbot.questions.lifecycle import CLAIMED, ESCALATED, OPEN_STATES, WAITING
 from dastbot.shifts.duty import Duty, on_shift
-from dastbot.shifts.staffing import coverage_gaps, next_boundary, slot_boundaries
+from dastbot.shifts.staffing import coverage_gaps, next_boundary, no_reply_due, slot_boundaries
 from dastbot.store import Store, iso, parse_iso
 
 Permalink = Callable[[str], str]
@@ -130,29 +130,51 @@ class NoReplyJob:
     def _pending(self) -> list[dict[str, Any]]:
         return self.store.questions_awaiting_no_reply_step(OPEN_STATES)
 
+    def _dues(self, rows: list[dict[str, Any]]) -> list[tuple[datetime | None, datetime | None]]:
+        """(re-ping, tell the coordinator) for each row, counted from when it started waiting
+        in the schedule as it is now (a shift booked or swapped since moves them). With no
+        staffed time ahead, or for rows from before ``waiting_since``, the stored times hold."""
+        starts = [parse_iso(r["waiting_since"]) for r in rows if r.get("waiting_since")]
+        staffed = self.duty.staffed(min(starts)) if starts else None
+        dues: list[tuple[datetime | None, datetime | None]] = []
+        for row in rows:
+            stored = (
+                parse_iso(row["reping_due"]) if row["reping_due"] else None,
+                parse_iso(row["coordinator_due"]) if row["coordinator_due"] else None,
+            )
+            if staffed is None or not row.get("waiting_since") or stored[0] is None:
+                dues.append(stored)
+                continue
+            since = parse_iso(row["waiting_since"])
+            fresh = no_reply_due(self.duty.calendar, staffed, since)
+            dues.append(fresh if fresh[0] is not None else stored)
+        return dues
+
     def next_due(self, after: datetime) -> datetime | None:
+        rows = self._pending()
         dues: list[datetime] = []
-        for row in self._pending():
-            if row["reping_due"] and not row["repinged_at"]:
-                dues.append(parse_iso(row["reping_due"]))
-            if row["coordinator_due"] and not row["coordinator_at"]:
-                dues.append(parse_iso(row["coordinator_due"]))
+        for row, (reping, coordinator) in zip(rows, self._dues(rows), strict=True):
+            if reping and not row["repinged_at"]:
+                dues.append(reping)
+            if coordinator and not row["coordinator_at"]:
+                dues.append(coordinator)
         return min(dues) if dues else None
 
     def run(self, due: datetime, now: datetime) -> None:
         minutes = self.config.shifts.no_reply_minutes
         duty = self.duty.at(now)
-        for row in self._pending():
+        rows = self._pending()
+        for row, (reping, coordinator_due) in zip(rows, self._dues(rows), strict=True):
             thread = row["thread_id"]
-            if row["reping_due"] and not row["repinged_at"] and parse_iso(row["reping_due"]) <= now:
+            if reping and not row["repinged_at"] and reping <= now:
                 people = on_shift(duty.shifter, duty.trainee, nobody="Shifters")
                 text = f"{people}: still no reply from a person after {minutes} minutes on shift."
-                key = f"reping:{thread}:{row['reping_due']}"
+                key = f"reping:{thread}:{row['waiting_since'] or row['reping_due']}"
                 self.store.enqueue(OutMessage(row["channel_id"], text, thread, key), now)
                 self.store.update_question(thread, now, repinged_at=iso(now))
                 self.store.record(EventKind.REPINGED, now, thread, self.config.bot_name)
-            due_at = row["coordinator_due"]
-            if due_at and not row["coordinator_at"] and parse_iso(due_at) <= now:
+            due_at = row["waiting_since"] or row["coordinator_due"]
+            if coordinator_due and not row["coordinator_at"] and coordinator_due <= now:
                 coordinator = duty.coordinator
                 link = self.permalink(thread)
                 who = mention(coordinator) or "Coordinators"

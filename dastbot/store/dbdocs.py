@@ -26,11 +26,13 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
             "claimed_by": "shifter who took it",
             "feedback": "helped or not_helped, from the asker",
             "pinged_at": "when the on-duty shifter was pinged (UTC)",
-            "reping_due": "when the no-reply rule pings again (UTC)",
+            "reping_due": "when the no-reply rule pings again, as first computed (UTC)",
             "repinged_at": "when it was pinged again (UTC)",
             "coordinator_due": "when the no-reply rule tells the coordinator (UTC)",
             "coordinator_at": "when the coordinator was told (UTC)",
             "waiting_for": "start of the staffed shift the question waits for (UTC)",
+            "waiting_since": "when it started to need a person; the no-reply deadlines are "
+            "counted from here in the schedule as it is when they fall due (UTC)",
         },
     ),
     "events": (

@@ -166,6 +166,10 @@ def _m8_lease(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m9_waiting_since(db: sqlite_utils.Database) -> None:
+    db.table("questions").add_column("waiting_since", str)
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m1_initial,
     _m2_meta,
@@ -175,4 +179,5 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m6_channel_type,
     _m7_outbox_dead_letters,
     _m8_lease,
+    _m9_waiting_since,
 )
