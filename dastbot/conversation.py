@@ -15,7 +15,9 @@ from dastbot.answering.answers import (
     LiveKnowledge,
     render_abstention,
     render_answer,
+    render_choices,
 )
+from dastbot.answering.matcher import NEAR_TIE
 from dastbot.escalations.desk import Desk
 from dastbot.kernel.clock import Clock
 from dastbot.kernel.config import Config
@@ -75,6 +77,9 @@ class Conversation:
         ranking = self.knowledge.rank(post.message, top=self.config.matcher.top)
         best = ranking.best
         entry = self.knowledge.kb.get(best.entry_id) if best else None
+        choices = render_choices(ranking, self.knowledge.kb) if ranking.reason == NEAR_TIE else None
+        if choices is not None:
+            best, entry = ranking.matches[0], self.knowledge.kb.get(ranking.matches[0].entry_id)
         with self.store.atomic():
             if not self.store.claim_post(post.id, now):
                 log.info("duplicate post ignored")
@@ -91,7 +96,20 @@ class Conversation:
                 state=q.initial_state(entry.id if entry else None),
                 channel_type=post.channel_type,
             )
-            if entry is not None and best is not None:
+            if choices is not None:
+                self.store.record(
+                    EventKind.ANSWERED,
+                    now,
+                    post.id,
+                    self.config.bot_name,
+                    choices=[m.entry_id for m in ranking.matches[:3]],
+                )
+                self._queue(
+                    post.channel_id, post.id, choices.text, f"answer:{post.id}", choices.buttons
+                )
+                self.metrics.matches.labels("choices").inc()
+                log.info("near tie: offered %d entries", len(choices.buttons))
+            elif entry is not None and best is not None:
                 answer = render_answer(entry, best.score, post.message, self.config)
                 self.store.record(
                     EventKind.ANSWERED,
@@ -185,6 +203,29 @@ class Conversation:
             return
         text = f"{people}: {escape_markdown(post.user_name)} added to this question."
         self._queue(str(question["channel_id"]), thread, text, f"follow-up:{post.id}")
+
+    def pick(self, question: dict[str, Any], entry_id: str, actor: str) -> str:
+        """The asker picked one of the near-tie entries: answer with it in the thread."""
+        now = self.clock.now()
+        thread = str(question["thread_id"])
+        entry = self.knowledge.kb.get(entry_id)
+        if entry is None:
+            return "That entry is no longer in the knowledge base; a shifter can help."
+        if not self.store.claim_post(f"pick:{thread}", now):
+            return "You already picked one; use the buttons on that answer."
+        answer = render_answer(
+            entry, float(question["score"] or 0), str(question["text"]), self.config
+        )
+        self.store.update_question(thread, now, entry_id=entry.id)
+        self.store.record(EventKind.PICKED, now, thread, actor, entry=entry.id)
+        self._queue(
+            str(question["channel_id"]),
+            thread,
+            answer.text,
+            f"answer:{thread}:{entry.id}",
+            answer.buttons,
+        )
+        return f"Here is “{entry.title}”, in the thread."
 
     def feedback(
         self, question: dict[str, object], feedback: str | None, actor: str, key: str

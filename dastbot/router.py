@@ -14,7 +14,9 @@ from collections.abc import Callable, Iterable
 
 from dastbot.answering.answers import (
     HELPED_BUTTON,
+    NONE_FIT_BUTTON,
     NOT_HELPED_BUTTON,
+    PICK_BUTTON,
     RESOLVE_BUTTON,
     TAKE_BUTTON,
     LiveKnowledge,
@@ -215,8 +217,8 @@ class Router:
         await self.flush()
 
     def _question_for_bot_post(self, post_id: str) -> dict[str, object] | None:
-        kind, _, thread = (self.store.key_of_post(post_id) or "").partition(":")
-        return self.store.question(thread) if kind == "answer" else None
+        kind, _, rest = (self.store.key_of_post(post_id) or "").partition(":")
+        return self.store.question(rest.split(":")[0]) if kind == "answer" else None
 
     async def on_click(self, click: Click) -> str:
         with log_context(click.post_id, str(click.context.get("thread", ""))):
@@ -239,7 +241,20 @@ class Router:
                     return "This button belongs to a question I no longer track."
                 if click.user_id != question["author_id"]:
                     return "Only the person who asked can say whether the answer helped."
-                feedback = {HELPED_BUTTON: "helped", NOT_HELPED_BUTTON: "not_helped"}.get(action)
+                if action.startswith(PICK_BUTTON):
+                    entry = str(click.context.get("entry", ""))
+                    picked = self.conversation.pick(question, entry, click.user_name)
+                else:
+                    picked = ""
+            if picked:
+                await self.flush()
+                return picked
+            with self.store.atomic():
+                feedback = {
+                    HELPED_BUTTON: "helped",
+                    NOT_HELPED_BUTTON: "not_helped",
+                    NONE_FIT_BUTTON: "not_helped",
+                }.get(action)
                 if feedback is None:
                     return "Unknown button."
                 key = f"click:{thread}:{click.user_id}:{action}"
@@ -304,7 +319,8 @@ class Router:
         self, channel: str, root: str, text: str, key: str, buttons: tuple[Button, ...] = ()
     ) -> None:
         with_context = tuple(
-            type(b)(b.id, b.name, {"thread": root, "action": b.id}, b.style) for b in buttons
+            type(b)(b.id, b.name, {**b.context, "thread": root, "action": b.id}, b.style)
+            for b in buttons
         )
         self.store.enqueue(
             OutMessage(

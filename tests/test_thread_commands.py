@@ -79,3 +79,38 @@ async def test_a_follow_up_in_an_escalated_thread_reaches_the_escalating_shifter
     await shiftbot.command("cora", "escalate DE site down", thread="q1")
     [ping] = await shiftbot.say("alice", "it fails at FZK too", thread="q1")
     assert ping.message == "@cora: alice added to this question."
+
+
+NEAR_TIE = "task exhausted proxy expired"
+
+
+async def test_a_near_tie_offers_the_closest_entries_and_the_pick_is_answered(
+    shiftbot: ShiftBot,
+) -> None:
+    [offer] = await shiftbot.say("alice", NEAR_TIE, post_id="q1")
+    assert offer.message.startswith("Several entries fit your question about equally well.")
+    assert "1. **Grid proxy expired**" in offer.message
+    assert "2. **Task went to 'exhausted' status**" in offer.message
+    assert [b.id for b in offer.buttons] == ["pick1", "pick2", "nonefits", "take", "resolve"]
+    assert shiftbot.store.question("q1")["state"] == "answered"  # type: ignore[index]
+
+    post_id = shiftbot.post_id_of(offer)
+    assert (await shiftbot.click("bob", post_id, "pick2")).startswith("Only the person who asked")
+    assert await shiftbot.click("alice", post_id, "pick2") == (
+        "Here is “Task went to 'exhausted' status”, in the thread."
+    )
+    answer = shiftbot.chat.sent[-1][1]
+    assert answer.root_id == "q1" and answer.message.startswith("#### Task went to 'exhausted'")
+    assert shiftbot.store.question("q1")["entry_id"] == "task-exhausted"  # type: ignore[index]
+    assert [e["kind"] for e in shiftbot.store.events("q1")][-1] == "picked"
+    assert await shiftbot.click("alice", shiftbot.post_id_of(answer), "helped") == (
+        "Thanks for the feedback: glad it helped."
+    )
+
+
+async def test_none_of_the_offered_entries_brings_a_shifter(shiftbot: ShiftBot) -> None:
+    shiftbot.book("2026-03-02", "EU", "sam")
+    [offer] = await shiftbot.say("alice", NEAR_TIE, post_id="q1")
+    reply = await shiftbot.click("alice", shiftbot.post_id_of(offer), "nonefits")
+    assert reply == "Thanks: a shifter will take over."
+    assert "@sam" in shiftbot.chat.sent[-1][1].message

@@ -15,7 +15,7 @@ from dastbot.answering.extract import (
 from dastbot.answering.knowledge import Entry, KnowledgeBase, load_knowledge
 from dastbot.answering.matcher import Matcher, Ranking
 from dastbot.kernel.config import Config
-from dastbot.kernel.markdown import escape_markdown
+from dastbot.kernel.markdown import escape_markdown, shorten
 from dastbot.kernel.models import Button
 
 HELPED_BUTTON = "helped"
@@ -88,6 +88,36 @@ def render_answer(entry: Entry, score: float, question: str, config: Config) -> 
         *SHIFTER_BUTTONS,
     )
     return Answer("\n\n".join(lines), buttons)
+
+
+PICK_BUTTON = "pick"
+NONE_FIT_BUTTON = "nonefits"
+
+
+def _gist(entry: Entry, limit: int = 140) -> str:
+    """The first sentence of an entry's answer (trusted markdown), shortened: enough to
+    recognise it."""
+    gist = shorten(" ".join(entry.answer.split()).split(". ")[0], limit)
+    return gist + "`" if gist.count("`") % 2 else gist
+
+
+def render_choices(ranking: Ranking, kb: KnowledgeBase) -> Answer | None:
+    """A near tie: the closest entries, each with its gist and a button to pick it, and one for
+    "none of these". None when fewer than two entries qualify."""
+    picks = [(m, kb.get(m.entry_id)) for m in ranking.matches[:3] if m.score > 0]
+    shown = [(m, e) for m, e in picks if e is not None]
+    if len(shown) < 2:
+        return None
+    lines = ["Several entries fit your question about equally well. Pick the one that matches:"]
+    lines += [
+        f"{i}. **{escape_markdown(e.title)}**: {_gist(e)}" for i, (_, e) in enumerate(shown, 1)
+    ]
+    buttons = tuple(
+        Button(f"{PICK_BUTTON}{i}", str(i), {"entry": e.id}, "primary")
+        for i, (_, e) in enumerate(shown, 1)
+    )
+    none = Button(NONE_FIT_BUTTON, "None of these", style="danger")
+    return Answer("\n".join(lines), (*buttons, none, *SHIFTER_BUTTONS))
 
 
 def render_abstention(ranking: Ranking, kb: KnowledgeBase) -> str:

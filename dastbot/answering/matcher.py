@@ -79,6 +79,9 @@ class Tuning:
     pivot: float = 0.232  # raw score calibrated to 0.5
 
 
+NEAR_TIE = "too close to the runner-up"
+
+
 @dataclass(frozen=True)
 class Ranking:
     """Candidates best first; ``abstain`` when the best one should not be answered with."""
@@ -299,7 +302,7 @@ class Matcher:
         if matches[0].score < self.threshold:
             return Ranking(shown, True, "below threshold")
         if len(matches) > 1 and matches[0].score - matches[1].score < self.margin:
-            return Ranking(shown, True, "too close to the runner-up")
+            return Ranking(shown, True, NEAR_TIE)
         return Ranking(shown, False)
 
 

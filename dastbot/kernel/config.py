@@ -62,7 +62,7 @@ class HttpSettings(_Section):
 
 class MatcherSettings(_Section):
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
-    margin: float = Field(default=0.0, ge=0.0, le=1.0)
+    margin: float = Field(default=0.03, ge=0.0, le=1.0)
     top: int = Field(default=3, ge=1, le=20)
 
 

@@ -14,6 +14,8 @@ class EventKind(StrEnum):
     # a question arrives
     ANSWERED = "answered"
     ABSTAINED = "abstained"
+    PICKED = "picked"
+    """The asker picked one of the entries offered on a near tie."""
     NEEDS_HUMAN = "needs_human"
     # people in the thread
     ASKER_REPLY = "asker_reply"
