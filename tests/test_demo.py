@@ -17,7 +17,7 @@ from dastbot.questions.lifecycle import STATE_KINDS, STATES, replay
 from dastbot.report.demo import DemoSummary, fill_demo
 from dastbot.report.stats import build_report
 from dastbot.shifts.calendar import Calendar
-from dastbot.store import Store, iso
+from dastbot.store import Store, iso, parse_iso
 
 END = datetime(2026, 3, 15, 23, 0, tzinfo=UTC)  # Monday 16 March 00:00 in Zurich
 WEEKS = 3
@@ -110,6 +110,22 @@ def test_each_question_is_in_the_state_its_trail_replays_to(
             if event["kind"] in STATE_KINDS:
                 assert event["data"]["state"] in STATES, event
     assert {r["state"] for r in rows} >= {"answered", "waiting", "escalated", "resolved"}
+
+
+def test_answers_nobody_rated_are_closed_when_the_bot_would_close_them(
+    default_config: Config, filled: tuple[Store, DemoSummary]
+) -> None:
+    store, _ = filled
+    after = timedelta(hours=default_config.questions.close_unrated_after_hours)
+    unrated = [r for r in store.questions() if r["entry_id"] and not r["feedback"]]
+    still_answered = [r for r in unrated if r["state"] == "answered"]
+    assert still_answered and all(parse_iso(r["created_at"]) >= END - after for r in still_answered)
+    closed = store.events(kind=EventKind.CLOSED_NO_FEEDBACK)
+    assert len(closed) == len(unrated) - len(still_answered) > 20
+    for event in closed:
+        question = store.question(event["thread_id"])
+        assert question is not None and question["state"] == "resolved"
+        assert parse_iso(event["at"]) == parse_iso(question["created_at"]) + after
 
 
 def test_texts_come_from_the_knowledge_base_and_out_of_scope_topics(

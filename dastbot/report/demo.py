@@ -8,10 +8,11 @@ state change through ``dastbot.questions.lifecycle.transition``, every other rec
 The shape, per working day: about 40 new threads (Monday busiest, Friday quietest, a random
 factor per week and per day; a few on weekends and holidays), asked mostly in European office
 hours; about 40 % answered by the bot from the shipped knowledge base (most confirmed helpful,
-some not, some without feedback), the rest handed to the shifter on duty, with first responses a
-few staffed minutes later on duty and at the next staffed shift (or from a coordinator) off duty;
-about one handled thread in eleven escalated to a cloud, site support or an expert group, most
-of which reply, some only after their deadline. The schedule (``demo_rota``) has the EU slot
+some not, some without feedback and closed after ``questions.close_unrated_after_hours`` as the
+bot closes them), the rest handed to the shifter on duty, with first responses a few staffed
+minutes later on duty and at the next staffed shift (or from a coordinator) off duty; about one
+handled thread in eleven escalated to a cloud, site support or an expert group, most of which
+reply, some only after their deadline. The schedule (``demo_rota``) has the EU slot
 mostly staffed and the NA slot often empty, and runs four weeks past ``end``. Question texts
 (``demo_texts``) come from the knowledge base's patterns; abstentions also draw from recurring
 out-of-scope topics. Nothing after ``end`` is written: the history is what the bot would know at
@@ -165,6 +166,9 @@ class _Demo:
             score = round(rng.uniform(0.55, 0.97), 3)
             entry_id = entry.id
             events.append((asked, EventKind.ANSWERED, bot, {"entry": entry.id, "score": score}))
+            # the bot closes an answer nobody rated; the lifecycle refuses it once rated
+            unrated = asked + timedelta(hours=self.config.questions.close_unrated_after_hours)
+            events.append((unrated, EventKind.CLOSED_NO_FEEDBACK, bot, {}))
             roll = rng.random()
             at = asked + timedelta(minutes=_lognormal(rng, 25, 0.9))
             if roll < 0.62:
