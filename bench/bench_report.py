@@ -1,7 +1,7 @@
 """Time of one weekly report on a year of history: compute, then render markdown, JSON and chart.
 
-Builds 52 weeks of demo data (``dastbot.demo.fill_demo``, about 40 questions per working day)
-in a temporary SQLite file, then computes and renders the report of the last complete week
+Builds 52 weeks of demo data (``dastbot.report.demo.fill_demo``, about 40 questions per working
+day) in a temporary SQLite file, then computes and renders the report of the last complete week
 several times (the first pass also pays matplotlib's import) and prints each stage's median and
 maximum against the target of 2 s for the whole report.
 
@@ -23,8 +23,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dastbot.kernel.config import load_config
+from dastbot.report.chart import chart_png
 from dastbot.report.demo import fill_demo
-from dastbot.report.stats import build_report, chart_png, last_complete_week, to_json, to_markdown
+from dastbot.report.export import to_json
+from dastbot.report.render import to_markdown
+from dastbot.report.stats import build_report
+from dastbot.report.weeks import last_complete_week
 from dastbot.shifts.calendar import Calendar
 from dastbot.store import Store
 

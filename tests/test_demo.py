@@ -3,6 +3,7 @@ outcome mix, NA often unstaffed, escalations (some overdue), nothing after ``end
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from statistics import mean
 from typing import Any
@@ -11,10 +12,12 @@ import pytest
 
 from dastbot.answering.knowledge import load_knowledge
 from dastbot.kernel.config import Config, load_config
+from dastbot.kernel.events import EventKind
+from dastbot.questions.lifecycle import STATE_KINDS, STATES, replay
 from dastbot.report.demo import DemoSummary, fill_demo
 from dastbot.report.stats import build_report
 from dastbot.shifts.calendar import Calendar
-from dastbot.store import Store, iso
+from dastbot.store import Store, iso, parse_iso
 
 END = datetime(2026, 3, 15, 23, 0, tzinfo=UTC)  # Monday 16 March 00:00 in Zurich
 WEEKS = 3
@@ -72,13 +75,13 @@ def test_outcome_mix(filled: tuple[Store, DemoSummary]) -> None:
     assert len(helped) > 2 * len(not_helped) > 0
     humans = [r for r in rows if r["first_human_at"]]
     assert 0.5 <= len(humans) / len(rows) <= 0.7
-    assert {e["kind"] for e in store.events()} >= {
+    kinds = {e["kind"] for e in store.events()}
+    assert kinds >= {
         "answered",
         "abstained",
         "needs_human",
         "feedback_helped",
         "feedback_not_helped",
-        "resolved",
         "human_reply",
         "take",
         "resolve",
@@ -88,6 +91,41 @@ def test_outcome_mix(filled: tuple[Store, DemoSummary]) -> None:
         "escalation_deadline",
         "repinged",
     }
+    assert EventKind.RESOLVED not in kinds  # the live bot stopped writing it: neither does the demo
+
+
+def test_each_question_is_in_the_state_its_trail_replays_to(
+    filled: tuple[Store, DemoSummary],
+) -> None:
+    store, _ = filled
+    trails: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in store.events():
+        trails[event["thread_id"]].append(event)
+    rows = store.questions()
+    for row in rows:
+        trail = trails[row["thread_id"]]
+        assert replay(row["entry_id"], trail) == row["state"], row["thread_id"]
+        assert (row["resolved_at"] is not None) == (row["state"] == "resolved"), row["thread_id"]
+        for event in trail:
+            if event["kind"] in STATE_KINDS:
+                assert event["data"]["state"] in STATES, event
+    assert {r["state"] for r in rows} >= {"answered", "waiting", "escalated", "resolved"}
+
+
+def test_answers_nobody_rated_are_closed_when_the_bot_would_close_them(
+    default_config: Config, filled: tuple[Store, DemoSummary]
+) -> None:
+    store, _ = filled
+    after = timedelta(hours=default_config.questions.close_unrated_after_hours)
+    unrated = [r for r in store.questions() if r["entry_id"] and not r["feedback"]]
+    still_answered = [r for r in unrated if r["state"] == "answered"]
+    assert still_answered and all(parse_iso(r["created_at"]) >= END - after for r in still_answered)
+    closed = store.events(kind=EventKind.CLOSED_NO_FEEDBACK)
+    assert len(closed) == len(unrated) - len(still_answered) > 20
+    for event in closed:
+        question = store.question(event["thread_id"])
+        assert question is not None and question["state"] == "resolved"
+        assert parse_iso(event["at"]) == parse_iso(question["created_at"]) + after
 
 
 def test_texts_come_from_the_knowledge_base_and_out_of_scope_topics(

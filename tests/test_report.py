@@ -43,23 +43,18 @@ import pytest
 
 from dastbot.kernel.models import Assignment, Escalation
 from dastbot.kernel.settings import Person
-from dastbot.report.stats import (
-    CLUSTER_THRESHOLD,
-    OTHERS,
+from dastbot.report.chart import chart_png
+from dastbot.report.export import to_csv, to_json
+from dastbot.report.gaps import CLUSTER_THRESHOLD, cluster_texts
+from dastbot.report.render import to_markdown, with_delta
+from dastbot.report.stats import build_report, quantile
+from dastbot.report.values import OTHERS, WeekReport
+from dastbot.report.weeks import (
     WeekError,
-    WeekReport,
-    build_report,
-    chart_png,
-    cluster_texts,
     last_complete_week,
     parse_week,
     previous_week,
-    quantile,
-    to_csv,
-    to_json,
-    to_markdown,
     week_bounds,
-    with_delta,
 )
 from dastbot.shifts.calendar import Calendar
 from dastbot.store import Store, iso

@@ -4,22 +4,25 @@ command, the report settings, and the `report` / `demo-data` subcommands."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ShiftBot
 from pydantic import ValidationError
 
+from dastbot.kernel.clock import FakeClock
 from dastbot.kernel.config import Config
 from dastbot.kernel.models import OutMessage
-from dastbot.report.job import (
-    JOB_ID,
-    ReportSettings,
-    WeeklyReportJob,
-    add_report_parsers,
-)
+from dastbot.report import stats
+from dastbot.report.cli import add_report_parsers
+from dastbot.report.job import JOB_ID, ReportSettings, WeeklyReportJob
+from dastbot.report.values import WeekReport
+from dastbot.store import ReportReader, ReportRows, Store
 
 COORDINATORS = "dast-coordinators"
 WEATHER = "what is the weather in Rabat tomorrow?"
@@ -105,6 +108,39 @@ async def test_the_report_command_for_shifters_and_coordinators(shiftbot: ShiftB
     assert "needs the shifter role" in (await shiftbot.command("tina", "report")).text
 
 
+async def test_the_bot_keeps_answering_while_the_report_command_computes(
+    config: Config, clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a database file the report is computed on a worker thread over a read-only
+    connection: a question asked meanwhile is answered before the report is done."""
+    store = Store.open(tmp_path / "bot.db")
+    bot = ShiftBot(config, store, clock)
+    clock.set(datetime(2026, 3, 4, 9, 0, tzinfo=UTC))
+    await bot.say("alice", WEATHER, post_id="q1")
+    clock.set(datetime(2026, 3, 12, 9, 0, tzinfo=UTC))
+    started, answered = threading.Event(), threading.Event()
+    readers: list[object] = []
+    compute = stats.build_report
+
+    def held_until_the_bot_answered(reader: ReportRows, *args: Any) -> WeekReport:
+        readers.append(reader)
+        started.set()
+        assert answered.wait(timeout=30), "the report blocked the event loop"
+        return compute(reader, *args)
+
+    monkeypatch.setattr(stats, "build_report", held_until_the_bot_answered)
+    command = asyncio.create_task(bot.command("sam", "report 2026-W10"))
+    assert await asyncio.to_thread(started.wait, 30)
+    replies = await bot.say("bob", WEATHER, post_id="q2")
+    assert replies and not command.done()
+    answered.set()
+    reply = await command
+    assert reply.text.startswith("#### DAST weekly report 2026-W10: Mon 2 Mar to Sun 8 Mar 2026")
+    assert "| asked | 1 (+1) |" in reply.text
+    assert [type(r) for r in readers] == [ReportReader]
+    store.close()
+
+
 @pytest.mark.parametrize("words", ["report 2026-W99", "report last-week", "report 2026 W10"])
 async def test_a_bad_week_answers_with_the_usage(shiftbot: ShiftBot, words: str) -> None:
     wire(shiftbot)
@@ -122,7 +158,6 @@ def test_settings_validate_and_move_the_due_time(config: Config) -> None:
         with pytest.raises(ValidationError):
             ReportSettings.model_validate(bad)
     from dastbot.shifts.duty import Duty
-    from dastbot.store import Store
 
     store = Store.memory()
     job = WeeklyReportJob(config, store, Duty(config, store))

@@ -296,7 +296,8 @@ async def test_a_question_in_a_direct_message_is_sent_to_the_help_channel(
 async def test_the_weekly_report_counts_a_question_redirected_from_a_dm_as_resolved(
     shiftbot: ShiftBot,
 ) -> None:
-    from dastbot.report.stats import build_report, week_label
+    from dastbot.report.stats import build_report
+    from dastbot.report.weeks import week_label
 
     shiftbot.book("2026-03-02", "EU", "sam")
     await shiftbot.say("alice", WEATHER, post_id="d1", channel="dm-alice", channel_type="D")

@@ -1,35 +1,54 @@
 """Synthetic DAST history for demos, the weekly report's benchmark and manual testing.
 
 This module owns ``fill_demo``: a deterministic (per seed) history of questions, their audit
-trail, escalations and a shift schedule, written through the ``Store``'s own methods so the rows
-look exactly like the bot's. The shape, per working day: about 40 new threads (Monday busiest,
-Friday quietest, a random factor per week and per day; a few on weekends and holidays), asked
-mostly in European office hours; about 40 % answered by the bot from the shipped knowledge base
-(most confirmed helpful, some not, some without feedback), the rest handed to the shifter on
-duty, with first responses a few staffed minutes later on duty and at the next staffed shift (or
-from a coordinator) off duty; about one handled thread in eleven escalated to a cloud, site
-support or an expert group, most of which reply, some only after their deadline. The schedule has
-the EU slot mostly staffed and the NA slot often empty, and runs four weeks past ``end``.
-Question texts come from the knowledge base's patterns; abstentions also draw from recurring
-out-of-scope topics, so the report's knowledge-gap clusters have something to find. Nothing
-after ``end`` is written: the history is what the bot would know at ``end``.
+trail, escalations and a shift schedule, written the way the bot writes them (every question
+state change through ``dastbot.questions.lifecycle.transition``, every other record through the
+``Store``'s own methods) so the rows look exactly like the bot's.
+
+The shape, per working day: about 40 new threads (Monday busiest, Friday quietest, a random
+factor per week and per day; a few on weekends and holidays), asked mostly in European office
+hours; about 40 % answered by the bot from the shipped knowledge base (most confirmed helpful,
+some not, some without feedback and closed after ``questions.close_unrated_after_hours`` as the
+bot closes them), the rest handed to the shifter on duty, with first responses a few staffed
+minutes later on duty and at the next staffed shift (or from a coordinator) off duty; about one
+handled thread in eleven escalated to a cloud, site support or an expert group, most of which
+reply, some only after their deadline. The schedule (``demo_rota``) has the EU slot
+mostly staffed and the NA slot often empty, and runs four weeks past ``end``. Question texts
+(``demo_texts``) come from the knowledge base's patterns; abstentions also draw from recurring
+out-of-scope topics. Nothing after ``end`` is written: the history is what the bot would know at
+``end``.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 import random
-import string
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from dastbot.answering.knowledge import Entry
+from dastbot.answering.knowledge import Entry, load_knowledge
+from dastbot.escalations.model import load_contacts
 from dastbot.kernel.config import Config
-from dastbot.kernel.models import Assignment, Escalation
-from dastbot.kernel.settings import Person
+from dastbot.kernel.events import EventKind
+from dastbot.kernel.models import Escalation
+from dastbot.kernel.paths import data_file, knowledge_path
+from dastbot.questions.lifecycle import (
+    EVENT_OF,
+    InvalidTransition,
+    initial_state,
+    is_open,
+    transition,
+)
+from dastbot.report.demo_rota import DEMO_ROSTER, Rota, write_schedule
+from dastbot.report.demo_texts import (
+    QuestionKind,
+    askers,
+    pick,
+    post_id,
+    question_text,
+    shifter_reply,
+)
 from dastbot.shifts.calendar import Calendar
 from dastbot.store import Store, iso
 
@@ -42,21 +61,6 @@ HOUR_WEIGHTS = (
     *(2.4, 2.8, 3.3, 3.4, 3.0, 2.4, 1.9, 1.6, 1.4, 1.0, 0.7, 0.4),
 )  # fmt: skip
 """Relative chance of a question in each local hour (office hours in Europe, evenings for NA)."""
-DEMO_ROSTER = (
-    Person(user="anna", zone="EU"),
-    Person(user="bruno", zone="EU"),
-    Person(user="chiara", zone="EU"),
-    Person(user="dmitri", zone="EU"),
-    Person(user="emil", zone="EU", level="trainee"),
-    Person(user="fatima", zone="EU", level="trainee"),
-    Person(user="grace", zone="NA"),
-    Person(user="hiro", zone="NA"),
-    Person(user="ines", zone="NA", level="trainee"),
-    Person(user="cora", zone="EU", roles=["coordinator"]),
-    Person(user="nora", zone="NA", roles=["coordinator"]),
-)
-STAFFED_PROBABILITY = {"EU": 0.9, "NA": 0.45}
-TRAINEE_PROBABILITY = {"EU": 0.35, "NA": 0.15}
 TARGETS = (
     ("cloud-de", 6),
     ("cloud-us", 6),
@@ -71,52 +75,9 @@ TARGETS = (
     ("rucio-experts", 4),
     ("ami-team", 1),
 )
-OUT_OF_SCOPE = (
-    ("How do I book a meeting room in building {building} for {when}?", 5),
-    ("My CERN account password expired, how do I reset it{tail}", 5),
-    ("How do I request a bigger EOS quota for my user area{tail}", 4),
-    ("Is the CERN VPN down? I cannot connect from {city}{tail}", 3),
-    ("How can I get access to the lxplus GPU nodes for {ml} training?", 3),
-    ("The Indico registration for the {event} does not work{tail}", 2),
-    ("What is the weather in {city} {when}?", 1),
-    ("Which laptop should I buy to run ROOT locally{tail}", 1),
-    ("How do I subscribe to the {mlist} mailing list{tail}", 2),
-    ("My CERN badge does not open building {building}{tail}", 1),
-)
-FILLERS: dict[str, tuple[str, ...]] = {
-    "building": ("40", "513", "32", "4", "595"),
-    "when": ("tomorrow", "next week", "Friday afternoon", "the ATLAS week"),
-    "city": ("Geneva", "Chicago", "Tokyo", "Milan", "Rabat", "Berlin"),
-    "tail": ("?", "? Thanks!", "? Any help is welcome.", "?? urgent"),
-    "ml": ("my GNN", "a transformer", "the flavour tagging"),
-    "event": ("ATLAS week", "software tutorial", "analysis workshop"),
-    "mlist": ("atlas-comp-announce", "hn-atlas-dist-analysis-help", "atlas-sw-tutorial"),
-}
-GREETINGS = ("", "", "Hi, ", "Hello DAST, ", "Dear experts, ", "Hi all, ")
-DETAILS = (
-    "",
-    "",
-    " Task {task}.",
-    " My task is {task}.",
-    " This is for jediTaskID {task}, any idea?",
-    " It happens since this morning.",
-    " Thanks in advance!",
-)
-REPLIES = (
-    "Looking at it now.",
-    "Could you post the jediTaskID and the exact error message?",
-    "This looks like a site problem, checking with the cloud support.",
-    "Please retry with pbook retry; the site had a transient issue.",
-    "You need to renew your VOMS proxy: voms-proxy-init -voms atlas.",
-    "The dataset is on tape; request a replication rule first.",
-)
-# fmt: off
-FIRST_NAMES = [
-    "alex", "amir", "ana", "ben", "carla", "chen", "dario", "elena", "farid", "gina", "hugo",
-    "ivan", "jana", "kai", "lea", "luis", "maya", "nils", "olga", "omar", "paul", "rosa", "sami",
-    "tara", "umar", "vera", "wei", "yuki", "zoe",
-]
-# fmt: on
+
+Event = tuple[datetime, EventKind, str, dict[str, Any]]
+"""(when, kind, who, data) of one audit-trail record to write."""
 
 
 @dataclass
@@ -132,69 +93,17 @@ class DemoSummary:
     per_day: dict[date, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _Slot:
-    start: datetime
-    end: datetime
-    zone: str
-    shifter: str | None
-    trainee: str | None
-
-
-class _Rota:
-    """The staffed slots in time order, for fast staffed-time arithmetic."""
-
-    def __init__(self, slots: Sequence[_Slot]) -> None:
-        self.slots = [s for s in slots if s.shifter]
-        self.ends = [s.end for s in self.slots]
-
-    def at(self, instant: datetime) -> _Slot | None:
-        i = bisect.bisect_right(self.ends, instant)
-        if i < len(self.slots) and self.slots[i].start <= instant:
-            return self.slots[i]
-        return None
-
-    def add(self, start: datetime, minutes: float) -> tuple[datetime, _Slot] | None:
-        """The instant ``minutes`` staffed minutes after ``start``, and the slot it falls in."""
-        remaining = timedelta(minutes=minutes)
-        for slot in self.slots[bisect.bisect_right(self.ends, start) :]:
-            begin = max(slot.start, start)
-            if remaining < slot.end - begin:
-                return begin + remaining, slot
-            remaining -= slot.end - begin
-        return None
-
-
 def _lognormal(rng: random.Random, median: float, sigma: float) -> float:
     return median * math.exp(rng.gauss(0.0, sigma))
 
 
-def _pick(rng: random.Random, weighted: Sequence[tuple[str, int]]) -> str:
-    return rng.choices([w[0] for w in weighted], weights=[w[1] for w in weighted])[0]
-
-
-def _post_id(rng: random.Random) -> str:
-    return "".join(rng.choices(string.ascii_lowercase + string.digits, k=26))
-
-
-def _fill(rng: random.Random, template: str) -> str:
-    values = {k: rng.choice(v) for k, v in FILLERS.items()}
-    return template.format(**values)
-
-
 def _entries(config: Config) -> list[Entry]:
-    from dastbot.answering.knowledge import load_knowledge
-    from dastbot.kernel.paths import knowledge_path
-
     return [e for e in load_knowledge(knowledge_path(config)) if e.patterns]
 
 
 def _targets(config: Config) -> list[tuple[str, int]]:
     """The demo's escalation targets that the configured contacts know (all when unreadable)."""
     try:
-        from dastbot.escalations.model import load_contacts
-        from dastbot.kernel.paths import data_file
-
         known = load_contacts(data_file(config, config.contacts, "contacts.yaml")).ids()
     except Exception:
         return list(TARGETS)
@@ -221,42 +130,9 @@ class _Demo:
         for person in roster:
             pool = self.trainees if person.level == "trainee" else self.shifters
             pool.setdefault(person.zone, []).append(person.user)
-        self.authors = [f"{n}.{s}" for n in FIRST_NAMES for s in ("m", "k", "r", "t", "b")]
+        self.authors = askers()
         self.channel = config.channels[0] if config.channels else "dast-help"
         self.summary = DemoSummary()
-
-    # the schedule -----------------------------------------------------------------------------
-
-    def schedule(self, first: date, last: date) -> _Rota:
-        slots: list[_Slot] = []
-        stamp = datetime.combine(first, time(0), self.calendar.zone).astimezone(UTC)
-        week_people: dict[tuple[str, str], str | None] = {}
-        day = first
-        with self.store.atomic():
-            while day <= last:
-                for instance in self.calendar.slots_on(day):
-                    zone = instance.zone
-                    key = (f"{day.isocalendar()[:2]}", instance.name)
-                    if key not in week_people:
-                        people: list[str | None] = [*self.shifters.get(zone, [])] or [None]
-                        week_people[key] = self.rng.choice(people)
-                    shifter = week_people[key]
-                    if self.rng.random() > STAFFED_PROBABILITY.get(zone, 0.7):
-                        shifter = None
-                    trainee = None
-                    trainees = self.trainees.get(zone)
-                    if trainees and self.rng.random() < TRAINEE_PROBABILITY.get(zone, 0.2):
-                        trainee = self.rng.choice(trainees)
-                    if shifter or trainee:
-                        self.store.set_assignment(
-                            Assignment(day, instance.name, shifter, trainee), "demo", stamp
-                        )
-                        self.summary.assignments += 1
-                    slots.append(_Slot(instance.start, instance.end, zone, shifter, trainee))
-                day += timedelta(days=1)
-        return _Rota(slots)
-
-    # questions --------------------------------------------------------------------------------
 
     def day_count(self, day: date, week_factor: float) -> int:
         if not self.calendar.is_working_day(day):
@@ -273,70 +149,58 @@ class _Demo:
         ]
         return sorted(i for i in instants if i < self.end)
 
-    def text(self, kind: str) -> tuple[str, Entry | None]:
-        rng = self.rng
-        if kind == "out_of_scope":
-            return _fill(rng, _pick(rng, OUT_OF_SCOPE)), None
-        entry = rng.choices(self.entries, weights=self.entry_weights)[0]
-        pattern = rng.choice(entry.patterns)
-        detail = rng.choice(DETAILS).format(task=rng.randrange(30_000_000, 48_000_000))
-        text = f"{rng.choice(GREETINGS)}{pattern}{detail}"
-        if kind == "hard":
-            other = rng.choice(self.entries)
-            text += f" Also {rng.choice(other.patterns)} at the same time, is it related?"
-        return text, entry
+    def text(self, kind: QuestionKind) -> tuple[str, Entry | None]:
+        return question_text(self.rng, self.entries, self.entry_weights, kind)
 
-    def question(self, asked: datetime, rota: _Rota) -> None:
+    def question(self, asked: datetime, rota: Rota) -> None:
         rng = self.rng
-        thread = _post_id(rng)
+        thread = post_id(rng)
         author = rng.choice(self.authors)
-        events: list[tuple[datetime, str, str, dict[str, Any]]] = []
-        row: dict[str, Any] = {"state": "waiting"}
+        events: list[Event] = []
+        entry_id: str | None = None
         bot = self.config.bot_name
         needs_human: datetime | None = None
         if rng.random() < BOT_ANSWERS:
             text, entry = self.text("known")
             assert entry is not None
             score = round(rng.uniform(0.55, 0.97), 3)
-            row.update(state="answered", entry_id=entry.id, score=score)
-            events.append((asked, "answered", bot, {"entry": entry.id, "score": score}))
+            entry_id = entry.id
+            events.append((asked, EventKind.ANSWERED, bot, {"entry": entry.id, "score": score}))
+            # the bot closes an answer nobody rated; the lifecycle refuses it once rated
+            unrated = asked + timedelta(hours=self.config.questions.close_unrated_after_hours)
+            events.append((unrated, EventKind.CLOSED_NO_FEEDBACK, bot, {}))
             roll = rng.random()
             at = asked + timedelta(minutes=_lognormal(rng, 25, 0.9))
             if roll < 0.62:
-                events.append((at, "feedback_helped", author, {"state": "resolved"}))
-                events.append((at, "resolved", author, {"via": "feedback"}))
+                events.append((at, EventKind.FEEDBACK_HELPED, author, {}))
             elif roll < 0.82:
-                events.append((at, "feedback_not_helped", author, {"state": "waiting"}))
+                events.append((at, EventKind.FEEDBACK_NOT_HELPED, author, {}))
                 needs_human = at
-                events.append(self.needs_human(at, thread, "not_helped", rota))
+                events.append(self.needs_human(at, "not_helped", rota))
         else:
             text, entry = self.text("out_of_scope" if rng.random() < 0.55 else "hard")
             score = round(rng.uniform(0.1, 0.45), 3)
-            row.update(score=score)
             top = [[entry.id, score]] if entry else []
-            events.append((asked, "abstained", bot, {"reason": "below threshold", "top": top}))
+            reason = {"reason": "below threshold", "top": top}
+            events.append((asked, EventKind.ABSTAINED, bot, reason))
             needs_human = asked
-            events.append(self.needs_human(asked, thread, "abstained", rota))
+            events.append(self.needs_human(asked, "abstained", rota))
         if needs_human is not None:
             events += self.handling(needs_human, thread, author, rota)
-        self.write(thread, author, text, asked, row, events)
+        self.write(thread, author, text, asked, entry_id, score, events)
 
-    def needs_human(
-        self, at: datetime, thread: str, reason: str, rota: _Rota
-    ) -> tuple[datetime, str, str, dict[str, Any]]:
+    def needs_human(self, at: datetime, reason: str, rota: Rota) -> Event:
         on_duty = rota.at(at) is not None
-        return (at, "needs_human", self.config.bot_name, {"reason": reason, "on_duty": on_duty})
+        data = {"reason": reason, "on_duty": on_duty}
+        return (at, EventKind.NEEDS_HUMAN, self.config.bot_name, data)
 
-    def handling(
-        self, since: datetime, thread: str, author: str, rota: _Rota
-    ) -> list[tuple[datetime, str, str, dict[str, Any]]]:
+    def handling(self, since: datetime, thread: str, author: str, rota: Rota) -> list[Event]:
         rng = self.rng
-        events: list[tuple[datetime, str, str, dict[str, Any]]] = []
+        events: list[Event] = []
         if rng.random() < 0.03:
             if rng.random() < 0.5:
                 at = since + timedelta(hours=_lognormal(rng, 3, 0.8))
-                events.append((at, "feedback_helped", author, {"state": "resolved"}))
-                events.append((at, "resolved", author, {"via": "feedback"}))
+                events.append((at, EventKind.FEEDBACK_HELPED, author, {}))
             else:
                 events += self.cleanup(since)
             return events
@@ -348,7 +212,8 @@ class _Demo:
             if found is None:
                 return events
             first, slot = found
-            for minutes, kind in ((60, "repinged"), (120, "coordinator_told")):
+            nudges = ((60, EventKind.REPINGED), (120, EventKind.COORDINATOR_TOLD))
+            for minutes, kind in nudges:
                 nudge = rota.add(since, minutes) if delay > minutes else None
                 if nudge is not None:
                     events.append((nudge[0], kind, self.config.bot_name, {}))
@@ -369,11 +234,10 @@ class _Demo:
             responder = slot.trainee if use_trainee else slot.shifter
             assert responder is not None
         if rng.random() < 0.55:
-            take = first - timedelta(seconds=rng.randrange(20, 180))
-            events.append((take, "take", responder, {"state": "claimed"}))
-            events.append((first, "human_reply", responder, {"text": rng.choice(REPLIES)}))
-        else:
-            events.append((first, "human_reply", responder, {"text": rng.choice(REPLIES)}))
+            # taken just before the first reply, but not before the thread needed a person
+            take = max(first - timedelta(seconds=rng.randrange(20, 180)), since)
+            events.append((take, EventKind.TAKE, responder, {}))
+        events.append((first, EventKind.HUMAN_REPLY, responder, {"text": shifter_reply(rng)}))
         done: datetime | None = first + timedelta(minutes=_lognormal(rng, 150, 1.1))
         if rng.random() < 0.09:
             reply = self.escalate(
@@ -383,31 +247,30 @@ class _Demo:
             done = reply[1] + timedelta(minutes=_lognormal(rng, 90, 0.8)) if reply[1] else None
         if done is not None and rng.random() < 0.95:
             if rng.random() < 0.6:
-                events.append((done, "resolve", responder, {"state": "resolved"}))
+                events.append((done, EventKind.RESOLVE, responder, {}))
             else:
-                events.append((done, "feedback_helped", author, {"state": "resolved"}))
-                events.append((done, "resolved", author, {"via": "feedback"}))
+                events.append((done, EventKind.FEEDBACK_HELPED, author, {}))
         else:
             events += self.cleanup(since)
         return events
 
-    def cleanup(self, since: datetime) -> list[tuple[datetime, str, str, dict[str, Any]]]:
+    def cleanup(self, since: datetime) -> list[Event]:
         """Most stale threads are resolved by a coordinator's clean-up one to three weeks on."""
         if not self.coordinators or self.rng.random() < 0.05:
             return []
         who = sorted(self.coordinators.values())[0]
         at = since + timedelta(days=self.rng.uniform(7, 21))
-        return [(at, "resolve", who, {"state": "resolved"})]
+        return [(at, EventKind.RESOLVE, who, {})]
 
     def escalate(
         self, opened: datetime, thread: str, actor: str
-    ) -> tuple[list[tuple[datetime, str, str, dict[str, Any]]], datetime | None]:
+    ) -> tuple[list[Event], datetime | None]:
         """Open an escalation (written now); its events, and when the thread can move on (the
         first reply, or the cancellation of an escalation that got none), if before the end."""
         rng = self.rng
         if opened >= self.end:
             return [], None
-        target = _pick(rng, self.targets)
+        target = pick(rng, self.targets)
         esc_id = self.store.next_escalation_id()
         roll = rng.random()
         replied: datetime | None = None
@@ -416,41 +279,40 @@ class _Demo:
         elif roll < 0.9:
             replied = opened + timedelta(hours=rng.uniform(80, 120))
         deadline = opened + timedelta(hours=72)
-        events: list[tuple[datetime, str, str, dict[str, Any]]] = [
-            (opened, "escalation_opened", actor, {"escalation": esc_id, "target": target})
+        events: list[Event] = [
+            (opened, EventKind.ESCALATION_OPENED, actor, {"escalation": esc_id, "target": target})
         ]
         bot = self.config.bot_name
         reminders = 0
         for number, hours in enumerate((4, 8, 24, 48), start=1):
             at = opened + timedelta(hours=hours)
             if (replied is None or at < replied) and at < self.end:
-                events.append(
-                    (at, "escalation_reminded", bot, {"escalation": esc_id, "number": number})
-                )
+                reminder = {"escalation": esc_id, "number": number}
+                events.append((at, EventKind.ESCALATION_REMINDED, bot, reminder))
                 reminders = number
         overdue = (replied is None or deadline < replied) and deadline < self.end
         if overdue:
-            events.append((deadline, "escalation_deadline", bot, {"escalation": esc_id}))
+            events.append((deadline, EventKind.ESCALATION_DEADLINE, bot, {"escalation": esc_id}))
         state = "open"
         closed: datetime | None = None
         if replied is not None and replied < self.end:
             state = "replied"
-            events.append((replied, "escalation_replied", target, {"escalation": esc_id}))
+            events.append((replied, EventKind.ESCALATION_REPLIED, target, {"escalation": esc_id}))
             if rng.random() < 0.9:
                 closed = replied + timedelta(hours=_lognormal(rng, 8, 0.8))
             elif rng.random() < 0.85:  # forgotten, closed at a later clean-up
                 closed = replied + timedelta(days=rng.uniform(10, 30))
-            ending, event_name = "closed", "close"
+            ending, event_name, kind = "closed", "close", EventKind.ESCALATION_CLOSED
         else:
             if replied is None and rng.random() < 0.6:
                 closed = opened + timedelta(hours=rng.uniform(90, 200))
             elif replied is None and rng.random() < 0.85:
                 closed = opened + timedelta(days=rng.uniform(10, 30))
-            ending, event_name = "cancelled", "cancel"
+            ending, event_name, kind = "cancelled", "cancel", EventKind.ESCALATION_CANCELLED
         if closed is not None and closed < self.end:
             state = ending
             event = {"escalation": esc_id, "event": event_name}
-            events.append((closed, f"escalation_{ending}", actor, event))
+            events.append((closed, kind, actor, event))
         else:
             closed = None
         self.store.save_escalation(
@@ -482,9 +344,14 @@ class _Demo:
         author: str,
         text: str,
         asked: datetime,
-        row: dict[str, Any],
-        events: list[tuple[datetime, str, str, dict[str, Any]]],
+        entry_id: str | None,
+        score: float,
+        events: list[Event],
     ) -> None:
+        """Store the question, then its events in time order the way the live bot writes them:
+        state changes through the lifecycle's ``transition`` (a move it refuses is dropped, as
+        it would have been refused live), a person's first reply stamped on the question, an
+        escalation of a thread no longer open recorded without a state change."""
         store = self.store
         store.add_question(
             thread_id=thread,
@@ -493,38 +360,51 @@ class _Demo:
             author_name=author,
             text=text,
             now=asked,
-            entry_id=row.get("entry_id"),
-            score=row.get("score"),
-            state=row["state"],
+            entry_id=entry_id,
+            score=score,
+            state=initial_state(entry_id),
         )
-        kept = sorted((e for e in events if e[0] < self.end), key=lambda e: e[0])
-        fields: dict[str, Any] = {}
-        state = str(row["state"])
-        last = asked
-        for at, kind, actor, data in kept:
-            store.record(kind, at, thread, actor, **data)
-            last = max(last, at)
-            if kind in ("take", "human_reply") and "first_human_at" not in fields:
-                fields["first_human_at"] = iso(at)
-            if kind == "take":
-                fields["claimed_by"] = actor
-            if kind.startswith("feedback_"):
-                fields["feedback"] = kind.removeprefix("feedback_")
-            if kind == "escalation_opened" and state not in ("resolved", "escalated"):
-                state = "escalated"
-            if "state" in data:
-                state = str(data["state"])
-            if state == "resolved" and "resolved_at" not in fields:
-                fields["resolved_at"] = iso(at)
-        if state != row["state"] or fields:
-            store.update_question(thread, last, state=state, **fields)
+        written = 0
+        for at, kind, actor, data in sorted(
+            (e for e in events if e[0] < self.end), key=lambda e: e[0]
+        ):
+            event = EVENT_OF.get(kind)
+            if event == "escalate" and not is_open(self.state(thread)):
+                event = None
+            if event is not None:
+                try:
+                    transition(store, thread, event, at, actor, **data)
+                except InvalidTransition:
+                    continue
+            else:
+                store.record(kind, at, thread, actor, **data)
+                if kind == EventKind.HUMAN_REPLY and not self.first_human_at(thread):
+                    store.update_question(thread, at, first_human_at=iso(at))
+            written += 1
         self.summary.questions += 1
-        self.summary.events += len(kept)
+        self.summary.events += written
+
+    def state(self, thread: str) -> str:
+        question = self.store.question(thread)
+        return str(question["state"]) if question else ""
+
+    def first_human_at(self, thread: str) -> str | None:
+        question = self.store.question(thread)
+        return str(question["first_human_at"]) if question and question["first_human_at"] else None
 
     def run(self, weeks: int) -> DemoSummary:
         last = self.calendar.local_day(self.end - timedelta(microseconds=1))
         first = last - timedelta(days=7 * weeks - 1)
-        rota = self.schedule(first, last + timedelta(days=28))
+        rota, booked = write_schedule(
+            self.store,
+            self.calendar,
+            self.rng,
+            self.shifters,
+            self.trainees,
+            first,
+            last + timedelta(days=28),
+        )
+        self.summary.assignments = booked
         self.summary.first_day, self.summary.last_day = first, last
         day = first
         week_factor = 1.0

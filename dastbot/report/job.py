@@ -1,58 +1,46 @@
-"""The weekly report in the bot and on the command line.
+"""The weekly report in the running bot: the weekly post and ``/dast report``.
 
 This module owns:
 
-* ``report_settings(config)``: the ``report:`` section (``dastbot.report.ReportSettings``,
+* ``report_settings(config)``: the ``report:`` section (``dastbot.kernel.settings.ReportSettings``,
   re-exported here: ``weekday``, ``time``, in the shift calendar's zone) or its defaults;
 * ``WeeklyReportJob``: a coalescing ``DueJob`` (id ``weekly-report``) that posts the markdown of
   the past ISO week with the chart attached to the coordinators' channel, once per week (outbox
   key ``weekly-report:YYYY-Www``), even across restarts and outages;
-* ``register``: ``/dast report [YYYY-Www]`` for shifters and coordinators;
-* ``add_report_parsers``: the ``dastbot report`` and ``dastbot demo-data`` subcommands.
+* ``register``: ``/dast report [YYYY-Www]`` for shifters and coordinators, computed on a worker
+  thread over a read-only connection (``stats.build_report_in_thread``) so the bot keeps
+  answering meanwhile.
+
+The weekly job runs inside the scheduler's synchronous sweep (``dastbot.scheduler``), so
+its report is computed on the sweeping thread.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from dastbot.kernel.cli import EXIT_USAGE, CliError, config_from_args, parse_instant
+from dastbot.answering.answers import LiveKnowledge
+from dastbot.answering.knowledge import KnowledgeBase
 from dastbot.kernel.commands import CommandContext, Registry
 from dastbot.kernel.config import Config
+from dastbot.kernel.events import EventKind
 from dastbot.kernel.models import CommandReply, OutMessage
 from dastbot.kernel.settings import ReportSettings
-from dastbot.report.stats import (
-    WeekError,
-    build_report,
-    chart_png,
-    last_complete_week,
-    parse_week,
-    to_csv,
-    to_json,
-    to_markdown,
-    week_label,
-)
-from dastbot.shifts.calendar import Calendar
+from dastbot.report.chart import chart_png
+from dastbot.report.render import to_markdown
+from dastbot.report.stats import build_report, build_report_in_thread
+from dastbot.report.weeks import WeekError, last_complete_week, week_label, week_monday
 from dastbot.shifts.duty import Duty
 from dastbot.store import Store
 
-if TYPE_CHECKING:
-    from dastbot.answering.answers import LiveKnowledge
-    from dastbot.answering.knowledge import KnowledgeBase
-
 __all__ = [
     "JOB_ID",
+    "ReportServices",
     "ReportSettings",
     "WeeklyReportJob",
-    "add_report_parsers",
     "register",
     "report_settings",
 ]
@@ -108,12 +96,12 @@ class WeeklyReportJob:
         channel = self.config.mattermost.coordinators_channel
         message = OutMessage(channel, to_markdown(report), key=f"weekly-report:{week}", files=files)
         self.store.enqueue(message, now)
-        self.store.record("weekly_report", now, actor=self.config.bot_name, week=week)
+        self.store.record(EventKind.WEEKLY_REPORT, now, actor=self.config.bot_name, week=week)
 
 
 @dataclass(frozen=True)
 class ReportServices:
-    """What ``/dast report`` uses."""
+    """What ``/dast report`` uses (the store only to find its database file, when it has one)."""
 
     store: Store
     duty: Duty
@@ -126,13 +114,11 @@ async def _report(svc: ReportServices, ctx: CommandContext, args: list[str]) -> 
         return CommandReply(USAGE)
     try:
         week = (
-            week_label(date.fromisocalendar(*parse_week(args[0]), 1))
-            if args
-            else last_complete_week(ctx.now, calendar.zone)
+            week_label(week_monday(args[0])) if args else last_complete_week(ctx.now, calendar.zone)
         )
     except WeekError as exc:
         return CommandReply(f"{exc}. {USAGE}")
-    report = build_report(
+    report = await build_report_in_thread(
         svc.store,
         week,
         calendar,
@@ -151,95 +137,3 @@ def register(registry: Registry, svc: ReportServices) -> None:
         "coverage and knowledge gaps.",
         role="shifter",
     )
-
-
-# --- command line ----------------------------------------------------------------------------
-
-
-def _kb_titles(config: Config) -> dict[str, str]:
-    from dastbot.answering.knowledge import KnowledgeError, load_knowledge
-    from dastbot.kernel.paths import knowledge_path
-
-    try:
-        return _titles(load_knowledge(knowledge_path(config)))
-    except KnowledgeError:
-        return {}
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
-    calendar = Calendar(config.shifts)
-    try:
-        week = args.week and week_label(date.fromisocalendar(*parse_week(args.week), 1))
-    except WeekError as exc:
-        raise CliError(f"--week: {exc}", EXIT_USAGE) from None
-    week = week or last_complete_week(datetime.now(UTC), calendar.zone)
-    path = config.resolve(config.db)
-    if str(path) != ":memory:" and not path.is_file():
-        raise CliError(f"{path}: no such database (give --db, or run dastbot demo-data)")
-    store = Store.open(path)
-    try:
-        report = build_report(store, week, calendar, config.roster, _kb_titles(config))
-    finally:
-        store.close()
-    if args.chart:
-        try:
-            png = chart_png(report)
-        except ImportError as exc:
-            raise CliError(f"--chart needs matplotlib: {exc}") from None
-        Path(args.chart).write_bytes(png)
-    if args.format == "json":
-        sys.stdout.write(json.dumps(to_json(report), indent=2, sort_keys=False) + "\n")
-    elif args.format == "csv":
-        sys.stdout.write(to_csv(report))
-    else:
-        sys.stdout.write(to_markdown(report))
-    return 0
-
-
-def cmd_demo_data(args: argparse.Namespace) -> int:
-    from dastbot.answering.knowledge import KnowledgeError
-    from dastbot.report.demo import fill_demo
-
-    if args.weeks < 1:
-        raise CliError("--weeks must be at least 1", EXIT_USAGE)
-    config = config_from_args(args)
-    end = parse_instant(args.end) if args.end else datetime.now(UTC)
-    path = config.resolve(config.db)
-    store = Store.open(path)
-    try:
-        existing = store.db.execute("SELECT COUNT(*) FROM questions").fetchone()[0]
-        if existing:
-            raise CliError(
-                f"{path} already holds {existing} question(s); demo data goes into a new database"
-            )
-        summary = fill_demo(store, args.weeks, end, args.seed, config)
-    except KnowledgeError as exc:
-        raise CliError("knowledge base errors:\n" + "\n".join(exc.errors)) from None
-    finally:
-        store.close()
-    print(
-        f"wrote {summary.questions} questions, {summary.events} events, "
-        f"{summary.escalations} escalations and {summary.assignments} shift assignments "
-        f"({summary.first_day} to {summary.last_day}) to {path}"
-    )
-    return 0
-
-
-def add_report_parsers(subparsers: Any, common: Callable[..., None]) -> None:
-    """Add ``report`` and ``demo-data`` to dastbot's subcommands (``common(p, db=True)`` adds
-    --config, --kb and --db: ``dastbot.kernel.cli.add_common``)."""
-    p = subparsers.add_parser("report", help="the weekly report of a past ISO week")
-    common(p, db=True)
-    p.add_argument("--week", help="ISO week YYYY-Www (default: the last complete week)")
-    p.add_argument("--format", choices=("md", "json", "csv"), default="md")
-    p.add_argument("--chart", metavar="FILE.png", help="also write the chart to this PNG file")
-    p.set_defaults(func=cmd_report)
-
-    p = subparsers.add_parser("demo-data", help="fill a new database with synthetic history")
-    common(p)
-    p.add_argument("--weeks", type=int, required=True, help="weeks of history")
-    p.add_argument("--db", required=True, help="SQLite file to create (must hold no questions)")
-    p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data)")
-    p.add_argument("--end", help="ISO-8601 instant the history ends at (default: now)")
-    p.set_defaults(func=cmd_demo_data)

@@ -1,8 +1,9 @@
 """Persistent state in SQLite through sqlite-utils: the schema, its migrations and ALL SQL.
 
 Each module owns a group of tables (``base``: connection, seen posts, meta, notices, job runs;
-``questions``: questions and the audit trail; ``outbox``; ``shifts``; ``escalations``); ``Store``
-combines them. Features import ``Store`` and the row types from here and never write SQL.
+``questions``: questions and the audit trail; ``outbox``; ``shifts``; ``escalations``;
+``reports``: the weekly report's reads); ``Store`` combines them. Features import ``Store`` and
+the row types from here and never write SQL.
 May import: ``dastbot.kernel`` only.
 """
 
@@ -11,10 +12,21 @@ from dastbot.store.escalations import EscalationRows
 from dastbot.store.lease import LeaseHolder, LeaseRows
 from dastbot.store.outbox import DeadLetter, OutboxRows, Pending
 from dastbot.store.questions import QuestionRows
+from dastbot.store.reports import ReportReader, ReportRows
 from dastbot.store.shifts import ShiftRows
 
-__all__ = ["DeadLetter", "LeaseHolder", "Pending", "SchemaTooNew", "Store", "iso", "parse_iso"]
+__all__ = [
+    "DeadLetter",
+    "LeaseHolder",
+    "Pending",
+    "ReportReader",
+    "ReportRows",
+    "SchemaTooNew",
+    "Store",
+    "iso",
+    "parse_iso",
+]
 
 
-class Store(LeaseRows, QuestionRows, EscalationRows, OutboxRows, ShiftRows, StoreBase):
+class Store(ReportRows, LeaseRows, QuestionRows, EscalationRows, OutboxRows, ShiftRows, StoreBase):
     """All reads and writes of the bot's state."""

@@ -1,0 +1,111 @@
+"""The report's subcommands: ``dastbot report`` (a past week's report as markdown, JSON or CSV,
+optionally with the chart as PNG) and ``dastbot demo-data`` (fill a new database with synthetic
+history). ``add_report_parsers`` adds both to dastbot's command line; errors are ``CliError``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dastbot.answering.knowledge import KnowledgeError, load_knowledge
+from dastbot.kernel.cli import EXIT_USAGE, CliError, config_from_args, parse_instant
+from dastbot.kernel.config import Config
+from dastbot.kernel.paths import knowledge_path
+from dastbot.report.chart import chart_png
+from dastbot.report.demo import fill_demo
+from dastbot.report.export import to_csv, to_json
+from dastbot.report.render import to_markdown
+from dastbot.report.stats import build_report
+from dastbot.report.weeks import WeekError, last_complete_week, week_label, week_monday
+from dastbot.shifts.calendar import Calendar
+from dastbot.store import Store
+
+
+def _kb_titles(config: Config) -> dict[str, str]:
+    """Entry id -> title, to name the answers that did not help; none when the base is broken."""
+    try:
+        return {e.id: e.title for e in load_knowledge(knowledge_path(config))}
+    except KnowledgeError:
+        return {}
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    calendar = Calendar(config.shifts)
+    try:
+        week = args.week and week_label(week_monday(args.week))
+    except WeekError as exc:
+        raise CliError(f"--week: {exc}", EXIT_USAGE) from None
+    week = week or last_complete_week(datetime.now(UTC), calendar.zone)
+    path = config.resolve(config.db)
+    if str(path) != ":memory:" and not path.is_file():
+        raise CliError(f"{path}: no such database (give --db, or run dastbot demo-data)")
+    store = Store.open(path)
+    try:
+        report = build_report(store, week, calendar, config.roster, _kb_titles(config))
+    finally:
+        store.close()
+    if args.chart:
+        try:
+            png = chart_png(report)
+        except ImportError as exc:
+            raise CliError(f"--chart needs matplotlib: {exc}") from None
+        Path(args.chart).write_bytes(png)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(to_json(report), indent=2, sort_keys=False) + "\n")
+    elif args.format == "csv":
+        sys.stdout.write(to_csv(report))
+    else:
+        sys.stdout.write(to_markdown(report))
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    if args.weeks < 1:
+        raise CliError("--weeks must be at least 1", EXIT_USAGE)
+    config = config_from_args(args)
+    end = parse_instant(args.end) if args.end else datetime.now(UTC)
+    path = config.resolve(config.db)
+    store = Store.open(path)
+    try:
+        existing = store.question_count()
+        if existing:
+            raise CliError(
+                f"{path} already holds {existing} question(s); demo data goes into a new database"
+            )
+        summary = fill_demo(store, args.weeks, end, args.seed, config)
+    except KnowledgeError as exc:
+        raise CliError("knowledge base errors:\n" + "\n".join(exc.errors)) from None
+    finally:
+        store.close()
+    print(
+        f"wrote {summary.questions} questions, {summary.events} events, "
+        f"{summary.escalations} escalations and {summary.assignments} shift assignments "
+        f"({summary.first_day} to {summary.last_day}) to {path}"
+    )
+    return 0
+
+
+def add_report_parsers(subparsers: Any, common: Callable[..., None]) -> None:
+    """Add ``report`` and ``demo-data`` to dastbot's subcommands (``common(p, db=True)`` adds
+    --config, --kb and --db: ``dastbot.kernel.cli.add_common``)."""
+    p = subparsers.add_parser("report", help="the weekly report of a past ISO week")
+    common(p, db=True)
+    p.add_argument("--week", help="ISO week YYYY-Www (default: the last complete week)")
+    p.add_argument("--format", choices=("md", "json", "csv"), default="md")
+    p.add_argument("--chart", metavar="FILE.png", help="also write the chart to this PNG file")
+    p.set_defaults(func=cmd_report)
+
+    p = subparsers.add_parser("demo-data", help="fill a new database with synthetic history")
+    common(p)
+    p.add_argument("--weeks", type=int, required=True, help="weeks of history")
+    p.add_argument("--db", required=True, help="SQLite file to create (must hold no questions)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data)")
+    p.add_argument("--end", help="ISO-8601 instant the history ends at (default: now)")
+    p.set_defaults(func=cmd_demo_data)

@@ -1,0 +1,136 @@
+"""The weekly report's reads: for a window ``[start, end)`` of UTC instants, the questions it
+counts, their audit trail, the first human responses, the escalations, the deadline notices and
+who handled which thread; and ``ReportReader``, a read-only connection for computing a report on
+a worker thread while the bot keeps writing through its own connection.
+
+Nothing here writes. "Before ``end``" everywhere: a week's figures use only what was known at
+the week's end, so a finished week's report never changes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from dastbot.kernel.events import EventKind
+from dastbot.store.base import iso, parse_iso
+from dastbot.store.shifts import ShiftRows
+
+_IN_SCOPE = "created_at < ? AND (created_at >= ? OR resolved_at IS NULL OR resolved_at >= ?)"
+"""Questions asked in the window, or asked before it and not resolved by its end."""
+
+
+def _marks(values: Sequence[str]) -> str:
+    return ",".join("?" for _ in values)
+
+
+class ReportRows(ShiftRows):
+    """The report's queries (the schedule's ``assignments`` included, through ``ShiftRows``)."""
+
+    def report_questions(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Question rows created before ``end`` and either asked in the window or not resolved
+        by ``end`` (the week's questions and the backlog), oldest first."""
+        s, e = iso(start), iso(end)
+        return self.db.execute_returning_dicts(
+            f"SELECT * FROM questions WHERE {_IN_SCOPE} ORDER BY created_at, thread_id", [e, s, e]
+        )
+
+    def report_events(
+        self, start: datetime, end: datetime, kinds: Sequence[EventKind]
+    ) -> list[dict[str, Any]]:
+        """The events of ``kinds`` before ``end`` in the threads of ``report_questions``, oldest
+        first, ``data`` decoded."""
+        s, e = iso(start), iso(end)
+        rows = self.db.execute_returning_dicts(
+            "SELECT thread_id, at, kind, actor, data FROM events "
+            f"WHERE at < ? AND kind IN ({_marks(kinds)}) "
+            f"AND thread_id IN (SELECT thread_id FROM questions WHERE {_IN_SCOPE}) "
+            "ORDER BY at, id",
+            [e, *kinds, e, s, e],
+        )
+        for row in rows:
+            row["data"] = json.loads(row["data"] or "{}")
+        return rows
+
+    def first_responses(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """The questions whose first human response falls in the window: ``thread_id``,
+        ``created_at``, ``first_human_at`` and ``needed_at`` (their first ``needs_human``
+        event, or None), in the order of the responses."""
+        return self.db.execute_returning_dicts(
+            "SELECT q.thread_id, q.created_at, q.first_human_at, "
+            "(SELECT MIN(at) FROM events v WHERE v.thread_id = q.thread_id "
+            "AND +v.kind = ?) AS needed_at "  # the + keeps SQLite on the thread index
+            "FROM questions q WHERE q.first_human_at >= ? AND q.first_human_at < ? "
+            "ORDER BY q.first_human_at, q.thread_id",
+            [EventKind.NEEDS_HUMAN, iso(start), iso(end)],
+        )
+
+    def escalations_opened_before(self, end: datetime) -> list[dict[str, Any]]:
+        """Escalation rows opened before ``end``, oldest first."""
+        return self.db.execute_returning_dicts(
+            "SELECT * FROM escalations WHERE opened_at < ? ORDER BY opened_at, id", [iso(end)]
+        )
+
+    def deadline_notices(self, end: datetime) -> dict[str, datetime]:
+        """Escalation id -> when its first deadline notice was recorded, for notices before
+        ``end``."""
+        notices: dict[str, datetime] = {}
+        for at, data in self.db.execute(
+            "SELECT at, data FROM events WHERE kind = ? AND at < ? ORDER BY at, id",
+            [EventKind.ESCALATION_DEADLINE, iso(end)],
+        ).fetchall():
+            escalation = str(json.loads(data or "{}").get("escalation", ""))
+            notices.setdefault(escalation, parse_iso(at))
+        return notices
+
+    def thread_handlers(self, start: datetime, end: datetime) -> list[tuple[str, str]]:
+        """(person, thread) for every reply by a person and every take in the window, in time
+        order (a person and thread repeat when they acted more than once)."""
+        rows = self.db.execute(
+            "SELECT actor, thread_id FROM events WHERE kind IN (?, ?) AND at >= ? AND at < ? "
+            "ORDER BY at, id",
+            [EventKind.HUMAN_REPLY, EventKind.TAKE, iso(start), iso(end)],
+        ).fetchall()
+        return [(str(actor), str(thread)) for actor, thread in rows]
+
+    def question_count(self) -> int:
+        """How many questions the database holds (demo data goes only into an empty one)."""
+        return int(self.db.execute("SELECT COUNT(*) FROM questions").fetchone()[0])
+
+    def database_file(self) -> Path | None:
+        """The file behind the main database; None for an in-memory one."""
+        for _, name, file in self.db.execute("PRAGMA database_list").fetchall():
+            if name == "main":
+                return Path(file) if file else None
+        return None
+
+
+class ReportReader(ReportRows):
+    """A read-only connection for the report: no migration, no writes. Open it on the thread
+    that uses it (a connection belongs to the thread that opened it) and close it there."""
+
+    def __init__(self, db: sqlite_utils.Database, name: str) -> None:
+        self.db = db
+        self.name = name
+
+    @classmethod
+    def open_read_only(cls, path: Path) -> ReportReader:
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=10.0, isolation_level=None)
+        return cls(sqlite_utils.Database(conn), str(path))
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction: every query inside sees the database as it was at the first."""
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.execute("ROLLBACK")
