@@ -192,7 +192,7 @@ def _entries(config: Config) -> list[Entry]:
 def _targets(config: Config) -> list[tuple[str, int]]:
     """The demo's escalation targets that the configured contacts know (all when unreadable)."""
     try:
-        from dastbot.escalations.model import load_contacts
+        from dastbot.escalations.contacts import load_contacts
         from dastbot.kernel.paths import data_file
 
         known = load_contacts(data_file(config, config.contacts, "contacts.yaml")).ids()
