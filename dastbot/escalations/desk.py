@@ -25,9 +25,9 @@ from dastbot.escalations.render import (
     escalated_note,
     escalation_post,
     handover_lines,
-    identifiers_summary,
     reminder_post,
     reply_relay,
+    summarise_identifiers,
 )
 from dastbot.escalations.sites import SiteMap
 from dastbot.kernel.config import Config
@@ -114,7 +114,7 @@ class Desk:
         )
         text = escalation_post(
             str(question["text"]),
-            identifiers_summary(str(question["text"])),
+            summarise_identifiers(str(question["text"])),
             reason,
             self.permalink(thread),
             ticket,

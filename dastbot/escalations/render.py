@@ -2,7 +2,7 @@
 
 This module owns ``escalation_post`` (the post in the target's channel), ``reminder_post``,
 ``deadline_post`` (the note to the coordinators), ``listing`` (``/dast escalations``), and the
-short texts around them: ``identifiers_summary``, ``escalated_note`` (the user thread's
+short texts around them: ``summarise_identifiers``, ``escalated_note`` (the user thread's
 confirmation), ``reply_relay`` (a target's reply, quoted for the shifter) and ``handover_lines``.
 
 Everything user-provided is escaped (``kernel.markdown.escape_markdown``) and bounded; the target's
@@ -32,10 +32,10 @@ __all__ = [
     "escalated_note",
     "escalation_post",
     "handover_lines",
-    "identifiers_summary",
     "listing",
     "reminder_post",
     "reply_relay",
+    "summarise_identifiers",
 ]
 
 MAX_QUOTE_CHARS = 2000
@@ -268,7 +268,7 @@ def listing(
     return "\n".join(out)
 
 
-def identifiers_summary(text: str) -> str:
+def summarise_identifiers(text: str) -> str:
     """The identifiers in a question (tasks, jobs, datasets, sites, errors), at most twelve."""
     ids = extract(text)
     parts = [f"task {t}" for t in ids.task_ids] + [f"job {j}" for j in ids.job_ids]
