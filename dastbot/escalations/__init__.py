@@ -14,7 +14,7 @@ The package owns:
 * ``commands``: ``/dast escalate``, ``escalation replied|close|cancel``, ``escalations``.
 
 It may import ``kernel``, ``store``, ``answering`` (``extract``, for a question's identifiers),
-``questions`` (``lifecycle``: a question's move to ``escalated``) and ``shifts`` (``Duty``, for
-who is on duty, and ``workdays``, the calendar primitives working hours share with the rota).
+``questions`` (``lifecycle``: a question's move to ``escalated``) and ``shifts`` (``duty``, for
+who is on duty, and ``calendar``'s primitives, which working hours share with the rota).
 It never imports ``report``, ``router``, ``app`` or ``cli``.
 """
