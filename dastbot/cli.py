@@ -79,7 +79,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _check_escalation_data(config: Config, problems: list[str]) -> tuple[int, int]:
-    from dastbot.escalations.model import ContactsError, load_contacts
+    from dastbot.escalations.contacts import ContactsError, load_contacts
     from dastbot.escalations.sites import SitesError, load_sites
     from dastbot.kernel.paths import data_file
 
@@ -187,7 +187,7 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 
 def cmd_sites_import(args: argparse.Namespace) -> int:
-    from dastbot.escalations.model import ContactsError, load_contacts
+    from dastbot.escalations.contacts import ContactsError, load_contacts
     from dastbot.escalations.sites import SitesError, import_cric, parse_sites, sites_yaml
     from dastbot.kernel.paths import data_file
 

@@ -24,8 +24,8 @@ from dastbot.answering.answers import (
 from dastbot.chat.base import Chat
 from dastbot.conversation import Conversation
 from dastbot.escalations import commands as escalation_commands
+from dastbot.escalations.contacts import Contacts, load_contacts
 from dastbot.escalations.desk import Desk
-from dastbot.escalations.model import Contacts, load_contacts
 from dastbot.escalations.sites import SiteMap, load_sites
 from dastbot.kernel.clock import Clock
 from dastbot.kernel.commands import CommandContext, Registry, dispatch, split_args

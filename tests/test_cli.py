@@ -347,7 +347,7 @@ def test_sites_import_writes_a_validated_site_map(
     )
     assert code == 0, err
     assert stdout.startswith("wrote ")
-    from dastbot.escalations.model import load_contacts
+    from dastbot.escalations.contacts import load_contacts
     from dastbot.escalations.sites import load_sites
 
     clouds = load_contacts(REPO / "knowledge" / "contacts.yaml").clouds()

@@ -21,29 +21,25 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from dastbot.escalations.model import (
+from dastbot.escalations.contacts import (
     Contacts,
     ContactsError,
-    DeadlinePassed,
-    Reminder,
     ReminderPolicy,
     Target,
-    TransitionError,
-    deadline_post,
-    due_actions,
-    escalation_post,
-    escape_markdown,
-    listing,
     load_contacts,
-    next_due,
     parse_contacts,
-    record_event,
-    record_sent,
-    reminder_post,
-    schedule,
-    transition,
 )
+from dastbot.escalations.lifecycle import TransitionError, next_state, record_event, record_sent
+from dastbot.escalations.reminders import (
+    DeadlinePassed,
+    Reminder,
+    due_actions,
+    next_due,
+    schedule,
+)
+from dastbot.escalations.render import deadline_post, escalation_post, listing, reminder_post
 from dastbot.escalations.workhours import WorkingHours
+from dastbot.kernel.markdown import escape_markdown
 from dastbot.kernel.models import Escalation
 
 REPO = Path(__file__).resolve().parent.parent
@@ -246,7 +242,7 @@ def test_escalation_instants_must_be_aware_and_are_kept_in_utc() -> None:
     ],
 )
 def test_allowed_transitions(state: str, event: str, after: str) -> None:
-    assert transition(state, event) == after
+    assert next_state(state, event) == after
 
 
 @pytest.mark.parametrize(
@@ -260,7 +256,7 @@ def test_allowed_transitions(state: str, event: str, after: str) -> None:
 )
 def test_invalid_transitions_say_why(state: str, event: str, message: str) -> None:
     with pytest.raises(TransitionError) as caught:
-        transition(state, event)
+        next_state(state, event)
     assert message in str(caught.value)
 
 

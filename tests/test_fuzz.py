@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from dastbot.answering.answers import LiveKnowledge
 from dastbot.answering.knowledge import KnowledgeError, load_text
 from dastbot.chat.http import HttpEndpoint, sign_context
-from dastbot.escalations.model import ContactsError, parse_contacts
+from dastbot.escalations.contacts import ContactsError, parse_contacts
 from dastbot.escalations.sites import SitesError, parse_sites
 from dastbot.kernel.clock import FakeClock
 from dastbot.kernel.config import Config, ConfigError, load_config

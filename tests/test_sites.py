@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from dastbot.escalations.model import load_contacts
+from dastbot.escalations.contacts import load_contacts
 from dastbot.escalations.sites import (
     SiteMap,
     SiteResolution,

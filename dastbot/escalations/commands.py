@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import partial
 
 from dastbot.escalations.desk import Desk
-from dastbot.escalations.model import listing
+from dastbot.escalations.render import listing
 from dastbot.kernel.commands import CommandContext, Registry, thread_argument
 from dastbot.kernel.models import CommandReply
 

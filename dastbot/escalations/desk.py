@@ -1,9 +1,12 @@
-"""Escalations in the bot: opening one from a question's thread, detecting the target's reply,
-the reminder job, and the /dast escalate, escalation and escalations commands.
+"""The escalation service: ``Desk`` opens escalations from a question's thread, resolves
+targets (contacts, or a site's cloud), relays a target's reply to the user's thread, marks
+escalations by hand and posts the reminders and deadline notices that fall due
+(``EscalationJob``).
 
-The decisions (states, reminder times, texts) come from ``escalations`` and ``workhours``; this
-module applies them to the store and the outbox, so every post has a stable key and every
-transition is in the audit trail with who and when.
+The decisions come from the pure modules (``reminders`` when, ``render`` what, ``lifecycle``
+whether a move is allowed); this module applies them to the outbox, each post with a stable key,
+and every change of an escalation goes through ``lifecycle.transition``, which saves it and
+records it in the audit trail with who and when.
 """
 
 from __future__ import annotations
@@ -11,44 +14,33 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from dastbot.answering.extract import extract
-from dastbot.escalations.model import (
-    Contacts,
-    DeadlinePassed,
-    Reminder,
-    Target,
-    TransitionError,
+from dastbot.escalations import lifecycle
+from dastbot.escalations.contacts import Contacts, Target
+from dastbot.escalations.lifecycle import Event, TransitionError
+from dastbot.escalations.reminders import DeadlinePassed, Reminder, due_actions, next_due
+from dastbot.escalations.render import (
     deadline_post,
-    due_actions,
+    escalated_note,
     escalation_post,
-    next_due,
-    record_event,
-    record_sent,
+    handover_lines,
     reminder_post,
+    reply_relay,
+    summarise_identifiers,
 )
 from dastbot.escalations.sites import SiteMap
 from dastbot.kernel.config import Config
 from dastbot.kernel.events import EventKind
 from dastbot.kernel.markdown import escape_markdown, mention
 from dastbot.kernel.models import Escalation, OutMessage, Post
-from dastbot.questions import lifecycle as q
 from dastbot.shifts.duty import Duty
 from dastbot.store import Store
 
-log = logging.getLogger("dastbot.escalations.model")
+log = logging.getLogger("dastbot.escalations")
 Permalink = Callable[[str], str]
 _TICKET = re.compile(r"^ticket=(\S+)$", re.IGNORECASE)
-QUOTE_LIMIT = 1500
-
-
-def summary(text: str) -> str:
-    ids = extract(text)
-    parts = [f"task {t}" for t in ids.task_ids] + [f"job {j}" for j in ids.job_ids]
-    parts += list(ids.dids) + list(ids.sites) + list(ids.rses) + list(ids.releases)
-    parts += [f"{kind} error {code}" for kind, code in ids.error_codes]
-    return ", ".join(parts[:12])
+_BY_HAND: dict[str, Event] = {"replied": "reply", "close": "close", "cancel": "cancel"}
 
 
 class Desk:
@@ -122,7 +114,7 @@ class Desk:
         )
         text = escalation_post(
             str(question["text"]),
-            summary(str(question["text"])),
+            summarise_identifiers(str(question["text"])),
             reason,
             self.permalink(thread),
             ticket,
@@ -130,23 +122,13 @@ class Desk:
             target=target,
         )
         destinations = [target.channel] if target.channel else [f"@{u}" for u in target.users]
-        self.store.save_escalation(esc, channel=destinations[0])
+        lifecycle.open_escalation(self.store, esc, destinations[0], str(question["state"]), now)
         for i, destination in enumerate(destinations):
             key = f"escalation:{esc.id}" if i == 0 else f"escalation:{esc.id}:{i}"
             self.store.enqueue(OutMessage(destination, text, key=key), now)
-        facts = {"escalation": esc.id, "target": target.id, "reason": reason, "ticket": ticket}
-        if q.is_open(str(question["state"])):
-            q.transition(self.store, thread, "escalate", now, actor, **facts)
-        else:
-            self.store.record(EventKind.ESCALATION_OPENED, now, thread, actor, **facts)
         log.info("escalation %s opened to %s by %s", esc.id, target.id, actor)
         where = f"~{target.channel}" if target.channel else ", ".join(destinations)
-        told = f"Escalated to **{escape_markdown(target.name)}** ({where}) as {esc.id}"
-        told += f" ({note})" if note else ""
-        told += f": {escape_markdown(reason)}."
-        if ticket:
-            told += f" Ticket: {escape_markdown(ticket)}."
-        told += " I will remind them during their working hours until they reply."
+        told = escalated_note(esc, target, where, note)
         self.store.enqueue(
             OutMessage(str(question["channel_id"]), told, thread, f"escalated:{esc.id}"), now
         )
@@ -168,17 +150,11 @@ class Desk:
             )
             return True
         log.info("escalation %s: reply from %s detected", esc.id, post.user_name)
-        self._event(esc, "reply", post.user_name, now)
+        lifecycle.transition(self.store, esc.id, "reply", now, post.user_name)
         question = self.store.question(esc.thread_id)
         target = self.target(esc.target_id)
         name = target.name if target else esc.target_id
-        quoted = "\n".join(
-            f"> {line}" for line in escape_markdown(post.message[:QUOTE_LIMIT]).splitlines()
-        )
-        text = (
-            f"{mention(esc.opened_by)}: **{escape_markdown(name)}** replied to {esc.id} "
-            f"({post.user_name}):\n{quoted}"
-        )
+        text = reply_relay(esc, name, post.user_name, post.message)
         if question is not None:
             self.store.enqueue(
                 OutMessage(
@@ -191,26 +167,10 @@ class Desk:
             )
         return True
 
-    def _event(self, esc: Escalation, event: str, actor: str, now: datetime) -> Escalation:
-        updated = record_event(esc, event, now)
-        self.store.save_escalation(updated)
-        if updated.state in ("closed", "cancelled"):
-            self.store.set_escalation_closed(esc.id, now)
-        self.store.record(
-            EventKind(f"escalation_{updated.state}"),
-            now,
-            esc.thread_id,
-            actor,
-            escalation=esc.id,
-            event=event,
-        )
-        return updated
-
     def by_hand(self, thread: str, args: list[str], actor: str, now: datetime) -> str:
-        events = {"replied": "reply", "close": "close", "cancel": "cancel"}
-        if not args or args[0].lower() not in events:
+        if not args or args[0].lower() not in _BY_HAND:
             return "Usage: `/dast escalation replied|close|cancel [ID]`."
-        event = events[args[0].lower()]
+        event = _BY_HAND[args[0].lower()]
         if len(args) > 1:
             esc = self.store.escalation(args[1].upper())
             if esc is None:
@@ -222,7 +182,7 @@ class Desk:
                 return "No open escalation in this thread; give its id, e.g. `E3`."
             esc = live[-1]
         try:
-            updated = self._event(esc, event, actor, now)
+            updated = lifecycle.transition(self.store, esc.id, event, now, actor)
         except TransitionError as exc:
             return f"{exc}."
         return f"{esc.id} is now {updated.state}."
@@ -255,18 +215,19 @@ class Desk:
                     )
                     key = f"reminder:{esc.id}:{action.number}"
                     self.store.enqueue(OutMessage(channel, text, root, key), now)
-                    self.store.record(
-                        EventKind.ESCALATION_REMINDED,
+                    esc = lifecycle.transition(
+                        self.store,
+                        esc.id,
+                        "remind",
                         now,
-                        esc.thread_id,
                         self.config.bot_name,
-                        escalation=esc.id,
                         number=action.number,
                     )
                 elif isinstance(action, DeadlinePassed):
                     self._deadline(esc, target, now, root)
-                esc = record_sent(esc, action, now)
-                self.store.save_escalation(esc)
+                    esc = lifecycle.transition(
+                        self.store, esc.id, "deadline", now, self.config.bot_name
+                    )
 
     def _deadline(self, esc: Escalation, target: Target, now: datetime, root: str) -> None:
         duty = self.duty.at(now)
@@ -277,13 +238,6 @@ class Desk:
         text += f"\nUser thread: {self.permalink(esc.thread_id)}"
         channel = self.config.mattermost.coordinators_channel
         self.store.enqueue(OutMessage(channel, text, key=f"deadline:{esc.id}"), now)
-        self.store.record(
-            EventKind.ESCALATION_DEADLINE,
-            now,
-            esc.thread_id,
-            self.config.bot_name,
-            escalation=esc.id,
-        )
 
     def next_due(self, after: datetime) -> datetime | None:
         dues = [
@@ -294,15 +248,7 @@ class Desk:
         return min(dues) if dues else None
 
     def handover_section(self, now: datetime) -> list[str]:
-        pairs = self.open_escalations()
-        lines = [f"Open escalations: {len(pairs)}"]
-        for esc, target in pairs:
-            age_h = (now - esc.opened_at) / timedelta(hours=1)
-            lines.append(
-                f"- {esc.id} to {escape_markdown(target.name)}, {age_h:.0f} h old, "
-                f"{esc.reminders_sent} reminder(s): [thread]({self.permalink(esc.thread_id)})"
-            )
-        return lines
+        return handover_lines(self.open_escalations(), now, self.permalink)
 
 
 class EscalationJob:

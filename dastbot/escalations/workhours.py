@@ -3,7 +3,9 @@
 This module owns ``WorkingHours`` (one target's weekly opening hours in its own time zone, minus
 the public holidays of a country and optional subdivision) and the arithmetic the reminder
 schedule is built on: ``is_working_time``, ``next_opening``, ``add_working_hours`` and
-``working_hours_between``.
+``working_hours_between``. The public-holiday lookup, local-day iteration, wall-clock conversion
+and the UTC check are the shift calendar's primitives (``dastbot.shifts.calendar``), so a target
+and the DAST rota agree on what a holiday is and on local time across daylight-saving changes.
 
 It is pure: no I/O and no wall clock. Every function takes the instants it needs; instants must be
 timezone-aware (any zone) and results are returned in UTC.
@@ -27,19 +29,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dastbot.kernel.settings import (
+    WEEKDAYS,
     holiday_country,
     holiday_subdivision,
     minutes_of_day,
     supported_holiday_countries,
 )
+from dastbot.shifts.calendar import as_utc, local_days, local_instant, public_holiday
 
 __all__ = [
     "MAX_SCAN_DAYS",
@@ -55,7 +57,6 @@ __all__ = [
     "working_window",
 ]
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WEEKDAY_RESTS = ("day", "sday", "nesday", "rsday", "day", "urday", "day")
 MAX_SCAN_DAYS = 3660
 """How many local days any search may look ahead (about ten years)."""
@@ -142,20 +143,9 @@ class WorkingHours(BaseModel):
 # --- days ------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=256)
-def _holiday_table(country: str, subdivision: str | None, year: int) -> dict[date, str]:
-    """Public holidays of one country/subdivision and year, names in English when available."""
-    table = holidays.country_holidays(country, subdiv=subdivision, years=year)
-    if "en_US" in table.supported_languages:
-        table = holidays.country_holidays(country, subdiv=subdivision, years=year, language="en_US")
-    return {day: str(name) for day, name in table.items()}
-
-
 def holiday_name(wh: WorkingHours, day: date) -> str | None:
     """The public holiday's name on local ``day`` (for ``wh``'s country), else None."""
-    if not wh.holidays_country:
-        return None
-    return _holiday_table(wh.holidays_country, wh.holidays_subdivision, day.year).get(day)
+    return public_holiday(wh.holidays_country, wh.holidays_subdivision, day)
 
 
 def is_working_day(wh: WorkingHours, day: date) -> bool:
@@ -163,26 +153,12 @@ def is_working_day(wh: WorkingHours, day: date) -> bool:
     return WEEKDAYS[day.weekday()] in wh.days and holiday_name(wh, day) is None
 
 
-def _utc(instant: datetime) -> datetime:
-    if instant.tzinfo is None or instant.utcoffset() is None:
-        raise ValueError(f"{instant!r} is not timezone-aware")
-    return instant.astimezone(UTC)
-
-
-def _local_instant(wh: WorkingHours, day: date, minutes: int) -> datetime:
-    """``minutes`` after local midnight of ``day``, as a UTC instant (wall clock, fold=0)."""
-    # ``+`` on a zoneinfo datetime is wall-clock arithmetic, and the offset is looked up for the
-    # resulting wall time (24:00 becomes 00:00 of the next day, with that day's offset).
-    wall = datetime.combine(day, time(0), wh.zone) + timedelta(minutes=minutes)
-    return wall.astimezone(UTC)
-
-
 def working_window(wh: WorkingHours, day: date) -> tuple[datetime, datetime] | None:
     """The working window ``[open, close)`` of local ``day`` in UTC, or None on a day off."""
     if not is_working_day(wh, day):
         return None
-    opening = _local_instant(wh, day, minutes_of_day(wh.start))
-    closing = _local_instant(wh, day, minutes_of_day(wh.end))
+    opening = local_instant(wh.zone, day, minutes_of_day(wh.start))
+    closing = local_instant(wh.zone, day, minutes_of_day(wh.end))
     if closing <= opening:  # only conceivable with edges inside a DST change
         return None
     return opening, closing
@@ -195,8 +171,8 @@ def _local_day(wh: WorkingHours, instant: datetime) -> date:
 def _windows_from(wh: WorkingHours, instant: datetime) -> Iterator[tuple[datetime, datetime]]:
     """Working windows that end after ``instant``, in order, for at most MAX_SCAN_DAYS days."""
     first = _local_day(wh, instant)
-    for offset in range(MAX_SCAN_DAYS + 1):
-        window = working_window(wh, first + timedelta(days=offset))
+    for day in local_days(first, first + timedelta(days=MAX_SCAN_DAYS)):
+        window = working_window(wh, day)
         if window is not None and window[1] > instant:
             yield window
     raise ValueError(
@@ -209,7 +185,7 @@ def _windows_from(wh: WorkingHours, instant: datetime) -> Iterator[tuple[datetim
 
 def is_working_time(wh: WorkingHours, instant: datetime) -> bool:
     """``instant`` lies inside a working window (opening inclusive, closing exclusive)."""
-    instant = _utc(instant)
+    instant = as_utc(instant)
     window = working_window(wh, _local_day(wh, instant))
     return window is not None and window[0] <= instant < window[1]
 
@@ -217,7 +193,7 @@ def is_working_time(wh: WorkingHours, instant: datetime) -> bool:
 def next_opening(wh: WorkingHours, instant: datetime) -> datetime:
     """The first working instant at or after ``instant``: ``instant`` itself (in UTC) when it is
     inside working hours, else the opening of the next working window."""
-    instant = _utc(instant)
+    instant = as_utc(instant)
     opening, _closing = next(_windows_from(wh, instant))
     return max(opening, instant)
 
@@ -231,7 +207,7 @@ def add_working_hours(wh: WorkingHours, start: datetime, hours: float) -> dateti
     """
     if not math.isfinite(hours) or hours < 0:
         raise ValueError(f"hours must be a finite number >= 0, not {hours!r}")
-    start = _utc(start)
+    start = as_utc(start)
     remaining = timedelta(hours=hours)
     for opening, closing in _windows_from(wh, start):
         begin = max(opening, start)
@@ -244,16 +220,15 @@ def add_working_hours(wh: WorkingHours, start: datetime, hours: float) -> dateti
 
 def working_hours_between(wh: WorkingHours, a: datetime, b: datetime) -> float:
     """Working time in ``[a, b)`` in hours; 0.0 when ``b`` is not after ``a``."""
-    a, b = _utc(a), _utc(b)
+    a, b = as_utc(a), as_utc(b)
     if b <= a:
         return 0.0
     first, last = _local_day(wh, a), _local_day(wh, b)
-    days = (last - first).days
-    if days > MAX_SCAN_DAYS:
+    if (last - first).days > MAX_SCAN_DAYS:
         raise ValueError(f"the span {a.isoformat()}..{b.isoformat()} is longer than supported")
     total = timedelta(0)
-    for offset in range(days + 1):
-        window = working_window(wh, first + timedelta(days=offset))
+    for day in local_days(first, last):
+        window = working_window(wh, day)
         if window is None:
             continue
         begin, end = max(window[0], a), min(window[1], b)

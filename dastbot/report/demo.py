@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from dastbot.answering.knowledge import Entry, load_knowledge
-from dastbot.escalations.model import load_contacts
+from dastbot.escalations.contacts import load_contacts
 from dastbot.kernel.config import Config
 from dastbot.kernel.events import EventKind
 from dastbot.kernel.models import Escalation

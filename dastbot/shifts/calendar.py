@@ -6,7 +6,8 @@ escalation targets' working hours) to reuse:
 
 * ``public_holiday(country, subdivision, day)``: the holiday's name, English when available;
 * ``in_closures(closures, day)``: whether a day falls in one of the inclusive closure ranges;
-* ``as_utc`` (refuses naive datetimes), ``iso_z`` (the JSON instant format), ``local_days``.
+* ``as_utc`` (refuses naive datetimes), ``iso_z`` (the JSON instant format), ``local_days``;
+* ``local_instant(zone, day, minutes)``: a local wall-clock time of a day as a UTC instant.
 
 It is pure: no I/O, no database, no wall clock. Instants must be timezone-aware and are returned in
 UTC; slot times are computed in the configured zone so that 08:00 local stays 08:00 local across
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import holidays
 
@@ -51,6 +53,14 @@ def local_days(first: date, last: date) -> Iterator[date]:
     while day <= last:
         yield day
         day += timedelta(days=1)
+
+
+def local_instant(zone: ZoneInfo, day: date, minutes: int) -> datetime:
+    """``minutes`` after local midnight of ``day`` in ``zone``, as a UTC instant. Wall-clock
+    arithmetic: 24:00 is midnight of the next day with that day's offset, and a time inside a DST
+    gap or overlap resolves with ``fold=0`` (the offset in force before the change)."""
+    local = datetime.combine(day + timedelta(days=minutes // 1440), time(0), zone)
+    return (local + timedelta(minutes=minutes % 1440)).astimezone(UTC)
 
 
 @lru_cache(maxsize=256)
@@ -143,9 +153,7 @@ class Calendar:
     # slots
 
     def _local(self, day: date, minutes: int) -> datetime:
-        local = datetime.combine(day + timedelta(days=minutes // 1440), time(0), self.zone)
-        wall = local + timedelta(minutes=minutes % 1440)  # wall-clock arithmetic in the zone
-        return wall.astimezone(UTC)
+        return local_instant(self.zone, day, minutes)
 
     def slot_instance(self, day: date, name: str) -> SlotInstance:
         """Slot ``name`` on local ``day``, whether or not ``day`` is a working day (KeyError)."""
