@@ -11,7 +11,7 @@ to the list (inline and as an attached message); replies whose subject changed; 
 duplicates, and body lines starting with ``From`` (escaped in the mbox).
 
     python bench/make_archive.py --messages 20000 --out /tmp/dast.mbox
-    python bench/make_archive.py --messages 240 --seed 7 --out tests/fixtures/archive/sample.mbox
+    python bench/make_archive.py --messages 200 --seed 9 --out tests/fixtures/archive/sample.mbox
     python bench/make_archive.py --messages 300 --format maildir --out /tmp/dast-maildir
 
 The same seed and options give the same bytes. ``--format eml`` writes one .eml file per mail.
@@ -96,194 +96,337 @@ class Topic:
 
 TOPICS = (
     Topic(
-        "exhausted", True,
-        ("Task {task} exhausted", "my task went to exhausted, what now?",
-         "prun task stuck in exhausted state", "pathena task {task} exhausted"),
-        ("my task {task} went to exhausted after {n} attempts and does not progress. "
-         "The monitor says 'action=set_exhausted since reason=many_attempts'. What should I do?",
-         "Since yesterday my task {task} shows task status exhausted. Do I need to resubmit?"),
-        ("Exhausted means JEDI gave up retrying. Look at the errors of the failed jobs in "
-         "BigPanDA, fix the cause and retry the task with pbook: pbook then retry({task}).",),
+        "exhausted",
+        True,
+        (
+            "Task {task} exhausted",
+            "my task went to exhausted, what now?",
+            "prun task stuck in exhausted state",
+            "pathena task {task} exhausted",
+        ),
+        (
+            "my task {task} went to exhausted after {n} attempts and does not progress. "
+            "The monitor says 'action=set_exhausted since reason=many_attempts'. What should I do?",
+            "Since yesterday my task {task} shows task status exhausted. Do I need to resubmit?",
+        ),
+        (
+            "Exhausted means JEDI gave up retrying. Look at the errors of the failed jobs in "
+            "BigPanDA, fix the cause and retry the task with pbook: pbook then retry({task}).",
+        ),
         weight=3.0,
     ),
     Topic(
-        "proxy", True,
-        ("voms-proxy-init fails", "cannot create grid proxy",
-         "Problem with voms-proxy-init -voms atlas"),
-        ("voms-proxy-init -voms atlas fails with 'Error: VOMS extension not found'. "
-         "My certificate was renewed last week. Any idea?",
-         "I cannot create a proxy: voms-proxy-init says my certificate is not valid."),
-        ("Your new certificate has a new DN: register it in VOMS (the ATLAS VO page) and wait "
-         "for the change to propagate, then run voms-proxy-init -voms atlas again.",),
+        "proxy",
+        True,
+        (
+            "voms-proxy-init fails",
+            "cannot create grid proxy",
+            "Problem with voms-proxy-init -voms atlas",
+        ),
+        (
+            "voms-proxy-init -voms atlas fails with 'Error: VOMS extension not found'. "
+            "My certificate was renewed last week. Any idea?",
+            "I cannot create a proxy: voms-proxy-init says my certificate is not valid.",
+        ),
+        (
+            "Your new certificate has a new DN: register it in VOMS (the ATLAS VO page) and wait "
+            "for the change to propagate, then run voms-proxy-init -voms atlas again.",
+        ),
         weight=2.5,
     ),
     Topic(
-        "rucio-download", True,
-        ("rucio download fails", "rucio download gives errors for {ds_short}",
-         "cannot download my output with rucio"),
-        ("rucio download {ds} fails for some files with 'Cannot download file'. "
-         "Is the site broken?",
-         "When I run rucio download on my task output, all files fail to download."),
-        ("Some replicas are on a site with storage problems. Try --rses with another site, "
-         "or make a replication rule to a disk you can read and download from there.",),
+        "rucio-download",
+        True,
+        (
+            "rucio download fails",
+            "rucio download gives errors for {ds_short}",
+            "cannot download my output with rucio",
+        ),
+        (
+            "rucio download {ds} fails for some files with 'Cannot download file'. "
+            "Is the site broken?",
+            "When I run rucio download on my task output, all files fail to download.",
+        ),
+        (
+            "Some replicas are on a site with storage problems. Try --rses with another site, "
+            "or make a replication rule to a disk you can read and download from there.",
+        ),
         weight=2.5,
     ),
     Topic(
-        "asetup", True,
-        ("asetup cannot find release", "asetup {release} not found",
-         "setting up release fails"),
-        ("asetup {release} says the release cannot be found. I did setupATLAS first. "
-         "What am I doing wrong?",),
-        ("That release is not installed for your OS any more: use a container, "
-         "setupATLAS -c centos7, then asetup inside it.",),
+        "asetup",
+        True,
+        ("asetup cannot find release", "asetup {release} not found", "setting up release fails"),
+        (
+            "asetup {release} says the release cannot be found. I did setupATLAS first. "
+            "What am I doing wrong?",
+        ),
+        (
+            "That release is not installed for your OS any more: use a container, "
+            "setupATLAS -c centos7, then asetup inside it.",
+        ),
         weight=1.5,
     ),
     Topic(
-        "heartbeat", True,
-        ("jobs failed with lost heartbeat", "lost heartbeat at {site}",
-         "many jobs lost heartbeat"),
-        ("Half of the jobs of task {task} failed with 'lost heartbeat' at {site}. "
-         "Is this my fault?",),
-        ("Lost heartbeat means the pilot stopped reporting, usually a site or node problem, not "
-         "your code. Retry the task; if it repeats at one site, exclude it with --excludedSite.",),
+        "heartbeat",
+        True,
+        ("jobs failed with lost heartbeat", "lost heartbeat at {site}", "many jobs lost heartbeat"),
+        (
+            "Half of the jobs of task {task} failed with 'lost heartbeat' at {site}. "
+            "Is this my fault?",
+        ),
+        (
+            "Lost heartbeat means the pilot stopped reporting, usually a site or node problem, not "
+            "your code. Retry the task; if it repeats at one site, exclude it with --excludedSite.",
+        ),
         weight=1.5,
     ),
     Topic(
-        "memory", True,
-        ("job killed for memory", "Job killed: exceeded memory limit",
-         "task {task} jobs killed for using too much memory"),
-        ("My jobs are killed with 'job killed by signal 9: memory exceeded' at {site}. "
-         "They use about 3 GB locally.",),
-        ("Ask for more memory per job with --memory (in MB), or split the input into smaller "
-         "jobs with --nFilesPerJob.",),
+        "memory",
+        True,
+        (
+            "job killed for memory",
+            "Job killed: exceeded memory limit",
+            "task {task} jobs killed for using too much memory",
+        ),
+        (
+            "My jobs are killed with 'job killed by signal 9: memory exceeded' at {site}. "
+            "They use about 3 GB locally.",
+        ),
+        (
+            "Ask for more memory per job with --memory (in MB), or split the input into smaller "
+            "jobs with --nFilesPerJob.",
+        ),
     ),
     Topic(
-        "site-downtime", True,
+        "site-downtime",
+        True,
         ("jobs failing at {site}", "is {site} in downtime?", "problems at {site} today"),
-        ("All my jobs at {site} fail with stage-in errors since this morning. "
-         "Is the site in downtime?",),
-        ("{site} is in an unscheduled downtime (see the downtime calendar). Your jobs will be "
-         "retried elsewhere; you can exclude the site with --excludedSite {site}.",),
+        (
+            "All my jobs at {site} fail with stage-in errors since this morning. "
+            "Is the site in downtime?",
+        ),
+        (
+            "{site} is in an unscheduled downtime (see the downtime calendar). Your jobs will be "
+            "retried elsewhere; you can exclude the site with --excludedSite {site}.",
+        ),
         weight=2.0,
     ),
     Topic(
-        "build-job", True,
-        ("build job failed", "buildJob failed, upstream job failed",
-         "all run jobs closed after build failure"),
+        "build-job",
+        True,
+        (
+            "build job failed",
+            "buildJob failed, upstream job failed",
+            "all run jobs closed after build failure",
+        ),
         ("My task {task} failed: buildJob failed and all run jobs say 'upstream job failed'.",),
-        ("Open the build job's log in BigPanDA: the compilation error is there. Usually a file "
-         "is missing from the sandbox or the release differs from your local one.",),
+        (
+            "Open the build job's log in BigPanDA: the compilation error is there. Usually a file "
+            "is missing from the sandbox or the release differs from your local one.",
+        ),
     ),
     Topic(
-        "quota", True,
-        ("rucio rule refused: InsufficientAccountLimit", "no quota for replication rule",
-         "cannot make a rule to LOCALGROUPDISK"),
-        ("rucio add-rule fails with InsufficientAccountLimit for the LOCALGROUPDISK of "
-         "{site}. How do I get quota?",),
-        ("Your account has no quota on that RSE. Ask the site's group disk manager, or use "
-         "SCRATCHDISK with a lifetime shorter than 15 days.",),
+        "quota",
+        True,
+        (
+            "rucio rule refused: InsufficientAccountLimit",
+            "no quota for replication rule",
+            "cannot make a rule to LOCALGROUPDISK",
+        ),
+        (
+            "rucio add-rule fails with InsufficientAccountLimit for the LOCALGROUPDISK of "
+            "{site}. How do I get quota?",
+        ),
+        (
+            "Your account has no quota on that RSE. Ask the site's group disk manager, or use "
+            "SCRATCHDISK with a lifetime shorter than 15 days.",
+        ),
     ),
     Topic(
-        "outds", True,
-        ("outDS name rejected", "output dataset name not allowed",
-         "pathena complains about the outDS"),
-        ("prun refuses my --outDS user.{nick}.my analysis output: it says the name is not "
-         "allowed.",),
-        ("An outDS must start with user.<nickname>. and may not contain spaces; keep it short "
-         "(under about 130 characters).",),
+        "outds",
+        True,
+        (
+            "outDS name rejected",
+            "output dataset name not allowed",
+            "pathena complains about the outDS",
+        ),
+        (
+            "prun refuses my --outDS user.{nick}.my analysis output: it says the name is not "
+            "allowed.",
+        ),
+        (
+            "An outDS must start with user.<nickname>. and may not contain spaces; keep it short "
+            "(under about 130 characters).",
+        ),
     ),
     Topic(
-        "nickname", True,
+        "nickname",
+        True,
         ("Could not get nickname from voms proxy", "nickname missing in VOMS"),
         ("pathena stops with 'Could not get nickname from voms proxy'. I just joined ATLAS.",),
-        ("Set your nickname in your ATLAS VO membership (the VOMS admin page). It takes a "
-         "few hours to propagate.",),
+        (
+            "Set your nickname in your ATLAS VO membership (the VOMS admin page). It takes a "
+            "few hours to propagate.",
+        ),
     ),
     Topic(
-        "activated", True,
-        ("jobs stuck in activated", "jobs queued for days",
-         "my jobs have been in assigned state for hours"),
+        "activated",
+        True,
+        (
+            "jobs stuck in activated",
+            "jobs queued for days",
+            "my jobs have been in assigned state for hours",
+        ),
         ("The jobs of task {task} have been in activated state at {site} for two days.",),
-        ("Activated means waiting for a free slot; the site is busy. PanDA will rebroker "
-         "them, or kill and retry to let brokerage choose another site.",),
+        (
+            "Activated means waiting for a free slot; the site is busy. PanDA will rebroker "
+            "them, or kill and retry to let brokerage choose another site.",
+        ),
     ),
     # Not in the knowledge base: what the archive should point at.
     Topic(
-        "eos-quota", False,
-        ("EOS quota exceeded", "my EOS user area is full", "how to increase EOS quota?",
-         "no space left on EOS"),
-        ("My EOS user area is full (quota exceeded) and I cannot write my ntuples any more. "
-         "How can I get a bigger EOS quota?",
-         "Writing to /eos/user fails with 'Disk quota exceeded'. Who can increase it?"),
-        ("Personal EOS quota is raised through the CERNBox / EOS service request form, not by "
-         "DAST. For analysis outputs, use your group's EOS space instead.",),
-        weight=2.0, years=(2013, 2026),
+        "eos-quota",
+        False,
+        (
+            "EOS quota exceeded",
+            "my EOS user area is full",
+            "how to increase EOS quota?",
+            "no space left on EOS",
+        ),
+        (
+            "My EOS user area is full (quota exceeded) and I cannot write my ntuples any more. "
+            "How can I get a bigger EOS quota?",
+            "Writing to /eos/user fails with 'Disk quota exceeded'. Who can increase it?",
+        ),
+        (
+            "Personal EOS quota is raised through the CERNBox / EOS service request form, not by "
+            "DAST. For analysis outputs, use your group's EOS space instead.",
+        ),
+        weight=3.0,
+        years=(2013, 2026),
     ),
     Topic(
-        "swan", False,
-        ("SWAN session does not start", "Jupyter notebook on SWAN fails",
-         "SWAN cannot find the ATLAS software"),
-        ("My SWAN session hangs at 'starting' and then fails. I picked the LCG 104 software "
-         "stack. Is SWAN down?",
-         "In a SWAN notebook I cannot import the ATLAS python modules, what software stack "
-         "should I choose?"),
-        ("SWAN problems go to the SWAN service desk ticket queue. For ATLAS software in SWAN "
-         "use a recent LCG stack and do not mix it with asetup.",),
-        weight=1.5, years=(2016, 2026),
+        "swan",
+        False,
+        (
+            "SWAN session does not start",
+            "Jupyter notebook on SWAN fails",
+            "SWAN cannot find the ATLAS software",
+        ),
+        (
+            "My SWAN session hangs at 'starting' and then fails. I picked the LCG 104 software "
+            "stack. Is SWAN down?",
+            "In a SWAN notebook I cannot import the ATLAS python modules, what software stack "
+            "should I choose?",
+        ),
+        (
+            "SWAN problems go to the SWAN service desk ticket queue. For ATLAS software in SWAN "
+            "use a recent LCG stack and do not mix it with asetup.",
+        ),
+        weight=2.5,
+        years=(2016, 2026),
     ),
     Topic(
-        "gpu", False,
-        ("GPU resources for machine learning", "How to get GPU nodes for training",
-         "running on GPUs on the grid"),
-        ("I need GPUs to train a graph neural network for flavour tagging. Are there GPU "
-         "queues on the grid or on lxplus I can use?",),
-        ("There are a few GPU PanDA queues: submit with prun --architecture '&nvidia'. For "
-         "interactive work ask for lxplus-gpu access.",),
-        weight=1.5, years=(2018, 2026),
+        "gpu",
+        False,
+        (
+            "GPU resources for machine learning",
+            "How to get GPU nodes for training",
+            "running on GPUs on the grid",
+        ),
+        (
+            "I need GPUs to train a graph neural network for flavour tagging. Are there GPU "
+            "queues on the grid or on lxplus I can use?",
+        ),
+        (
+            "There are a few GPU PanDA queues: submit with prun --architecture '&nvidia'. For "
+            "interactive work ask for lxplus-gpu access.",
+        ),
+        weight=2.0,
+        years=(2018, 2026),
     ),
     Topic(
-        "condor-held", False,
-        ("lxplus batch jobs held", "HTCondor jobs go on hold",
-         "condor_submit jobs stay idle on lxbatch"),
-        ("My HTCondor jobs on lxplus batch go to held state with 'Error from slot: "
-         "disk quota exceeded'. The same script works interactively.",),
-        ("Held jobs on lxbatch are a batch-service question: check condor_q -hold for the "
-         "reason; usually the job writes to AFS. Write to the job's local scratch instead.",),
-        weight=1.2, years=(2016, 2026),
+        "condor-held",
+        False,
+        (
+            "lxplus batch jobs held",
+            "HTCondor jobs go on hold",
+            "condor_submit jobs stay idle on lxbatch",
+        ),
+        (
+            "My HTCondor jobs on lxplus batch go to held state with 'Error from slot: "
+            "disk quota exceeded'. The same script works interactively.",
+        ),
+        (
+            "Held jobs on lxbatch are a batch-service question: check condor_q -hold for the "
+            "reason; usually the job writes to AFS. Write to the job's local scratch instead.",
+        ),
+        weight=2.0,
+        years=(2016, 2026),
     ),
     Topic(
-        "x11", False,
-        ("TBrowser very slow over ssh", "X11 forwarding slow from lxplus",
-         "root TBrowser does not open remotely"),
-        ("Opening a TBrowser on lxplus over ssh -X takes minutes. Is there a faster way to "
-         "look at my histograms remotely?",),
-        ("X11 over a long distance is slow; copy the file locally or use ROOT's web "
-         "browser (root --web) with an ssh tunnel.",),
-        weight=0.8,
+        "x11",
+        False,
+        (
+            "TBrowser very slow over ssh",
+            "X11 forwarding slow from lxplus",
+            "root TBrowser does not open remotely",
+        ),
+        (
+            "Opening a TBrowser on lxplus over ssh -X takes minutes. Is there a faster way to "
+            "look at my histograms remotely?",
+        ),
+        (
+            "X11 over a long distance is slow; copy the file locally or use ROOT's web "
+            "browser (root --web) with an ssh tunnel.",
+        ),
+        weight=1.2,
     ),
     Topic(
-        "account", False,
-        ("How do I get a CERN computing account", "new user: no lxplus account",
-         "registration as external user"),
-        ("I am a new PhD student and I do not have a CERN computing account yet. How do I "
-         "register to get lxplus access?",),
-        ("Accounts come with your CERN registration (users office), not from DAST; your "
-         "team leader starts it.",),
-        weight=0.8,
+        "account",
+        False,
+        (
+            "How do I get a CERN computing account",
+            "new user: no lxplus account",
+            "registration as external user",
+        ),
+        (
+            "I am a new PhD student and I do not have a CERN computing account yet. How do I "
+            "register to get lxplus access?",
+        ),
+        (
+            "Accounts come with your CERN registration (users office), not from DAST; your "
+            "team leader starts it.",
+        ),
+        weight=1.2,
     ),
 )
-CLOSINGS = ("Cheers,\n{first}", "Best regards,\n{first}", "Thanks a lot,\n{first}",
-            "Thanks,\n{first}", "Many thanks,\n{first}", "{first}")
+CLOSINGS = (
+    "Cheers,\n{first}",
+    "Best regards,\n{first}",
+    "Thanks a lot,\n{first}",
+    "Thanks,\n{first}",
+    "Many thanks,\n{first}",
+    "{first}",
+)
 GREETINGS = ("Hi,", "Hello,", "Dear DAST,", "Dear experts,", "Hi all,", "Hello DAST team,")
-HOMELY = {"koi8-r": "Добрый день!", "shift_jis": "お世話になっております。",
-          "iso-8859-1": "Grüße / Salut à tous,", "windows-1252": "¡Hola! Quick question —"}
+HOMELY = {
+    "koi8-r": "Добрый день!",
+    "shift_jis": "お世話になっております。",
+    "iso-8859-1": "Grüße / Salut à tous,",
+    "windows-1252": "¡Hola! Quick question —",
+}
 FOLLOWUPS = (
     "Thanks, I tried that but it still fails with the same error. Task {task}.",
     "I did what you said and retried; now some jobs finish but others still fail.",
     "Sorry, here is the full log: attached.",
 )
-THANKS = ("Thanks, that solved it!", "It works now, thank you very much.",
-          "Great, problem solved. Thanks for the quick help.")
+THANKS = (
+    "Thanks, that solved it!",
+    "It works now, thank you very much.",
+    "Great, problem solved. Thanks for the quick help.",
+)
 FOOTER = ("\n_______________________________________________\n"
           "hn-atlas-dist-analysis-help mailing list\n" + LIST + "\n"
           "https://lists.cern.example/mailman/listinfo/hn-atlas-dist-analysis-help\n")  # fmt: skip
@@ -299,6 +442,7 @@ class Sent:
     date: datetime
     text: str
     refs: tuple[str, ...]
+    own: str = ""  # what the sender wrote themselves (no quote), for replies that trim quotes
 
 
 @dataclass
@@ -400,6 +544,7 @@ class Generator:
         question: bool = False,
         in_reply_to: str | None = None,
         references: bool = True,
+        own: str = "",
     ) -> Sent:
         r = self.rng
         host = sender.address.split("@")[1]
@@ -427,7 +572,7 @@ class Generator:
         self.mails.append((when, self.counter, data))
         if r.random() < 0.004:
             self.mails.append((when, self.counter, data))  # the same mail archived twice
-        return Sent(message_id, subject, sender, when, text, refs)
+        return Sent(message_id, subject, sender, when, text, refs, own or text)
 
     def body(self, msg: EmailMessage, text: str, sender: Person, style: float, q: bool) -> None:
         r = self.rng
@@ -441,9 +586,10 @@ class Generator:
             cte = "base64" if r.random() < 0.1 else None
             msg.set_content(text, charset=charset, cte=cte)
         if q and r.random() < 0.15:
-            log = "\n".join(
-                f"{i:05d} INFO athena event loop {i}" for i in range(r.randint(20, 60))
-            ) + "\nERROR: payload failed with exit code 65\n"
+            log = (
+                "\n".join(f"{i:05d} INFO athena event loop {i}" for i in range(r.randint(20, 60)))
+                + "\nERROR: payload failed with exit code 65\n"
+            )
             msg.add_attachment(log.encode(), maintype="text", subtype="plain",
                                filename="payload.log")  # fmt: skip
         elif q and r.random() < 0.05:
@@ -480,7 +626,8 @@ class Generator:
             subject = f"{new.split('.')[0][:40]} (was: {to.subject})"  # changed subject
         quoted_style = r.random()
         attribution = f"On {format_datetime(to.date)}, {to.sender.name} wrote:"
-        quoted = "\n".join("> " + line if line else ">" for line in to.text.split("\n"))
+        earlier = to.text if r.random() < 0.5 else to.own  # half the repliers trim the quote
+        quoted = "\n".join("> " + line if line else ">" for line in earlier.split("\n"))
         signature = self.signature(sender)
         if quoted_style < 0.35:  # top posting, Gmail style
             text = f"{new}\n\n{signature}\n\n{attribution}\n{quoted}\n"
@@ -497,12 +644,14 @@ class Generator:
             text = f"Hi,\n\n> {first}\n\n{new}\n\n> {rest.splitlines()[0] if rest else ''}\n\n"
             text += f"{signature}\n"
         refs = (*to.refs, to.message_id)
+        own = f"{new}\n\n{signature}"
         kind = r.random()
         if kind < 0.06:  # a client that keeps only the subject
-            return self.send(when, sender, "Re: " + to.subject.removeprefix("Re: "), text, ())
+            subject = "Re: " + to.subject.removeprefix("Re: ")
+            return self.send(when, sender, subject, text, (), own=own)
         if kind < 0.12:  # In-Reply-To only
-            return self.send(when, sender, subject, text, refs, False, to.message_id, False)
-        return self.send(when, sender, subject, text, refs, False, to.message_id)
+            return self.send(when, sender, subject, text, refs, False, to.message_id, False, own)
+        return self.send(when, sender, subject, text, refs, False, to.message_id, own=own)
 
     def forwarded(self, when: datetime, user: Person, subject: str, body: str) -> Sent:
         """A shifter forwards a question a user sent them privately."""

@@ -18,9 +18,9 @@ quotes wherever they are, and go first (bottom posting and inline replies leave 
 the new text, and the library would take a quoted ``> --`` for the start of a signature); a
 mailing-list footer (a line of underscores followed within three lines by ``mailing list``,
 ``listinfo`` or ``unsubscribe``) ends the text; and a first line of at most
-``GREETING_WORDS`` words ending in ``,``, ``!``, ``:`` or ``。`` followed by more text is a
-greeting (``Hi all,``, ``Dear DAST,``, ``Добрый день!``) and goes. Addresses left in the text are replaced
-by ``[address]`` unless addresses are kept.
+``GREETING_WORDS`` words ending in ``,``, ``!`` or ``。`` followed by more text is a
+greeting (``Hi all,``, ``Dear DAST,``, ``Добрый день!``) and goes. Addresses left in the text
+are replaced by ``[address]`` unless addresses are kept.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ SIGN_OFFS = (
     "Ciao",
 )
 GREETING_WORDS = 5
-_GREETING = re.compile(r"[,!:。]\s*$")
+_GREETING = re.compile(r"[,!。]\s*$")
 _FOOTER_RULE = re.compile(r"^_{10,}\s*$")
 _FOOTER_TEXT = re.compile(r"mailing list|listinfo|unsubscribe", re.IGNORECASE)
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!])")

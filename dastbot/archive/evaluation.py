@@ -98,9 +98,7 @@ def _row(label: str, verdicts: Sequence[Verdict], top: int) -> Row:
     return Row(label, len(verdicts), sum(used.values()), tuple(ranked))
 
 
-def summarise(
-    verdicts: Sequence[Verdict], kb: KnowledgeBase, threshold: float
-) -> ArchiveEval:
+def summarise(verdicts: Sequence[Verdict], kb: KnowledgeBase, threshold: float) -> ArchiveEval:
     by_year: dict[int, list[Verdict]] = defaultdict(list)
     for v in verdicts:
         by_year[v.year].append(v)

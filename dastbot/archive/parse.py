@@ -94,7 +94,7 @@ def decode_part(part: Message) -> str:
 def _is_attachment(part: Message) -> bool:
     disposition = str(part.get("Content-Disposition", "")).split(";")[0].strip().lower()
     return disposition == "attachment" or (
-        part.get_filename() is not None and not part.get_content_maintype() == "multipart"
+        part.get_filename() is not None and part.get_content_maintype() != "multipart"
     )
 
 

@@ -37,9 +37,7 @@ def fingerprint(matcher: Matcher) -> str:
 def measure(store: Store, matcher: Matcher) -> dict[str, Any] | None:
     """How many of the archive's last-year questions ``matcher`` answers; None: no archive."""
     db = store.db
-    row = db.execute(
-        f"SELECT MAX(asked_at) FROM {tables.THREADS} WHERE orphan = 0"
-    ).fetchone()
+    row = db.execute(f"SELECT MAX(asked_at) FROM {tables.THREADS} WHERE orphan = 0").fetchone()
     if row is None or row[0] is None:
         return None
     end = datetime.fromisoformat(row[0])

@@ -183,11 +183,15 @@ def assign_threads(db: sqlite_utils.Database, thread_of: Mapping[str, str]) -> i
     return len(changed)
 
 
-def replace_threads(db: sqlite_utils.Database, rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+def replace_threads(
+    db: sqlite_utils.Database, rows: Sequence[Mapping[str, Any]]
+) -> tuple[int, int]:
     """Make ``archive_threads`` hold exactly ``rows``; returns (threads added, threads removed).
 
     Rows equal to the stored ones are left alone, so a re-import writes nothing."""
-    stored = {row["thread_id"]: row for row in db.execute_returning_dicts(f"SELECT * FROM {THREADS}")}
+    stored = {
+        row["thread_id"]: row for row in db.execute_returning_dicts(f"SELECT * FROM {THREADS}")
+    }
     wanted = {row["thread_id"]: dict(row) for row in rows}
     gone = [t for t in stored if t not in wanted]
     changed = [row for t, row in wanted.items() if stored.get(t) != row]
