@@ -20,11 +20,10 @@ import hashlib
 import hmac
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from tqdm import tqdm
 
@@ -52,10 +51,6 @@ class ImportResult:
     threads_removed: int = 0
     orphans: int = 0
     seconds: float = 0.0
-
-    @property
-    def malformed(self) -> int:
-        return sum(p.offset is not None or p.reason.startswith("no ") for p in self.problems)
 
     def summary(self) -> str:
         lines = [
@@ -138,15 +133,15 @@ def import_archive(
         result.mails += 1
         try:
             parsed = parse(raw)
-            if isinstance(parsed, Mail) and parsed.message_id not in known:
-                row = mail_row(parsed, secret)
+            fresh = isinstance(parsed, Mail) and parsed.message_id not in known
+            row = mail_row(parsed, secret) if fresh and isinstance(parsed, Mail) else None
         except Exception as exc:  # one unreadable mail must not stop a 100,000-mail import
             result.problems.append(Problem(raw.source, raw.offset, f"unreadable: {exc!r}"))
             continue
         if isinstance(parsed, Problem):
             result.problems.append(parsed)
             continue
-        if parsed.message_id in known:
+        if row is None:
             result.known += 1
             continue
         known.add(parsed.message_id)
@@ -177,7 +172,6 @@ def rebuild_threads(store: Store, result: ImportResult | None = None) -> None:
     for t in threads:
         q = questions[t.question_id]
         asker = senders[t.question_id]
-        others = Counter(senders[m] != asker for m in t.members)
         subject = plain_subject(q["subject"] or "")
         rows.append(
             {
@@ -189,7 +183,7 @@ def rebuild_threads(store: Store, result: ImportResult | None = None) -> None:
                 "asker": asker,
                 "question": "\n\n".join(p for p in (subject, q["body"] or "") if p),
                 "messages": len(t.members),
-                "replies": others[True],
+                "replies": sum(senders[m] != asker for m in t.members),
                 "last_at": max(dates[m] for m in t.members),
                 "orphan": int(t.orphan),
             }
@@ -208,8 +202,3 @@ def problems_text(problems: list[Problem], limit: int = 50) -> str:
     if len(problems) > limit:
         lines.append(f"  ... and {len(problems) - limit} more")
     return "\n".join(lines)
-
-
-def write_problems(problems: list[Problem], out: TextIO) -> None:
-    for problem in problems:
-        out.write(f"{problem}\n")
