@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dastbot.answering.answers import LiveKnowledge
+from dastbot.archive.weekly import report_line as archive_report_line
 from dastbot.chat.base import AuthRejected, Chat, Connected, Disconnected, Edited, Feed
 from dastbot.chat.http import HttpEndpoint
 from dastbot.chat.mattermost import MattermostChat
@@ -67,7 +68,9 @@ class App:
         self.sweeper.add(NoFeedbackJob(config, self.store, permalink))
         self.sweeper.add(EscalationJob(self.router.desk))
         handover.extra_sections.append(self.router.desk.handover_section)
-        self.sweeper.add(WeeklyReportJob(config, self.store, duty, self.knowledge))
+        report = WeeklyReportJob(config, self.store, duty, self.knowledge)
+        report.extra_lines.append(archive_report_line)
+        self.sweeper.add(report)
 
     async def start(self, sweep: bool = True) -> None:
         """Send what a previous run decided but did not get to send; then sweep, unless the

@@ -19,6 +19,7 @@ from dastbot.answering.answers import (
     TAKE_BUTTON,
     LiveKnowledge,
 )
+from dastbot.archive.weekly import report_line as archive_report_line
 from dastbot.chat.base import Chat
 from dastbot.conversation import Conversation
 from dastbot.escalations import commands as escalation_commands
@@ -129,7 +130,8 @@ class Router:
         escalation_commands.register(self.registry, self.desk)
         outbox_commands.register(self.registry, self.store)
         report_commands.register(
-            self.registry, ReportServices(self.store, self.duty, self.knowledge)
+            self.registry,
+            ReportServices(self.store, self.duty, self.knowledge, (archive_report_line,)),
         )
 
     # posts ------------------------------------------------------------------------------------

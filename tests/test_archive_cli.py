@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import FIXTURES
+from conftest import FIXTURES, ShiftBot
 
-from dastbot.__main__ import main
 from dastbot.answering.knowledge import load_knowledge, load_text
 from dastbot.answering.matcher import Matcher
-from dastbot.archive.weekly import append_line, report_line
+from dastbot.archive.weekly import report_line
+from dastbot.cli import main
 from dastbot.store import Store
 from dastbot.store import archive as tables
 
@@ -206,8 +206,7 @@ def test_the_weekly_line_appears_once_an_archive_is_imported_and_gives_its_chang
 
 def test_no_archive_no_line(store: Store) -> None:
     matcher = Matcher(load_knowledge(Path(KB)))
-    report = "#### DAST weekly report 2026-W10\n"
-    assert append_line(report, store, matcher, "2026-W10", WEEK_END, WEEK_END) == report
+    assert report_line(store, matcher, "2026-W10", WEEK_END, WEEK_END) is None
     assert tables.counts(store.db)[tables.WEEKLY] == 0
 
 
@@ -216,3 +215,18 @@ def test_dastbot_report_shows_the_archive_line(db: str, capsys: pytest.CaptureFi
     assert code == 0
     assert out.startswith("#### DAST weekly report 2026-W10")
     assert out.rstrip().splitlines()[-1].startswith("**Archive:** the knowledge base now answers")
+
+
+async def test_the_bot_posts_the_archive_line_in_its_weekly_report(shiftbot: ShiftBot) -> None:
+    from dastbot.archive.importer import import_archive
+
+    import_archive(shiftbot.store, [SAMPLE], progress=False)
+    shiftbot.clock.set(datetime(2026, 3, 9, 7, 0, tzinfo=UTC))
+    await shiftbot.start()
+    posted = [m for m in await shiftbot.wait(timedelta(hours=2)) if m.key.startswith("weekly")]
+    assert [m.key for m in posted] == ["weekly-report:2026-W10"]
+    last = posted[0].message.rstrip().splitlines()[-1]
+    assert last.startswith("**Archive:** the knowledge base now answers ")
+    assert "2024-06-08 to 2025-06-07" in last  # the archive's last year: up to its newest question
+    reply = await shiftbot.command("sam", "report 2026-W10")
+    assert reply.text.rstrip().splitlines()[-1] == last  # the week's line, as measured then

@@ -17,7 +17,7 @@ their threads, and three uses of them:
 It may import ``dastbot.kernel``, ``dastbot.store`` (its tables and SQL are in
 ``dastbot.store.archive``), the public functions of ``dastbot.answering`` (``load_knowledge``,
 ``Matcher``, ...), ``dastbot.report.stats.cluster_texts`` (the knowledge-gap grouping it reuses)
-and ``dastbot.questions.commands.draft_entry`` (the drafting it reuses); nothing imports it but
+and ``dastbot.questions.kb_commands.draft_entry`` (the drafting it reuses); nothing imports it but
 ``dastbot.__main__`` and the report's call of ``report_line``.
 """
 

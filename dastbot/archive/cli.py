@@ -7,29 +7,19 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from dastbot.kernel.cli import EXIT_ERRORS, EXIT_USAGE, CliError, config_from_args
 from dastbot.kernel.config import Config
 from dastbot.store import Store
 from dastbot.store import archive as tables
 
-
-def _cli() -> Any:
-    """``dastbot.__main__`` (imported late: it imports this module); under ``python -m dastbot``
-    the running ``__main__``, so that its ``main`` catches our ``CliError``."""
-    running = sys.modules.get("__main__")
-    spec = getattr(running, "__spec__", None)
-    if running is not None and spec is not None and spec.name == "dastbot.__main__":
-        return running
-    import dastbot.__main__ as cli
-
-    return cli
+if TYPE_CHECKING:
+    from dastbot.answering.matcher import Matcher
 
 
-def _error(message: str, usage: bool = False) -> Exception:
-    cli = _cli()
-    error: Exception = cli.CliError(message, cli.EXIT_USAGE if usage else cli.EXIT_ERRORS)
-    return error
+def _error(message: str, usage: bool = False) -> CliError:
+    return CliError(message, EXIT_USAGE if usage else EXIT_ERRORS)
 
 
 def _open(config: Config, create: bool = False) -> Store:
@@ -48,7 +38,7 @@ def _archived(store: Store) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     from dastbot.archive.importer import import_archive, problems_text
 
-    config: Config = _cli()._config(args)
+    config: Config = config_from_args(args)
     store = _open(config, create=True)
     try:
         result = import_archive(
@@ -64,14 +54,20 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"problems ({len(result.problems)}):", file=sys.stderr)
         print(problems_text(result.problems, args.show_problems), file=sys.stderr)
     if result.mails == 0 and result.problems:
-        return int(_cli().EXIT_ERRORS)
+        return EXIT_ERRORS
     return 0
 
 
-def _matcher(args: argparse.Namespace, config: Config) -> Any:
+def _matcher(args: argparse.Namespace, config: Config) -> Matcher:
+    from dastbot.answering.knowledge import KnowledgeError, load_knowledge
     from dastbot.answering.matcher import Matcher
+    from dastbot.kernel.paths import knowledge_path
 
-    kb = _cli()._load_kb(config)
+    try:
+        kb = load_knowledge(knowledge_path(config))
+    except KnowledgeError as exc:
+        lines = "\n".join(f"  {e}" for e in exc.errors)
+        raise _error(f"knowledge base errors ({len(exc.errors)}):\n{lines}") from None
     threshold = config.matcher.threshold if args.threshold is None else args.threshold
     return Matcher(kb, threshold, config.matcher.margin)
 
@@ -79,7 +75,7 @@ def _matcher(args: argparse.Namespace, config: Config) -> Any:
 def cmd_eval(args: argparse.Namespace) -> int:
     from dastbot.archive import evaluation as ev
 
-    config: Config = _cli()._config(args)
+    config: Config = config_from_args(args)
     if (args.sample is None) != (args.out is None):
         raise _error("--sample N and --out FILE.yaml go together", usage=True)
     if args.sample is not None and args.sample < 1:
@@ -130,7 +126,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     from dastbot.archive import evaluation as ev
     from dastbot.archive import gaps
 
-    config: Config = _cli()._config(args)
+    config: Config = config_from_args(args)
     if args.top < 1:
         raise _error("--top must be at least 1", usage=True)
     matcher = _matcher(args, config)

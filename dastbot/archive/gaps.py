@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from dastbot.archive.evaluation import Verdict
-from dastbot.questions.commands import draft_entry
+from dastbot.questions.kb_commands import draft_entry
 from dastbot.report.stats import cluster_texts
 
 SCHEMA = "dastbot.archive-gaps/1"

@@ -1,7 +1,8 @@
 """The weekly report's line about the archive, when one is imported.
 
-``append_line(markdown, store, matcher, week, week_end, now)`` is what the report calls: it
-returns the report's markdown with one more line, or unchanged when no archive is imported:
+``report_line(store, matcher, week, week_end, now)`` is the report's ``ExtraLine`` (the
+composition root hands it to the report, which may not import this package): the line, or None
+when no archive is imported:
 
     **Archive:** the knowledge base now answers 41.2% of the archive's last year of questions
     (412 of 1,000, 2025-02-28 to 2026-02-27); +3.1 points from 2026-W09.
@@ -36,20 +37,12 @@ def fingerprint(matcher: Matcher) -> str:
 
 def measure(store: Store, matcher: Matcher) -> dict[str, Any] | None:
     """How many of the archive's last-year questions ``matcher`` answers; None: no archive."""
-    db = store.db
-    row = db.execute(f"SELECT MAX(asked_at) FROM {tables.THREADS} WHERE orphan = 0").fetchone()
-    if row is None or row[0] is None:
+    newest = tables.newest_question(store.db)
+    if newest is None:
         return None
-    end = datetime.fromisoformat(row[0])
+    end = datetime.fromisoformat(newest)
     start = end - YEAR
-    questions = [
-        str(r[0])
-        for r in db.execute(
-            f"SELECT question FROM {tables.THREADS} WHERE orphan = 0 AND asked_at > ? "
-            "AND asked_at <= ? ORDER BY asked_at",
-            [iso(start), iso(end)],
-        )
-    ]
+    questions = tables.questions_between(store.db, iso(start), iso(end))
     answered = sum(matcher.rank(q, top=1).best is not None for q in questions)
     return {
         "kb": fingerprint(matcher),
@@ -68,10 +61,10 @@ def _previous(week: str) -> str:
 
 
 def report_line(
-    store: Store, matcher: Matcher, week: str, week_end: datetime, now: datetime
+    store: Store, matcher: Matcher | None, week: str, week_end: datetime, now: datetime
 ) -> str | None:
-    """The archive line of ``week``'s report (None without an archive)."""
-    if not tables.thread_count(store.db):
+    """The archive line of ``week``'s report (None without an archive or a knowledge base)."""
+    if matcher is None or not tables.thread_count(store.db):
         return None
     row = tables.weekly(store.db, week)
     if row is None:
@@ -92,16 +85,3 @@ def report_line(
         sign = "+" if change > 0 else "-" if change < 0 else "±"
         text += f"; {sign}{abs(change):.1f} points from {before['week']}"
     return text + "."
-
-
-def append_line(
-    markdown: str,
-    store: Store,
-    matcher: Matcher | None,
-    week: str,
-    week_end: datetime,
-    now: datetime,
-) -> str:
-    """``markdown`` with the archive line after it, when an archive is imported."""
-    line = report_line(store, matcher, week, week_end, now) if matcher is not None else None
-    return markdown if line is None else f"{markdown.rstrip()}\n\n{line}\n"

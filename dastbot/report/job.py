@@ -8,7 +8,11 @@ This module owns:
   the past ISO week with the chart attached to the coordinators' channel, once per week (outbox
   key ``weekly-report:YYYY-Www``), even across restarts and outages;
 * ``register``: ``/dast report [YYYY-Www]`` for shifters and coordinators;
-* ``add_report_parsers``: the ``dastbot report`` and ``dastbot demo-data`` subcommands.
+* ``add_report_parsers``: the ``dastbot report`` and ``dastbot demo-data`` subcommands;
+* ``ExtraLine``: a line another feature adds at the end of the markdown report (the mail
+  archive's share, ``dastbot.archive.weekly.report_line``); the composition root hands them in
+  (``WeeklyReportJob.extra_lines``, ``ReportServices.extra_lines``, ``add_report_parsers``),
+  since the report may not import the features above it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -31,6 +35,7 @@ from dastbot.kernel.models import CommandReply, OutMessage
 from dastbot.kernel.settings import ReportSettings
 from dastbot.report.stats import (
     WeekError,
+    WeekReport,
     build_report,
     chart_png,
     last_complete_week,
@@ -47,6 +52,7 @@ from dastbot.store import Store
 if TYPE_CHECKING:
     from dastbot.answering.answers import LiveKnowledge
     from dastbot.answering.knowledge import KnowledgeBase
+    from dastbot.answering.matcher import Matcher
 
 __all__ = [
     "JOB_ID",
@@ -59,6 +65,24 @@ __all__ = [
 log = logging.getLogger("dastbot.report")
 JOB_ID = "weekly-report"
 USAGE = "Usage: `/dast report [YYYY-Www]`, e.g. `/dast report 2026-W10` (default: last week)."
+
+
+ExtraLine = Callable[[Store, "Matcher | None", str, datetime, datetime], "str | None"]
+"""``(store, matcher, week, week_end, now) -> line or None``: one more line for the report."""
+
+
+def with_extra_lines(
+    markdown: str,
+    lines: Sequence[ExtraLine],
+    store: Store,
+    matcher: Matcher | None,
+    report: WeekReport,
+    now: datetime,
+) -> str:
+    """The report's markdown followed by the extra lines that have something to say."""
+    found = [line(store, matcher, report.week, report.this.end, now) for line in lines]
+    extra = "\n\n".join(x for x in found if x)
+    return f"{markdown.rstrip()}\n\n{extra}\n" if extra else markdown
 
 
 def report_settings(config: Config) -> ReportSettings:
@@ -84,6 +108,7 @@ class WeeklyReportJob:
         that did not help by their titles; without it they are listed by id."""
         self.config, self.store, self.duty, self.knowledge = config, store, duty, knowledge
         self.settings = report_settings(config)
+        self.extra_lines: list[ExtraLine] = []
 
     def next_due(self, after: datetime) -> datetime:
         zone = self.duty.calendar.zone
@@ -106,7 +131,11 @@ class WeeklyReportJob:
         except ImportError as exc:
             log.warning("weekly report %s posted without its chart: %s", week, exc)
         channel = self.config.mattermost.coordinators_channel
-        message = OutMessage(channel, to_markdown(report), key=f"weekly-report:{week}", files=files)
+        matcher = self.knowledge.matcher if self.knowledge is not None else None
+        text = with_extra_lines(
+            to_markdown(report), self.extra_lines, self.store, matcher, report, now
+        )
+        message = OutMessage(channel, text, key=f"weekly-report:{week}", files=files)
         self.store.enqueue(message, now)
         self.store.record("weekly_report", now, actor=self.config.bot_name, week=week)
 
@@ -118,6 +147,7 @@ class ReportServices:
     store: Store
     duty: Duty
     knowledge: LiveKnowledge
+    extra_lines: tuple[ExtraLine, ...] = ()
 
 
 async def _report(svc: ReportServices, ctx: CommandContext, args: list[str]) -> CommandReply:
@@ -139,7 +169,11 @@ async def _report(svc: ReportServices, ctx: CommandContext, args: list[str]) -> 
         svc.duty.roster,
         _titles(svc.knowledge.kb),
     )
-    return CommandReply(to_markdown(report))
+    markdown = to_markdown(report)
+    matcher = svc.knowledge.matcher
+    return CommandReply(
+        with_extra_lines(markdown, svc.extra_lines, svc.store, matcher, report, ctx.now)
+    )
 
 
 def register(registry: Registry, svc: ReportServices) -> None:
@@ -166,6 +200,18 @@ def _kb_titles(config: Config) -> dict[str, str]:
         return {}
 
 
+def _kb_matcher(config: Config) -> Matcher | None:
+    from dastbot.answering.knowledge import KnowledgeError, load_knowledge
+    from dastbot.answering.matcher import Matcher
+    from dastbot.kernel.paths import knowledge_path
+
+    try:
+        kb = load_knowledge(knowledge_path(config))
+    except KnowledgeError:
+        return None
+    return Matcher(kb, config.matcher.threshold, config.matcher.margin)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     calendar = Calendar(config.shifts)
@@ -180,6 +226,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     store = Store.open(path)
     try:
         report = build_report(store, week, calendar, config.roster, _kb_titles(config))
+        markdown = to_markdown(report)
+        if args.extra_lines and args.format == "md":
+            matcher = _kb_matcher(config)
+            now = datetime.now(UTC)
+            markdown = with_extra_lines(markdown, args.extra_lines, store, matcher, report, now)
     finally:
         store.close()
     if args.chart:
@@ -193,7 +244,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         sys.stdout.write(to_csv(report))
     else:
-        sys.stdout.write(to_markdown(report))
+        sys.stdout.write(markdown)
     return 0
 
 
@@ -226,15 +277,18 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_report_parsers(subparsers: Any, common: Callable[..., None]) -> None:
+def add_report_parsers(
+    subparsers: Any, common: Callable[..., None], extra_lines: Sequence[ExtraLine] = ()
+) -> None:
     """Add ``report`` and ``demo-data`` to dastbot's subcommands (``common(p, db=True)`` adds
-    --config, --kb and --db: ``dastbot.kernel.cli.add_common``)."""
+    --config, --kb and --db: ``dastbot.kernel.cli.add_common``); ``dastbot report`` ends its
+    markdown with ``extra_lines``."""
     p = subparsers.add_parser("report", help="the weekly report of a past ISO week")
     common(p, db=True)
     p.add_argument("--week", help="ISO week YYYY-Www (default: the last complete week)")
     p.add_argument("--format", choices=("md", "json", "csv"), default="md")
     p.add_argument("--chart", metavar="FILE.png", help="also write the chart to this PNG file")
-    p.set_defaults(func=cmd_report)
+    p.set_defaults(func=cmd_report, extra_lines=tuple(extra_lines))
 
     p = subparsers.add_parser("demo-data", help="fill a new database with synthetic history")
     common(p)

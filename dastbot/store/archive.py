@@ -242,6 +242,24 @@ def replies(db: sqlite_utils.Database, thread_id: str, asker: str) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
+def newest_question(db: sqlite_utils.Database) -> str | None:
+    """When the archive's newest question (orphans left out) was asked, or None."""
+    if THREADS not in db.table_names():
+        return None
+    row = db.execute(f"SELECT MAX(asked_at) FROM {THREADS} WHERE orphan = 0").fetchone()
+    return None if row is None or row[0] is None else str(row[0])
+
+
+def questions_between(db: sqlite_utils.Database, after: str, until: str) -> list[str]:
+    """The question texts asked in (after, until], oldest first (orphans left out)."""
+    rows = db.execute(
+        f"SELECT question FROM {THREADS} WHERE orphan = 0 AND asked_at > ? AND asked_at <= ? "
+        "ORDER BY asked_at, thread_id",
+        [after, until],
+    )
+    return [str(row[0]) for row in rows]
+
+
 def weekly(db: sqlite_utils.Database, week: str) -> dict[str, Any] | None:
     rows = db.execute_returning_dicts(f"SELECT * FROM {WEEKLY} WHERE week = ?", [week])
     return rows[0] if rows else None
