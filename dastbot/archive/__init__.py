@@ -10,15 +10,17 @@ their threads, and three uses of them:
   question, per year and overall, and turns a labelled sample into measured precision;
 * ``dastbot archive gaps``: ``gaps`` clusters the questions the bot abstains on with the weekly
   report's grouping and drafts a knowledge-base entry per cluster with ``kb propose``'s drafting;
-* the weekly report's archive line: ``weekly.report_line``, which the report calls with the store.
+* the weekly report's archive line: ``weekly.report_line``, an ``ExtraLine`` of the report that
+  the composition root (``dastbot.app``, ``dastbot.router``, ``dastbot.cli``) hands to it.
 
 ``cli.add_archive_parsers`` adds the subcommands to ``dastbot``.
 
 It may import ``dastbot.kernel``, ``dastbot.store`` (its tables and SQL are in
 ``dastbot.store.archive``), the public functions of ``dastbot.answering`` (``load_knowledge``,
 ``Matcher``, ...), ``dastbot.report.stats.cluster_texts`` (the knowledge-gap grouping it reuses)
-and ``dastbot.questions.kb_commands.draft_entry`` (the drafting it reuses); nothing imports it but
-``dastbot.__main__`` and the report's call of ``report_line``.
+and ``dastbot.questions.kb_commands.draft_entry`` (the drafting it reuses). Its layer sits
+between the router and the report (pyproject's import-linter contract): the report cannot import
+it, so it receives the archive line instead of calling it.
 """
 
 from __future__ import annotations
