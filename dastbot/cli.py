@@ -320,9 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="list every miss")
     p.set_defaults(func=cmd_kb_eval)
 
+    from dastbot.archive.cli import add_archive_parsers
     from dastbot.report.cli import add_report_parsers
 
     add_report_parsers(sub, add_common)
+    add_archive_parsers(sub, add_common)
     return parser
 
 

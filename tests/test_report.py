@@ -41,11 +41,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from dastbot.answering.gaps import CLUSTER_THRESHOLD, cluster_texts
 from dastbot.kernel.models import Assignment, Escalation
 from dastbot.kernel.settings import Person
 from dastbot.report.chart import chart_png
 from dastbot.report.export import to_csv, to_json
-from dastbot.report.gaps import CLUSTER_THRESHOLD, cluster_texts
 from dastbot.report.render import to_markdown, with_delta
 from dastbot.report.stats import build_report, quantile
 from dastbot.report.values import OTHERS, WeekReport

@@ -14,12 +14,12 @@ NOW = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
 def test_migrations_run_once_and_survive_reopening(tmp_path: Path) -> None:
     path = tmp_path / "state" / "bot.db"
     store = Store.open(path)
-    assert store.schema_version() == 9
+    assert store.schema_version() == 10
     store.claim_post("p1", NOW)
     store.close()
 
     again = Store.open(path)
-    assert again.schema_version() == 9
+    assert again.schema_version() == 10
     assert again.seen("p1")
     assert not again.claim_post("p1", NOW)
 
@@ -136,7 +136,7 @@ def test_a_database_from_a_newer_version_is_refused_with_both_versions(tmp_path:
     with pytest.raises(SchemaTooNew) as refused:
         Store.open(path)
     assert "schema version 42" in str(refused.value)
-    assert "versions up to 9" in str(refused.value)
+    assert "versions up to 10" in str(refused.value)
 
 
 def test_the_health_probe_writes_to_the_file_and_fails_when_it_cannot(tmp_path: Path) -> None:

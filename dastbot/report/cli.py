@@ -13,13 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dastbot.answering.knowledge import KnowledgeError, load_knowledge
+from dastbot.answering.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
+from dastbot.answering.matcher import Matcher
 from dastbot.kernel.cli import EXIT_USAGE, CliError, config_from_args, parse_instant
 from dastbot.kernel.config import Config
 from dastbot.kernel.paths import knowledge_path
 from dastbot.report.chart import chart_png
 from dastbot.report.demo import fill_demo
 from dastbot.report.export import to_csv, to_json
+from dastbot.report.job import with_archive_line
 from dastbot.report.render import to_markdown
 from dastbot.report.stats import build_report
 from dastbot.report.weeks import WeekError, last_complete_week, week_label, week_monday
@@ -27,12 +29,13 @@ from dastbot.shifts.calendar import Calendar
 from dastbot.store import Store
 
 
-def _kb_titles(config: Config) -> dict[str, str]:
-    """Entry id -> title, to name the answers that did not help; none when the base is broken."""
+def _kb(config: Config) -> KnowledgeBase | None:
+    """The configured knowledge base (to name entries, and to measure an imported archive);
+    None when it is broken: the report goes out without those."""
     try:
-        return {e.id: e.title for e in load_knowledge(knowledge_path(config))}
+        return load_knowledge(knowledge_path(config))
     except KnowledgeError:
-        return {}
+        return None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -48,7 +51,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise CliError(f"{path}: no such database (give --db, or run dastbot demo-data)")
     store = Store.open(path)
     try:
-        report = build_report(store, week, calendar, config.roster, _kb_titles(config))
+        kb = _kb(config)
+        titles = {e.id: e.title for e in kb} if kb is not None else {}
+        report = build_report(store, week, calendar, config.roster, titles)
+        markdown = to_markdown(report)
+        if args.format == "md" and kb is not None:
+            matcher = Matcher(kb, config.matcher.threshold, config.matcher.margin)
+            markdown = with_archive_line(markdown, store, matcher, report, datetime.now(UTC))
     finally:
         store.close()
     if args.chart:
@@ -62,7 +71,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         sys.stdout.write(to_csv(report))
     else:
-        sys.stdout.write(to_markdown(report))
+        sys.stdout.write(markdown)
     return 0
 
 

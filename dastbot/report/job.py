@@ -24,6 +24,8 @@ from functools import partial
 
 from dastbot.answering.answers import LiveKnowledge
 from dastbot.answering.knowledge import KnowledgeBase
+from dastbot.answering.matcher import Matcher
+from dastbot.archive.weekly import report_line
 from dastbot.kernel.commands import CommandContext, Registry
 from dastbot.kernel.config import Config
 from dastbot.kernel.events import EventKind
@@ -32,6 +34,7 @@ from dastbot.kernel.settings import ReportSettings
 from dastbot.report.chart import chart_png
 from dastbot.report.render import to_markdown
 from dastbot.report.stats import build_report, build_report_in_thread
+from dastbot.report.values import WeekReport
 from dastbot.report.weeks import WeekError, last_complete_week, week_label, week_monday
 from dastbot.shifts.duty import Duty
 from dastbot.store import Store
@@ -94,9 +97,19 @@ class WeeklyReportJob:
         except ImportError as exc:
             log.warning("weekly report %s posted without its chart: %s", week, exc)
         channel = self.config.mattermost.coordinators_channel
-        message = OutMessage(channel, to_markdown(report), key=f"weekly-report:{week}", files=files)
+        matcher = self.knowledge.matcher if self.knowledge is not None else None
+        text = with_archive_line(to_markdown(report), self.store, matcher, report, now)
+        message = OutMessage(channel, text, key=f"weekly-report:{week}", files=files)
         self.store.enqueue(message, now)
         self.store.record(EventKind.WEEKLY_REPORT, now, actor=self.config.bot_name, week=week)
+
+
+def with_archive_line(
+    markdown: str, store: Store, matcher: Matcher | None, report: WeekReport, now: datetime
+) -> str:
+    """The report's markdown, ending with the mail archive's line when an archive is imported."""
+    line = report_line(store, matcher, report.week, report.this.end, now)
+    return f"{markdown.rstrip()}\n\n{line}\n" if line else markdown
 
 
 @dataclass(frozen=True)
@@ -125,7 +138,10 @@ async def _report(svc: ReportServices, ctx: CommandContext, args: list[str]) -> 
         svc.duty.roster,
         _titles(svc.knowledge.kb),
     )
-    return CommandReply(to_markdown(report))
+    markdown = to_markdown(report)
+    return CommandReply(
+        with_archive_line(markdown, svc.store, svc.knowledge.matcher, report, ctx.now)
+    )
 
 
 def register(registry: Registry, svc: ReportServices) -> None:

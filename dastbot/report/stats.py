@@ -40,7 +40,7 @@ end count, so a week's report does not change once the week is over.
   are grouped as ``OTHERS`` when a roster is given). The next four weeks start the Monday after
   the report's week.
 * Knowledge gaps: the week's questions the bot abstained on, clustered in the order asked by
-  ``dastbot.report.gaps.cluster_texts`` (ranked by size, then by first asked). Unhelpful entries:
+  ``dastbot.answering.gaps.cluster_texts`` (ranked by size, then by first asked). Unhelpful entries:
   the week's bot answers whose first feedback was "not helped", per knowledge-base entry.
 """
 
@@ -53,10 +53,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from dastbot.answering.gaps import cluster_texts
 from dastbot.kernel.events import EventKind
 from dastbot.kernel.settings import WEEKDAYS, Person
 from dastbot.questions.lifecycle import CLAIMED, ESCALATED, RESOLVED, STATE_KINDS, WAITING, replay
-from dastbot.report.gaps import cluster_texts
 from dastbot.report.values import (
     OTHERS,
     OUTCOMES,

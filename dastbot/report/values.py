@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from dastbot.answering.gaps import GapCluster
 from dastbot.kernel.models import Assignment
-from dastbot.report.gaps import GapCluster
 from dastbot.shifts.staffing import SlotStatus
 
 OTHERS = "(not on the roster)"

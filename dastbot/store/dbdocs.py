@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dastbot.store.archive import TABLE_DOCS as ARCHIVE_TABLE_DOCS
+
 TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "questions": (
         "One row per question thread the bot tracks.",
@@ -139,6 +141,7 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         {"version": "migration number", "applied_at": "when (UTC)"},
     ),
 }
+TABLES.update(ARCHIVE_TABLE_DOCS)
 
 
 def datasette_metadata(database: str = "dastbot") -> dict[str, Any]:

@@ -3,7 +3,8 @@
 Tables: ``questions`` (one row per thread the bot tracks), ``events`` (append-only audit trail),
 ``seen_posts`` (incoming post ids already handled), ``outbox`` (messages recorded before sending and
 marked after), ``job_runs`` (when each scheduled job last ran), ``meta``, ``notices``, ``shifts``,
-``swaps`` and ``escalations``. A migration never changes after release; add a new one instead.
+``swaps``, ``escalations`` and the mail archive's (``archive``). A migration never changes after
+release; add a new one instead.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import sqlite_utils
+
+from dastbot.store import archive
 
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
@@ -180,4 +183,5 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m7_outbox_dead_letters,
     _m8_lease,
     _m9_waiting_since,
+    archive.migrate,
 )
