@@ -91,7 +91,9 @@ class Router:
         sites = sites or load_sites(
             data_file(config, config.sites, "sites.yaml"), clouds=contacts.clouds()
         )
-        self.desk = Desk(config, store, self.duty, contacts, sites, chat.permalink)
+        self.desk = Desk(
+            config, store, self.duty, contacts, sites, chat.permalink, self._post_now
+        )
         self.role_of: RoleLookup = role_of or self.duty.role_of
         self._timezones: dict[str, str | None] = {}
         self.metrics = metrics or Metrics()
@@ -332,6 +334,9 @@ class Router:
     def queue(self, messages: Iterable[OutMessage]) -> None:
         for msg in messages:
             self.store.enqueue(msg, self.clock.now())
+
+    async def _post_now(self, msg: OutMessage) -> str:
+        return await self.chat.send(msg)
 
     async def flush(self) -> int:
         """Send what is due in the outbox (see ``dastbot.outbox.sender``)."""

@@ -260,29 +260,35 @@ async def test_a_post_missed_while_disconnected_is_answered_even_if_the_catch_up
             await first_reply(fake, missed, timeout=8)
 
 
-# --- a reminder while the escalation post is not out yet ---------------------------------------
+# --- an escalation while Mattermost refuses posts ---------------------------------------------
 
 
-async def test_a_reminder_due_before_the_escalation_post_is_out_goes_into_its_thread(
+async def test_an_escalation_during_an_outage_is_refused_at_once_and_works_when_back(
     shiftbot: ShiftBot,
 ) -> None:
-    """Mattermost refuses every post for a while (an outage, a long 5xx or 429 burst) from
-    before an escalation until after its first reminder fell due. When it is back, the reminder
-    must go into the escalation post's thread, like every reminder: not to the channel on its
-    own, without the thread it is about."""
+    """Mattermost refuses every post for a while (an outage, a long 5xx or 429 burst). An
+    escalation asked for meanwhile is not confirmed, nothing is recorded and no reminder is ever
+    scheduled for it; asked again when Mattermost is back, it is posted, and its reminders go
+    into the escalation post's thread."""
     bot = shiftbot
-    await bot.say("sam", "my grid job fails at the site", post_id="q" * 26)
+    thread = "q" * 26
+    await bot.say("sam", "my grid job fails at the site", post_id=thread)
+    await bot.command("cora", "take", thread=thread)
     bot.chat.fail_next = 10**9
-    reply = await bot.command("cora", "escalate cloud-de site down", thread="q" * 26)
-    assert "E1 opened" in reply.text
-    # Reminder 1 falls due after 4 working hours; the bot sweeps every half hour meanwhile.
-    # (Moving the clock by hand: ``App.advance`` would stop at every due time.)
+    reply = await bot.command("cora", "escalate cloud-de site down", thread=thread)
+    assert reply.text.startswith("Mattermost did not take the escalation post for ~adc-cloud-de")
+    assert bot.store.escalations(("open", "replied")) == []
+    assert bot.store.question(thread)["state"] == "claimed"  # type: ignore[index]
     for _ in range(10):
         bot.clock.advance(timedelta(minutes=30))
         await bot.app.tick()
     bot.chat.fail_next = 0
-    for _ in range(4):  # each failed message waits out its own backoff (at most 15 minutes)
-        bot.clock.advance(timedelta(minutes=5))
+    assert (
+        "E1 opened"
+        in (await bot.command("cora", "escalate cloud-de site down", thread=thread)).text
+    )
+    for _ in range(30):  # reminder 1 falls due after 4 working hours (the next morning)
+        bot.clock.advance(timedelta(hours=1))
         await bot.app.tick()
     sent = dict((m.key, (post_id, m)) for post_id, m in bot.chat.sent)
     root, _ = sent["escalation:E1"]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from conftest import ShiftBot
 
-from dastbot.kernel.models import OutMessage
+from dastbot.kernel.models import OutMessage, Post
 
 QUESTION = "task 40211133: all jobs at FZK-LCG2 fail with lost heartbeat since this morning"
 FRIDAY_3PM = datetime(2026, 3, 6, 14, 0, tzinfo=UTC)  # 15:00 in Zurich and Karlsruhe
@@ -67,7 +67,7 @@ async def test_reminders_follow_working_hours_across_the_weekend_then_stop_on_re
     )
     assert [m.root_id for m in relayed] == ["q1"]
     assert relayed[0].message.startswith(
-        "@sam: **DE cloud support (GridKa)** replied to E1 (gridka-admin):"
+        "@alice @sam: **DE cloud support (GridKa)** replied to E1 (gridka-admin):"
     )
     assert "> Our dCache pool was down, fixed now." in relayed[0].message
     assert shiftbot.store.escalation("E1").state == "replied"  # type: ignore[union-attr]
@@ -120,7 +120,9 @@ async def test_by_hand_list_and_close(shiftbot: ShiftBot) -> None:
     assert (await shiftbot.command("sam", "escalation replied", thread="q1")).text == (
         "E1 is now replied."
     )
-    assert (await shiftbot.command("sam", "escalation close E1")).text == "E1 is now closed."
+    assert (await shiftbot.command("sam", "escalation close E1")).text == (
+        "E1 is now closed. The question is resolved (`/dast reopen` in its thread if it is not)."
+    )
     reply = await shiftbot.command("sam", "escalation cancel E1")
     assert "closed" in reply.text and "cancel" in reply.text
     assert (await shiftbot.command("alice", "escalations")).text == "No open escalations."
@@ -178,3 +180,52 @@ async def test_outside_the_thread_a_link_names_it_and_is_not_part_of_the_reason(
     escalation = shiftbot.store.escalation("E1")
     assert escalation is not None
     assert (escalation.thread_id, escalation.reason) == (thread, "jobs fail")
+
+
+async def test_an_escalation_that_cannot_be_posted_is_not_opened_and_the_question_stays(
+    shiftbot: ShiftBot,
+) -> None:
+    shiftbot.chat.refused_channels.add("adc-cloud-de")  # the bot is not in the channel
+    await shiftbot.say("alice", QUESTION, post_id="q1")
+    await shiftbot.command("sam", "take", thread="q1")
+    reply = await shiftbot.command("sam", "escalate DE site down", thread="q1")
+    assert reply.text.startswith("I could not post the escalation to ~adc-cloud-de: ")
+    assert "Nothing was escalated and the question stays with you" in reply.text
+    assert shiftbot.store.escalations(("open", "replied")) == []
+    question = shiftbot.store.question("q1")
+    assert question is not None and (question["state"], question["claimed_by"]) == (
+        "claimed",
+        "sam",
+    )
+    assert [m for m in await shiftbot.wait(timedelta(days=3)) if "reminder" in m.key] == []
+
+
+async def test_every_reply_in_the_escalation_thread_reaches_the_asker(shiftbot: ShiftBot) -> None:
+    root = await escalated(shiftbot)
+    for i, text in enumerate(("Looking into it.", "Drained a broken WN, please retry."), 1):
+        await shiftbot.router.on_post(
+            Post(f"r{i}", "adc", "gk", "gridka-admin", text, shiftbot.clock.now(), root_id=root)
+        )
+    relays = [
+        m for m in (m for _, m in shiftbot.chat.sent) if m.key.startswith("escalation-reply:E1")
+    ]
+    assert [m.message.split("\n")[0] for m in relays] == [
+        "@alice @sam: **DE cloud support (GridKa)** replied to E1 (gridka-admin):"
+    ] * 2
+    assert relays[1].message.endswith("> Drained a broken WN, please retry.")
+
+
+async def test_closing_resolves_and_cancelling_gives_the_question_back(shiftbot: ShiftBot) -> None:
+    await escalated(shiftbot)
+    reply = await shiftbot.command("sam", "escalation cancel", thread="q1")
+    assert reply.text == "E1 is now cancelled. The question is back with @sam (taken)."
+    question = shiftbot.store.question("q1")
+    assert question is not None and (question["state"], question["claimed_by"]) == (
+        "claimed",
+        "sam",
+    )
+
+    assert "E2 opened" in (await shiftbot.command("sam", "escalate DE again", thread="q1")).text
+    reply = await shiftbot.command("sam", "escalation close", thread="q1")
+    assert reply.text.startswith("E2 is now closed. The question is resolved")
+    assert shiftbot.store.question("q1")["state"] == "resolved"  # type: ignore[index]

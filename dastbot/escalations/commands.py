@@ -15,8 +15,7 @@ async def _escalate(desk: Desk, ctx: CommandContext, args: list[str]) -> Command
     thread, rest = thread_argument(ctx, args)
     if not thread:
         return CommandReply("Run `/dast escalate` in the question's thread, or add its link.")
-    with desk.store.atomic():
-        return CommandReply(desk.open(thread, rest, ctx.user_name, ctx.now))
+    return CommandReply(await desk.open(thread, rest, ctx.user_name, ctx.now))
 
 
 async def _escalation(desk: Desk, ctx: CommandContext, args: list[str]) -> CommandReply:

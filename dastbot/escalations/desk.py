@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from dastbot.chat.base import SendRefused
 from dastbot.escalations import lifecycle
 from dastbot.escalations.contacts import Contacts, Target
 from dastbot.escalations.lifecycle import Event, TransitionError
@@ -34,6 +37,7 @@ from dastbot.kernel.config import Config
 from dastbot.kernel.events import EventKind
 from dastbot.kernel.markdown import escape_markdown, mention
 from dastbot.kernel.models import Escalation, OutMessage, Post
+from dastbot.questions import lifecycle as q
 from dastbot.shifts.duty import Duty
 from dastbot.store import Store
 
@@ -41,6 +45,18 @@ log = logging.getLogger("dastbot.escalations")
 Permalink = Callable[[str], str]
 _TICKET = re.compile(r"^ticket=(\S+)$", re.IGNORECASE)
 _BY_HAND: dict[str, Event] = {"replied": "reply", "close": "close", "cancel": "cancel"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An escalation ready to post: the record, the target, the posts, and a note on how the
+    target was found."""
+
+    esc: Escalation
+    target: Target
+    posts: tuple[OutMessage, ...]
+    note: str
+    question: dict[str, Any]
 
 
 class Desk:
@@ -54,9 +70,12 @@ class Desk:
         contacts: Contacts,
         sites: SiteMap,
         permalink: Permalink,
+        post_now: Callable[[OutMessage], Awaitable[str]],
     ) -> None:
         self.config, self.store, self.duty = config, store, duty
         self.contacts, self.sites, self.permalink = contacts, sites, permalink
+        self.post_now = post_now
+        """Send at once, bypassing the outbox (raises SendRefused when it can never go)."""
 
     # targets ----------------------------------------------------------------------------------
 
@@ -84,7 +103,8 @@ class Desk:
 
     # opening ----------------------------------------------------------------------------------
 
-    def open(self, thread: str, args: list[str], actor: str, now: datetime) -> str:
+    def plan(self, thread: str, args: list[str], actor: str, now: datetime) -> Plan | str:
+        """What ``/dast escalate`` would post (nothing written yet), or why it cannot."""
         if not args:
             return "Usage: `/dast escalate TARGET [reason…] [ticket=GGUS-123456]`."
         target, note = self.resolve(args[0])
@@ -122,17 +142,70 @@ class Desk:
             target=target,
         )
         destinations = [target.channel] if target.channel else [f"@{u}" for u in target.users]
-        lifecycle.open_escalation(self.store, esc, destinations[0], str(question["state"]), now)
-        for i, destination in enumerate(destinations):
-            key = f"escalation:{esc.id}" if i == 0 else f"escalation:{esc.id}:{i}"
-            self.store.enqueue(OutMessage(destination, text, key=key), now)
-        log.info("escalation %s opened to %s by %s", esc.id, target.id, actor)
-        where = f"~{target.channel}" if target.channel else ", ".join(destinations)
-        told = escalated_note(esc, target, where, note)
-        self.store.enqueue(
-            OutMessage(str(question["channel_id"]), told, thread, f"escalated:{esc.id}"), now
+        posts = tuple(
+            OutMessage(where, text, key=f"escalation:{esc.id}" + (f":{i}" if i else ""))
+            for i, where in enumerate(destinations)
         )
-        return f"{esc.id} opened for {target.name}."
+        return Plan(esc, target, posts, note, question)
+
+    async def open(self, thread: str, args: list[str], actor: str, now: datetime) -> str:
+        """Escalate: post to the target first, and only when that worked record the escalation
+        (reminders follow from it) and tell the user's thread. When the target cannot be
+        reached, the shifter hears why at once and nothing changes: the question stays theirs."""
+        with self.store.atomic():
+            plan = self.plan(thread, args, actor, now)
+        if isinstance(plan, str):
+            return plan
+        where = (
+            f"~{plan.target.channel}"
+            if plan.target.channel
+            else ", ".join(m.channel_id for m in plan.posts)
+        )
+        sent: list[str] = []
+        for message in plan.posts:
+            try:
+                sent.append(await self.post_now(message))
+            except SendRefused as exc:
+                log.warning("escalation to %s refused: %s", plan.target.id, exc)
+                return (
+                    f"I could not post the escalation to {where}: "
+                    f"{escape_markdown(str(exc))}. Nothing was escalated and the question stays "
+                    "with you. Invite the bot there (or fix contacts.yaml), then run the command "
+                    "again."
+                )
+            except Exception as exc:
+                log.warning("escalation to %s failed: %s", plan.target.id, exc)
+                if not sent:
+                    return (
+                        f"Mattermost did not take the escalation post for {where} "
+                        f"({escape_markdown(str(exc))}). Nothing was escalated; try again in a "
+                        "minute."
+                    )
+                break  # the main post is out: the rest goes through the outbox
+        with self.store.atomic():
+            self._commit(plan, sent, now)
+        return f"{plan.esc.id} opened for {plan.target.name}."
+
+    def _commit(self, plan: Plan, sent: list[str], now: datetime) -> None:
+        esc, question = plan.esc, plan.question
+        lifecycle.open_escalation(
+            self.store, esc, plan.posts[0].channel_id, str(question["state"]), now
+        )
+        for i, message in enumerate(plan.posts):
+            outbox_id = self.store.enqueue(message, now)
+            if i < len(sent):
+                self.store.mark_sent(outbox_id, sent[i], now)
+        log.info("escalation %s opened to %s by %s", esc.id, plan.target.id, esc.opened_by)
+        where = (
+            f"~{plan.target.channel}"
+            if plan.target.channel
+            else ", ".join(m.channel_id for m in plan.posts)
+        )
+        told = escalated_note(esc, plan.target, where, plan.note)
+        self.store.enqueue(
+            OutMessage(str(question["channel_id"]), told, esc.thread_id, f"escalated:{esc.id}"),
+            now,
+        )
 
     # replies ----------------------------------------------------------------------------------
 
@@ -144,17 +217,18 @@ class Desk:
             return False
         if post.user_id == bot_user_id or post.is_bot or post.user_name == esc.opened_by:
             return True
-        if esc.state != "open":
+        if esc.state == "open":
+            log.info("escalation %s: reply from %s detected", esc.id, post.user_name)
+            lifecycle.transition(self.store, esc.id, "reply", now, post.user_name)
+        else:  # every later reply is relayed too: it is often the actual fix
             self.store.record(
                 EventKind.ESCALATION_FOLLOWUP, now, esc.thread_id, post.user_name, escalation=esc.id
             )
-            return True
-        log.info("escalation %s: reply from %s detected", esc.id, post.user_name)
-        lifecycle.transition(self.store, esc.id, "reply", now, post.user_name)
         question = self.store.question(esc.thread_id)
         target = self.target(esc.target_id)
         name = target.name if target else esc.target_id
-        text = reply_relay(esc, name, post.user_name, post.message)
+        asker = str(question["author_name"] or "") if question is not None else ""
+        text = reply_relay(esc, name, post.user_name, post.message, asker)
         if question is not None:
             self.store.enqueue(
                 OutMessage(
@@ -185,7 +259,27 @@ class Desk:
             updated = lifecycle.transition(self.store, esc.id, event, now, actor)
         except TransitionError as exc:
             return f"{exc}."
-        return f"{esc.id} is now {updated.state}."
+        return f"{esc.id} is now {updated.state}." + self._question_after(
+            updated, event, actor, now
+        )
+
+    def _question_after(self, esc: Escalation, event: Event, actor: str, now: datetime) -> str:
+        """When the last live escalation of a question ends, the question must not stay
+        escalated with nobody chasing: closed means done (resolved), cancelled means the
+        question goes back to a shifter (the one who cancelled)."""
+        if event not in ("close", "cancel"):
+            return ""
+        live = [
+            e for e in self.store.escalations_of(esc.thread_id) if e.state in ("open", "replied")
+        ]
+        question = self.store.question(esc.thread_id)
+        if live or question is None or question["state"] != q.ESCALATED:
+            return ""
+        if event == "close":
+            q.transition(self.store, esc.thread_id, "resolve", now, actor)
+            return " The question is resolved (`/dast reopen` in its thread if it is not)."
+        q.transition(self.store, esc.thread_id, "withdraw", now, actor)
+        return f" The question is back with {mention(actor)} (taken)."
 
     # reminders --------------------------------------------------------------------------------
 

@@ -287,12 +287,15 @@ def escalated_note(esc: Escalation, target: Target, where: str, note: str) -> st
     return told + " I will remind them during their working hours until they reply."
 
 
-def reply_relay(esc: Escalation, target_name: str, replier: str, message: str) -> str:
-    """A target's reply, quoted in the user's thread for the shifter who escalated."""
+def reply_relay(
+    esc: Escalation, target_name: str, replier: str, message: str, asker: str = ""
+) -> str:
+    """A target's reply, quoted in the user's thread for the asker and the escalating shifter."""
     quoted = "\n".join(f"> {line}" for line in escape_markdown(message[:RELAY_LIMIT]).splitlines())
+    people = " ".join(dict.fromkeys(mention(u) for u in (asker, esc.opened_by) if u))
     return (
-        f"{mention(esc.opened_by)}: **{escape_markdown(target_name)}** replied to {esc.id} "
-        f"({replier}):\n{quoted}"
+        f"{people}: **{escape_markdown(target_name)}** replied to {esc.id} "
+        f"({escape_markdown(replier)}):\n{quoted}"
     )
 
 

@@ -43,6 +43,8 @@ class EventKind(StrEnum):
     ESCALATION_DEADLINE = "escalation_deadline"
     ESCALATION_CLOSED = "escalation_closed"
     ESCALATION_CANCELLED = "escalation_cancelled"
+    ESCALATION_WITHDRAWN = "escalation_withdrawn"
+    """The question's last escalation was cancelled: it is back with a shifter."""
     # shifts
     SHIFT_BOOKED = "shift_booked"
     SHIFT_RELEASED = "shift_released"

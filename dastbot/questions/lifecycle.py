@@ -41,6 +41,7 @@ Event = Literal[
     "reopen",
     "redirect",
     "no_feedback",
+    "withdraw",
 ]
 
 KIND_OF: dict[Event, EventKind] = {
@@ -53,6 +54,7 @@ KIND_OF: dict[Event, EventKind] = {
     "reopen": EventKind.REOPEN,
     "redirect": EventKind.REDIRECTED,
     "no_feedback": EventKind.CLOSED_NO_FEEDBACK,
+    "withdraw": EventKind.ESCALATION_WITHDRAWN,
 }
 """The audit-trail kind each transition is recorded as."""
 EVENT_OF: dict[str, Event] = {kind.value: event for event, kind in KIND_OF.items()}
@@ -79,6 +81,7 @@ _TRANSITIONS: dict[tuple[QState, Event], QState] = {
     (ESCALATED, "claim"): ESCALATED,
     (ESCALATED, "escalate"): ESCALATED,
     (ESCALATED, "resolve"): RESOLVED,
+    (ESCALATED, "withdraw"): CLAIMED,
     (RESOLVED, "reopen"): WAITING,
     (RESOLVED, "not_helped"): WAITING,
 }
@@ -93,6 +96,7 @@ _VERBS: dict[Event, str] = {
     "reopen": "reopened",
     "redirect": "sent to the help channel",
     "no_feedback": "closed for lack of feedback",
+    "withdraw": "taken back from its escalation",
 }
 
 
@@ -134,7 +138,7 @@ def transition(
         raise InvalidTransition("I do not track that thread")
     new = next_state(str(question["state"]), event)
     fields: dict[str, Any] = {"state": new}
-    if event == "claim":
+    if event in ("claim", "withdraw"):
         fields["claimed_by"] = actor
         if not question["first_human_at"]:
             fields["first_human_at"] = iso(now)
