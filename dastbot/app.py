@@ -18,10 +18,12 @@ from dastbot.chat.mattermost import MattermostChat
 from dastbot.chat.mattermost_feed import CURSOR_KEY, MattermostFeed
 from dastbot.chat.mattermost_transport import backoff_delays
 from dastbot.escalations.desk import EscalationJob
+from dastbot.escalations.reachable import unreachable
 from dastbot.kernel.clock import Clock, SettableClock, SystemClock
 from dastbot.kernel.config import Config
+from dastbot.kernel.markdown import bounded, escape_markdown
 from dastbot.kernel.metrics import Metrics
-from dastbot.kernel.models import Post, Reaction
+from dastbot.kernel.models import OutMessage, Post, Reaction
 from dastbot.kernel.paths import knowledge_path
 from dastbot.lease import Lease, LeaseHeld
 from dastbot.questions.jobs import NoFeedbackJob
@@ -135,6 +137,24 @@ async def serve(feed: Feed, router: Router, metrics: Metrics) -> None:
             metrics.handler_seconds.labels(kind).observe(time.perf_counter() - started)
 
 
+async def _report_unreachable(app: App, chat: MattermostChat) -> None:
+    """Log every escalation destination the bot cannot post to, and tell the coordinators."""
+    problems = await unreachable(chat, app.router.desk.contacts)
+    if not problems:
+        return
+    for line in problems:
+        log.warning("cannot post there: %s", line)
+    text = bounded(
+        "**dastbot cannot post to these escalation targets** (escalations to them will fail "
+        "until this is fixed; `dastbot check --online` lists them again):",
+        [f"- {escape_markdown(p)}" for p in problems],
+        lambda n: f"- … and {n} more: see the bot's log.",
+    )
+    day = app.clock.now().date().isoformat()
+    channel = app.config.mattermost.coordinators_channel
+    app.store.enqueue(OutMessage(channel, text, key=f"unreachable:{day}"), app.clock.now())
+
+
 async def login_until_reachable(chat: MattermostChat) -> dict[str, Any]:
     """Log in, waiting out a server that cannot be reached (backoff up to 5 min, each attempt
     logged, for as long as it takes); a rejected token or a configuration error is raised."""
@@ -215,6 +235,7 @@ async def run_bot(config: Config, ready: Callable[[dict[str, object]], None] | N
         start_ms = int(cursor) if cursor else int(app.clock.now().timestamp() * 1000)
         store.set_meta(CURSOR_KEY, str(start_ms))
         feed = MattermostFeed(chat, start_ms, lambda ms: store.set_meta(CURSOR_KEY, str(ms)))
+        await _report_unreachable(app, chat)
         for esc in store.escalations(("open", "replied")):
             channel = store.escalation_channel(esc.id)
             if channel:

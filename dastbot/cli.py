@@ -65,6 +65,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return EXIT_ERRORS
+    if getattr(args, "online", False):
+        online = asyncio.run(_check_online(config))
+        if online:
+            print("online check: the bot cannot post to", file=sys.stderr)
+            print("\n".join(f"  {line}" for line in online), file=sys.stderr)
+            return EXIT_MATTERMOST
     assert kb is not None
     print(f"configuration OK; knowledge base OK: {len(kb)} entries from {_kb_path(config)}")
     print(f"escalation contacts OK: {counts[0]} targets; site map OK: {counts[1]} sites")
@@ -76,6 +82,30 @@ def cmd_check(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return EXIT_OK
+
+
+async def _check_online(config: Config) -> list[str]:
+    """Log in and list every channel and user the bot must post to but cannot."""
+    from dastbot.chat.base import AuthRejected
+    from dastbot.chat.mattermost import MattermostChat
+    from dastbot.escalations.contacts import load_contacts
+    from dastbot.escalations.reachable import unreachable
+    from dastbot.kernel.paths import data_file
+
+    if config.mattermost_token is None:
+        return ["--online needs DASTBOT_MATTERMOST_TOKEN (the bot account's access token)"]
+    chat = MattermostChat(config, config.mattermost_token.get_secret_value())
+    try:
+        await chat.login()
+    except AuthRejected as exc:
+        return [f"Mattermost refused the bot: {exc}. Check DASTBOT_MATTERMOST_TOKEN."]
+    except ValueError as exc:
+        return [str(exc)]
+    except Exception as exc:
+        return [f"cannot reach {config.mattermost.url}: {exc}"]
+    contacts = load_contacts(data_file(config, config.contacts, "contacts.yaml"))
+    own = [*config.channels, config.mattermost.coordinators_channel]
+    return await unreachable(chat, contacts, extra=own)
 
 
 def _check_escalation_data(config: Config, problems: list[str]) -> tuple[int, int]:
@@ -278,6 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="validate the configuration and the knowledge base")
     add_common(p)
+    p.add_argument(
+        "--online",
+        action="store_true",
+        help="also log in to Mattermost and check every channel and user the bot posts to",
+    )
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("console", help="chat with the bot in the terminal")

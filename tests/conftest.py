@@ -91,6 +91,9 @@ class RecordingChat:
     def permalink(self, post_id: str) -> str:
         return f"https://chat.test/atlas/pl/{post_id}"
 
+    async def check_destination(self, target: str) -> str:
+        return f"{target}: refused" if target in self.refused_channels else ""
+
 
 class Bot:
     """A router wired to a recording chat: ``say`` posts and returns what the bot answered."""

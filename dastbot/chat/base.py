@@ -95,3 +95,8 @@ class Chat(Protocol):
     def permalink(self, post_id: str) -> str:
         """A link to a post that a person can click."""
         ...
+
+    async def check_destination(self, target: str) -> str:
+        """Why the bot cannot post to ``target`` (a channel name or ``@user``), with the fix;
+        "" when it can."""
+        ...

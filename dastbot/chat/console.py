@@ -93,6 +93,9 @@ class ConsoleChat:
     async def direct_channel(self, user_name: str) -> str:
         return f"dm-{user_name}"
 
+    async def check_destination(self, target: str) -> str:
+        return ""
+
     def permalink(self, post_id: str) -> str:
         return f"console://{post_id}"
 

@@ -354,6 +354,30 @@ class MattermostChat:
             self._dm_channels[user_name] = str(channel["id"])
         return self._dm_channels[user_name]
 
+    async def check_destination(self, target: str) -> str:
+        if target.startswith("@"):
+            try:
+                await self.rest("user", self.driver.users.get_user_by_username, target[1:])
+            except ResourceNotFound:
+                return f"{target}: no such user on {self.address.base}; fix contacts.yaml"
+            return ""
+        try:
+            channel = await self.rest(
+                "channel", self.driver.channels.get_channel_by_name, self.team_id, target
+            )
+        except (ResourceNotFound, NotEnoughPermissions):
+            return (
+                f"~{target}: no such channel in team {self.config.team}, or a private one the "
+                f"bot is not in; create it or invite the bot (/invite @{self.user_name})"
+            )
+        try:
+            await self.rest(
+                "membership", self.driver.channels.get_channel_member, channel["id"], self.user_id
+            )
+        except (ResourceNotFound, NotEnoughPermissions):
+            return f"~{target}: the bot is not a member; invite it (/invite @{self.user_name})"
+        return ""
+
     def permalink(self, post_id: str) -> str:
         return f"{self.config.mattermost.url}/{self.config.team}/pl/{post_id}"
 
