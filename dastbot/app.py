@@ -178,7 +178,11 @@ async def login_until_reachable(chat: MattermostChat) -> dict[str, Any]:
             await asyncio.sleep(wait)
 
 
-async def run_bot(config: Config, ready: Callable[[dict[str, object]], None] | None = None) -> None:
+async def run_bot(
+    config: Config,
+    ready: Callable[[dict[str, object]], None] | None = None,
+    clock: Clock | None = None,
+) -> None:
     """Connect to Mattermost, serve HTTP and answer until cancelled or the token is rejected.
 
     Raises ``AuthRejected`` (bad token), ``LeaseHeld`` (another bot on this database),
@@ -196,7 +200,7 @@ async def run_bot(config: Config, ready: Callable[[dict[str, object]], None] | N
         raise
     metrics = Metrics()
     chat = MattermostChat(config, config.mattermost_token.get_secret_value(), metrics)
-    app = App(config, chat, SystemClock(), store=store, metrics=metrics)
+    app = App(config, chat, clock or SystemClock(), store=store, metrics=metrics)
     feed: MattermostFeed | None = None
 
     def health() -> dict[str, str]:

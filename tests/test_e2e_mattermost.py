@@ -20,6 +20,7 @@ import pytest
 from conftest import FIXTURES, make_cert
 
 from dastbot.app import run_bot
+from dastbot.kernel.clock import Clock
 from dastbot.kernel.config import load_config
 from dastbot.testing.fake_mattermost import FakeAppError, FakeMattermost
 
@@ -52,10 +53,12 @@ def bot_env(fake: FakeMattermost, tmp_path: Path, **extra: str) -> dict[str, str
 
 
 @asynccontextmanager
-async def running_bot(env: Mapping[str, str]) -> AsyncIterator[dict[str, object]]:
+async def running_bot(
+    env: Mapping[str, str], clock: Clock | None = None
+) -> AsyncIterator[dict[str, object]]:
     config = load_config(None, env)
     ready: asyncio.Future[dict[str, object]] = asyncio.get_running_loop().create_future()
-    task = asyncio.ensure_future(run_bot(config, ready=ready.set_result))
+    task = asyncio.ensure_future(run_bot(config, ready=ready.set_result, clock=clock))
     try:
         done, _ = await asyncio.wait({task, ready}, timeout=10, return_when="FIRST_COMPLETED")
         if task in done:
