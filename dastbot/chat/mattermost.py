@@ -310,6 +310,9 @@ class MattermostChat:
                     channel,
                     params={"since": since_ms},
                 )
+        except _PERMANENT as exc:
+            # The thread or channel is gone: the message can never be posted there.
+            raise SendRefused(f"{msg.root_id or msg.channel_id}: {exc}") from None
         except (SendFailed, requests.HTTPError) as exc:
             log.warning("could not check whether key=%s was sent: %s", msg.key, exc)
             raise

@@ -99,10 +99,10 @@ class Sender:
     async def _send(self, pending: Pending) -> Outcome:
         msg = pending.message
         try:
+            self.store.note_attempt(pending.id)
             earlier = None
             if pending.attempts:
                 earlier = await self.chat.already_sent(msg, pending.created_at)
-            self.store.note_attempt(pending.id)
             post_id = earlier or await self.chat.send(msg)
         except AuthRejected:
             raise
