@@ -26,9 +26,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from fakes.fake_mattermost import FakeAppError, FakeMattermost
+
 from dastbot.app import run_bot
 from dastbot.kernel.config import load_config
-from dastbot.testing.fake_mattermost import FakeAppError, FakeMattermost
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"

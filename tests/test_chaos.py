@@ -45,9 +45,9 @@ from chaosharness import (
     with_key,
 )
 from conftest import ShiftBot
+from fakes.fake_mattermost import FakeMattermost
 
 from dastbot.chat.mattermost import MattermostChat
-from dastbot.testing.fake_mattermost import FakeMattermost
 
 SEED = int(os.environ.get("DASTBOT_CHAOS_SEED", "20261126"))
 MIN_KILLS = 10

@@ -18,11 +18,11 @@ from typing import Any
 import aiohttp
 import pytest
 from conftest import FIXTURES, make_cert
+from fakes.fake_mattermost import FakeAppError, FakeMattermost
 
 from dastbot.app import run_bot
 from dastbot.chat.mattermost import MattermostChat
 from dastbot.kernel.config import load_config
-from dastbot.testing.fake_mattermost import FakeAppError, FakeMattermost
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTION = "Payload exceeded maximum allowed memory in all my jobs"

@@ -48,8 +48,7 @@ from chaosharness import (
     unkeyed_bot_posts,
     with_key,
 )
-
-from dastbot.testing.fake_mattermost import FakeMattermost
+from fakes.fake_mattermost import FakeMattermost
 
 SEED = int(os.environ.get("DASTBOT_CHAOS_SEED", "20261125"))
 MIN_KILLS = 5

@@ -31,8 +31,7 @@ from chaosharness import (
     register_slash,
     with_key,
 )
-
-from dastbot.testing.fake_mattermost import FakeMattermost
+from fakes.fake_mattermost import FakeMattermost
 
 JSON = dict[str, Any]
 ID = re.compile(r"\b[a-z0-9]{26}\b")

@@ -3,10 +3,10 @@
 Owns the public face of the fake: ``FakeMattermost`` (async, in-process: start/stop, seeded
 team/channels/users, helpers that act as a user, waits on posts and websocket logins, fault
 injection), ``FakeMattermostThread`` (the same on its own loop in a background thread, for sync
-callers), and the command line ``python -m dastbot.testing.fake_mattermost`` which prints one JSON
-line describing the server when it is ready. The rules live in ``fake_state``, the HTTP routes in
-``fake_http``, the websocket in ``fake_ws`` and outgoing integration calls in
-``fake_integrations``.
+callers), and the command line ``python -m tests.fakes.fake_mattermost`` (from a clone's root)
+which prints one JSON line describing the server when it is ready. The rules live in
+``fake_state``, the HTTP routes in ``fake_http``, the websocket in ``fake_ws`` and outgoing
+integration calls in ``fake_integrations``.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from dastbot.kernel.clock import Clock
-from dastbot.testing.fake_http import FakeHttp, Faults
-from dastbot.testing.fake_integrations import Integrations
-from dastbot.testing.fake_model import (
+
+from .fake_http import FakeHttp, Faults
+from .fake_integrations import Integrations
+from .fake_model import (
     JSON,
     Channel,
     EphemeralPost,
@@ -37,8 +38,8 @@ from dastbot.testing.fake_model import (
     Team,
     User,
 )
-from dastbot.testing.fake_state import FakeState
-from dastbot.testing.fake_ws import WebsocketHub
+from .fake_state import FakeState
+from .fake_ws import WebsocketHub
 
 __all__ = ["EphemeralPost", "FakeAppError", "FakeMattermost", "FakeMattermostThread", "main"]
 
@@ -529,7 +530,7 @@ class FakeMattermostThread:
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m dastbot.testing.fake_mattermost",
+        prog="python -m tests.fakes.fake_mattermost",
         description="Run the fake Mattermost server; prints one JSON line when ready.",
     )
     parser.add_argument("--host", default="127.0.0.1")
