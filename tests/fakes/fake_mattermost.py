@@ -44,6 +44,8 @@ from .fake_ws import WebsocketHub
 __all__ = ["EphemeralPost", "FakeAppError", "FakeMattermost", "FakeMattermostThread", "main"]
 
 T = TypeVar("T")
+# The default limit of the waits below: generous, for loaded machines (a wait ends at its event).
+WAIT_S = 30.0
 PostPredicate = Callable[[JSON], bool]
 
 
@@ -328,7 +330,7 @@ class FakeMattermost:
         snapshot = list(self.state.ephemerals)
         return [e for e in snapshot if wanted is None or e.recipient_id == wanted]
 
-    async def wait_for_post(self, predicate: PostPredicate, timeout: float = 5.0) -> JSON:
+    async def wait_for_post(self, predicate: PostPredicate, timeout: float = WAIT_S) -> JSON:
         """The first post matching ``predicate``: existing ones in creation order, then new
         or changed ones (edits and reactions count) as they happen."""
         log = self.state.post_log
@@ -348,7 +350,7 @@ class FakeMattermost:
         return await self._wait_until(check, timeout, "a matching post")
 
     async def wait_for_ephemeral(
-        self, predicate: Callable[[EphemeralPost], bool], timeout: float = 5.0
+        self, predicate: Callable[[EphemeralPost], bool], timeout: float = WAIT_S
     ) -> EphemeralPost:
         """The first ephemeral post (existing or future) matching ``predicate``."""
         seen = 0
@@ -372,13 +374,13 @@ class FakeMattermost:
         """Successful websocket authentications since start (grows with every reconnect)."""
         return self.hub.auth_total
 
-    async def wait_for_ws(self, count: int = 1, timeout: float = 5.0) -> None:
+    async def wait_for_ws(self, count: int = 1, timeout: float = WAIT_S) -> None:
         """Until at least ``count`` websockets are authenticated and open."""
         await self._wait_until(
             lambda: self.ws_connections >= count or None, timeout, f"{count} websocket(s)"
         )
 
-    async def wait_for_ws_auth(self, total: int, timeout: float = 5.0) -> None:
+    async def wait_for_ws_auth(self, total: int, timeout: float = WAIT_S) -> None:
         """Until ``total`` authentications have happened since start (reconnect tests)."""
         await self._wait_until(
             lambda: self.ws_auth_total >= total or None, timeout, f"{total} websocket logins"
