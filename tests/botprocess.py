@@ -16,6 +16,7 @@ import random
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -143,10 +144,19 @@ class BotProcess:
 
     # ending a process -------------------------------------------------------------------------
 
-    async def kill_at_random_moment(self, rng: random.Random, early: float, up_s: float) -> str:
+    async def kill_at_random_moment(
+        self,
+        rng: random.Random,
+        early: float,
+        up_s: float,
+        hold: Callable[[], Awaitable[None]] | None = None,
+        *,
+        after_sweep: bool = True,
+    ) -> str:
         """SIGKILL the current process at a moment drawn from ``rng``: with probability
         ``early`` within ``EARLY_KILL_S`` of its spawn (during start-up or its catch-up, unless
-        it swept already), otherwise ``uniform(0.05, up_s)`` seconds after its first sweep.
+        it swept already), otherwise ``uniform(0.05, up_s)`` seconds after its first sweep (or,
+        without ``after_sweep``, after its ready line); but not before ``hold()`` returns.
         Returns where it was: "starting" (no ready line yet), "catching up" (no sweep yet) or
         "up". The process must not have exited on its own."""
         assert self.process is not None and self.ready_line is not None
@@ -154,8 +164,10 @@ class BotProcess:
         if rng.random() < early:
             await asyncio.sleep(max(0.0, run.spawned + rng.uniform(*EARLY_KILL_S) - time.time()))
         else:
-            await self.wait_sweeps(1)
+            await (self.wait_sweeps(1) if after_sweep else self.wait_ready())
             await asyncio.sleep(rng.uniform(0.05, up_s))
+        if hold is not None:
+            await hold()
         if self.ready_line.done():
             self.ready_line.result()
         if not self.alive():
