@@ -62,8 +62,11 @@ RUN set -eu; \
         --no-index --find-links /wheels dastbot; \
     /opt/tools/bin/pip --python /opt/dastbot/bin/python freeze --all \
         > /opt/dastbot/requirements.installed.txt; \
-    /opt/dastbot/bin/python -m compileall -q /opt/dastbot/lib; \
-    cd /tmp && /opt/dastbot/bin/dastbot check
+    /opt/dastbot/bin/python -m compileall -q /opt/dastbot/lib
+
+# The installed bot checks its embedded configuration from an empty folder (no ./bot.yaml).
+WORKDIR /tmp
+RUN /opt/dastbot/bin/dastbot check
 
 # ---------------------------------------------------------------- runtime
 FROM python:3.11-slim-bookworm

@@ -1,7 +1,7 @@
 """End-to-end benchmark: the bot and the fake Mattermost server as separate processes on loopback.
 
-Starts ``python -m dastbot.testing.fake_mattermost --port 0`` and ``python -m dastbot run
---ready-json`` (packaged knowledge base, a fresh database), and measures:
+Starts ``python -m tests.fakes.fake_mattermost --port 0`` (in the clone's root) and ``python -m
+dastbot run --ready-json`` (packaged knowledge base, a fresh database), and measures:
 
 * start-up: bot process start -> its ready line, and -> its first websocket ``hello`` (the first
   200 from its ``/healthz``, which needs the websocket);
@@ -106,7 +106,7 @@ async def start_fake() -> tuple[asyncio.subprocess.Process, JSON]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "dastbot.testing.fake_mattermost",
+        "tests.fakes.fake_mattermost",
         "--port",
         "0",
         cwd=REPO,

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # End-to-end check of the container image, with podman, on this machine only (host networking,
 # loopback addresses, no registry pulls):
-#   build the image from ./Dockerfile; run the fake Mattermost server (shipped in the package) from
-#   the image; run the bot from the image against it with a volume on /data; wait for the
-#   HEALTHCHECK; ask a question as alice and wait for the bot's threaded reply; check the bot runs
-#   as non-root; stop the bot (SIGTERM, must exit 0), post a question while it is down, start it
-#   again and check the database survived, it is healthy again, it does not answer the old
-#   question twice, it answers the question missed while down once, and it answers new questions.
+#   build the image from ./Dockerfile; check it holds no fake server; run the fake Mattermost
+#   server from this clone (tests/fakes, test code that is not in the image, mounted read-only
+#   into a container of the image, whose Python has the fake's dependencies); run the bot from
+#   the image against it with a volume on /data; wait for the HEALTHCHECK; ask a question as
+#   alice and wait for the bot's threaded reply; check the bot runs as non-root; stop the bot
+#   (SIGTERM, must exit 0), post a question while it is down, start it again and check the
+#   database survived, it is healthy again, it does not answer the old question twice, it
+#   answers the question missed while down once, and it answers new questions.
 # Prints PASS/FAIL for every check and a summary; exits non-zero on the first failure. Containers,
 # the volume and temporary files are removed on exit (the image is kept: dastbot:check).
 #
@@ -130,11 +132,22 @@ case $health in
     *) fail "image has a HEALTHCHECK on /healthz" "HealthCheck: $health" ;;
 esac
 
+# The fake server is test code: `pip install .` leaves it out, so the image must not have it.
+fakes=$(podman run --rm --user 0 --entrypoint find "$IMAGE" / -xdev \
+    \( -name "fake_mattermost*" -o -path "*/dastbot/testing" \) -print 2>/dev/null) \
+    || fail "image holds no fake Mattermost server" "find failed in the image"
+[ -z "$fakes" ] && pass "image holds no fake Mattermost server" \
+    || fail "image holds no fake Mattermost server" "found: $(echo $fakes)"
+
 # ---------------------------------------------------------------------- fake Mattermost server
 STARTED=1
-say "fake Mattermost server (from the image, host network, 127.0.0.1, free port)"
-quiet_podman run -d --name "$FAKE" --network host --entrypoint python "$IMAGE" \
-    -m dastbot.testing.fake_mattermost --host 127.0.0.1 --port 0 >/dev/null
+say "fake Mattermost server (tests/fakes of this clone, host network, 127.0.0.1, free port)"
+# The README's command, `python -m tests.fakes.fake_mattermost`, run from a copy of the clone's
+# root that holds only tests/fakes (read-only); the image's Python has aiohttp and dastbot.
+quiet_podman run -d --name "$FAKE" --network host \
+    -v "$PWD/tests/fakes:/clone/tests/fakes:ro" --workdir /clone \
+    --entrypoint python "$IMAGE" -m tests.fakes.fake_mattermost --host 127.0.0.1 --port 0 \
+    >/dev/null
 summary_json=""
 for _ in $(seq 1 60); do
     summary_json=$(podman logs "$FAKE" 2>/dev/null | grep -m1 '^{"url"' || true)

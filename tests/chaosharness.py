@@ -1,11 +1,10 @@
-"""Helpers for the crash tests: the bot as a subprocess (``dastbot run --ready-json``) against the
-in-process fake Mattermost server, SIGKILLed and restarted; escalations through the real slash
-command; and the checks made afterwards from the fake's stored posts and the bot's database.
+"""Helpers for the crash tests: the in-process fake Mattermost server prepared for them, the bot
+in this process or as a subprocess (``botprocess``), escalations through the real slash command,
+and the checks made afterwards from the fake's stored posts, the bot's database and its sweeps.
 
 Used by ``test_kill_escalations.py``, ``test_chaos.py`` and ``test_logging.py``. Everything waits
-on the fake's events or on the bot's output with timeouts; the only sleeps are the scenarios' own
-(random) moments and, once everything expected has arrived, a second of sweeps in which a
-duplicate would show.
+on the fake's events, the bot's output or its sweeps, with generous timeouts; the only sleeps are
+the scenarios' own (random) moments.
 """
 
 from __future__ import annotations
@@ -13,22 +12,22 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
 import socket
 import sqlite3
-import sys
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
+
+from botprocess import EVENT_TIMEOUT_S, POLL_S, BotProcess
+from fakes.fake_mattermost import FakeAppError, FakeMattermost
+from sweeplog import Sweep
 
 from dastbot.app import run_bot
 from dastbot.kernel.config import load_config
-from dastbot.testing.fake_mattermost import FakeAppError, FakeMattermost
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -131,151 +130,7 @@ def bot_env(fake: FakeMattermost, tmp_path: Path, http_port: int, **extra: str) 
     return env
 
 
-# --- the bot process ---------------------------------------------------------------------------
-
-
-@dataclass
-class Run:
-    """One bot process: spawned, ready (its JSON line) and gone, in epoch seconds."""
-
-    spawned: float
-    ready: float | None = None
-    gone: float | None = None
-    killed: bool = False
-
-
-@dataclass
-class BotProcess:
-    """``python -m dastbot run --ready-json`` in ``cwd`` (a temporary folder, so no bot.yaml is
-    picked up), stderr appended to ``log_path`` across restarts."""
-
-    env: dict[str, str]
-    cwd: Path
-    log_path: Path
-    args: tuple[str, ...] = ()
-    runs: list[Run] = field(default_factory=list)
-    process: asyncio.subprocess.Process | None = None
-    up: asyncio.Event = field(default_factory=asyncio.Event)
-    _log: TextIO | None = None
-    _changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def wait_restarted(self, after_run: int, timeout: float = 30.0) -> None:
-        """Until a process later than run number ``after_run`` (1-based) is past its ready line."""
-        async with asyncio.timeout(timeout):
-            while not (len(self.runs) > after_run and self.up.is_set()):
-                await self._changed.wait()
-
-    async def spawn(self) -> None:
-        if self.process is not None:
-            raise RuntimeError("the bot is already running")
-        if self._log is None:
-            self._log = self.log_path.open("a", encoding="utf-8")
-        self.runs.append(Run(spawned=time.time()))
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "dastbot",
-            *self.args,
-            "run",
-            "--ready-json",
-            cwd=self.cwd,
-            env=self.env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=self._log,
-        )
-
-    async def wait_ready(self, timeout: float = 20.0) -> str:
-        """The ready line; the process must not exit first."""
-        assert self.process is not None and self.process.stdout is not None
-        try:
-            line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
-        except TimeoutError:
-            raise AssertionError(f"no ready line within {timeout}s; log:\n{self.tail()}") from None
-        if not line:
-            code = await self.process.wait()
-            raise AssertionError(f"the bot exited with {code} before ready; log:\n{self.tail()}")
-        self.runs[-1].ready = time.time()
-        self.up.set()
-        self._notify()
-        return line.decode()
-
-    async def start(self, timeout: float = 20.0) -> str:
-        await self.spawn()
-        return await self.wait_ready(timeout)
-
-    async def kill(self) -> None:
-        """SIGKILL, wherever the bot is (also before its ready line)."""
-        await self._end(signal.SIGKILL)
-
-    async def stop(self, timeout: float = 10.0) -> int:
-        """SIGTERM (the clean stop), SIGKILL after ``timeout``; returns the exit code."""
-        return await self._end(signal.SIGTERM, timeout)
-
-    async def _end(self, sig: int, timeout: float = 10.0) -> int:
-        process = self.process
-        if process is None:
-            return 0
-        self.up.clear()
-        if process.returncode is None:
-            process.send_signal(sig)
-        try:
-            code = await asyncio.wait_for(process.wait(), timeout)
-        except TimeoutError:
-            process.kill()
-            code = await process.wait()
-        run = self.runs[-1]
-        run.gone, run.killed = time.time(), sig == signal.SIGKILL
-        self.process = None
-        self._notify()
-        return code
-
-    async def close(self) -> None:
-        if self.process is not None:
-            await self.kill()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.returncode is None
-
-    def tail(self, lines: int = 40) -> str:
-        if self._log is not None:
-            self._log.flush()
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    # When was the bot running? (for what it can and must have done at a given time)
-
-    def alive_during(self, start: float, end: float) -> bool:
-        """Some process existed at some instant of [start, end)."""
-        now = time.time()
-        return any(r.spawned < end and (r.gone or now) > start for r in self.runs)
-
-    def state_at(self, instant: float) -> str:
-        """``up`` (past the ready line), ``starting`` or ``down`` at an instant."""
-        now = time.time()
-        for r in self.runs:
-            if r.spawned <= instant < (r.gone or now):
-                return "up" if r.ready is not None and r.ready <= instant else "starting"
-        return "down"
-
-    def ready_overlap(self, start: float, end: float) -> float:
-        """Seconds of [start, end) during which a process was past its ready line."""
-        now = time.time()
-        total = 0.0
-        for r in self.runs:
-            if r.ready is None:
-                continue
-            total += max(0.0, min(end, r.gone or now) - max(start, r.ready))
-        return total
+# --- the bot in this process ------------------------------------------------------------------
 
 
 @asynccontextmanager
@@ -288,7 +143,7 @@ async def in_process_bot(env: Mapping[str, str]) -> AsyncIterator[dict[str, obje
     )
     try:
         waited: set[asyncio.Future[Any]] = {task, ready}
-        done, _ = await asyncio.wait(waited, timeout=10, return_when="FIRST_COMPLETED")
+        done, _ = await asyncio.wait(waited, timeout=EVENT_TIMEOUT_S, return_when="FIRST_COMPLETED")
         if task in done:
             task.result()
         yield ready.result()
@@ -297,10 +152,22 @@ async def in_process_bot(env: Mapping[str, str]) -> AsyncIterator[dict[str, obje
         await asyncio.gather(task, return_exceptions=True)
 
 
+async def until(condition: Callable[[], bool], timeout: float = EVENT_TIMEOUT_S) -> None:
+    """Polls ``condition`` until it holds (AssertionError after ``timeout`` seconds)."""
+    try:
+        async with asyncio.timeout(timeout):
+            while not condition():
+                await asyncio.sleep(POLL_S)
+    except TimeoutError:
+        raise AssertionError(f"not true within {timeout}s: {condition}") from None
+
+
 # --- acting as users ---------------------------------------------------------------------------
 
 
-async def first_reply(fake: FakeMattermost, question: JSON, timeout: float = 20.0) -> JSON:
+async def first_reply(
+    fake: FakeMattermost, question: JSON, timeout: float = EVENT_TIMEOUT_S
+) -> JSON:
     """The bot's first reply to a question (its answer or its abstention)."""
     keys = {f"answer:{question['id']}", f"abstain:{question['id']}"}
     return await fake.wait_for_post(lambda p: key_of(p) in keys, timeout=timeout)
@@ -322,7 +189,7 @@ async def escalate(
     target: str,
     *,
     user: str = "alice",
-    timeout: float = 30.0,
+    timeout: float = EVENT_TIMEOUT_S,
 ) -> str:
     """``/dast escalate TARGET reason <question id>`` through the slash command; returns the
     escalation id. When the bot dies during the command, waits for its restart and asks the
@@ -406,6 +273,10 @@ def outbox_problems(fake: FakeMattermost, db_path: Path) -> list[str]:
     return problems
 
 
+# Due times computed here and by the bot agree to well under this (microsecond timestamps).
+CLOCK_SLACK_S = 0.005
+
+
 @dataclass
 class EscalationCheck:
     """What the bot did for one escalation, against what it had to do."""
@@ -413,6 +284,7 @@ class EscalationCheck:
     esc_id: str
     thread_id: str
     opened_at: float
+    delivered_at: float | None  # the escalation post marked sent (reminders wait for it)
     reply_at: float | None  # the target's first reply in the escalation thread
 
     def due(self, number: int) -> float:
@@ -428,9 +300,23 @@ class EscalationCheck:
         end = self.due(number + 1) if number < len(REMINDERS_S) else self.deadline
         return self.due(number), end
 
+    def swept_within(self, sweeps: Iterable[Sweep], start: float, end: float) -> bool:
+        """Some sweep ran wholly after ``start`` (and after the escalation post was out) and
+        before ``end`` and the target's reply: it had to decide what was owed from ``start``."""
+        if self.delivered_at is None:
+            return False
+        after = max(start, self.delivered_at) + CLOCK_SLACK_S
+        before = min(end, self.reply_at or float("inf")) - CLOCK_SLACK_S
+        return any(after <= began and ended < before for began, ended in sweeps)
+
 
 def escalation_checks(fake: FakeMattermost, db_path: Path) -> list[EscalationCheck]:
     by_key = posts_by_key(fake)
+    delivered = {
+        r["key"].split(":", 1)[1]: epoch(r["sent_at"])
+        for r in query(db_path, "SELECT key, sent_at FROM outbox WHERE key LIKE 'escalation:%'")
+        if r["sent_at"]
+    }
     checks = []
     for row in query(db_path, "SELECT id, thread_id, opened_at FROM escalations ORDER BY id"):
         reply_at = None
@@ -443,29 +329,32 @@ def escalation_checks(fake: FakeMattermost, db_path: Path) -> list[EscalationChe
             ]
             reply_at = min(replies) if replies else None
         checks.append(
-            EscalationCheck(row["id"], row["thread_id"], epoch(row["opened_at"]), reply_at)
+            EscalationCheck(
+                row["id"],
+                row["thread_id"],
+                epoch(row["opened_at"]),
+                delivered.get(row["id"]),
+                reply_at,
+            )
         )
     return checks
 
 
 def reminder_problems(
-    fake: FakeMattermost,
-    db_path: Path,
-    bot: BotProcess,
-    *,
-    must_overlap: float | None = 0.8,
-    reply_slack: float = 0.5,
+    fake: FakeMattermost, db_path: Path, bot: BotProcess, *, reply_slack: float = 0.5
 ) -> list[str]:
     """Every reminder at most once, in its escalation's thread; none decided after the target
-    had replied; none for a time when no bot process existed; the deadline notice once unless
-    the target replied before it. With ``must_overlap``, also every reminder that was the latest
-    one owed while the bot was up (past its ready line) for that long: exactly once.
+    had replied; none for a time when no bot process existed; the deadline notice at most once,
+    and never when the target replied before it. And every reminder and deadline notice that a
+    sweep of the bot found owed exactly once: a sweep that ran wholly inside the time when it
+    was the latest one owed, after the escalation post was out and before the target replied
+    (a sweep decides everything due at its instant, in one transaction).
 
     (When the bot is down or disconnected across a reminder's due time and the next one's, only
-    the later one is posted: one post, not a burst. So "exactly once" holds for the reminders
-    owed while the bot could see the chat; with websocket drops and error bursts that is not
-    known from outside, and such a test passes ``must_overlap=None``.)"""
+    the later one is posted: one post, not a burst. The bot sweeps only while connected and
+    caught up, so a sweep also means it could see the chat.)"""
     by_key = posts_by_key(fake)
+    sweeps = bot.sweeps()
     decided = {
         r["key"]: epoch(r["created_at"])
         for r in query(db_path, "SELECT key, created_at FROM outbox WHERE key LIKE 'reminder:%'")
@@ -499,16 +388,8 @@ def reminder_problems(
                     problems.append(f"{key}: decided {start - at:.2f}s before it was due")
             if posts and not bot.alive_during(start, end):
                 problems.append(f"{key}: posted though no bot ran while it was the latest owed")
-            usable_end = min(end, stop)
-            if (
-                not posts
-                and must_overlap is not None
-                and bot.ready_overlap(start, usable_end) >= must_overlap
-            ):
-                problems.append(
-                    f"{key}: missing; the bot was up {bot.ready_overlap(start, usable_end):.2f}s "
-                    "while it was owed"
-                )
+            if not posts and esc.swept_within(sweeps, start, end):
+                problems.append(f"{key}: missing, though the bot swept while it was owed")
         deadline = by_key.get(f"deadline:{esc.esc_id}", [])
         if len(deadline) > 1:
             problems.append(f"deadline:{esc.esc_id}: posted {len(deadline)} times")
@@ -519,22 +400,9 @@ def reminder_problems(
                     f"deadline:{esc.esc_id}: posted though the target replied {early:.2f}s "
                     f"before it (the bot was {bot.state_at(esc.reply_at)} at the reply)"
                 )
-        elif not deadline and deadline_owed(esc, bot, must_overlap):
-            problems.append(f"deadline:{esc.esc_id}: missing (no reply before the deadline)")
+        elif not deadline and esc.swept_within(sweeps, esc.deadline, float("inf")):
+            problems.append(f"deadline:{esc.esc_id}: missing, though the bot swept after it")
     return problems
-
-
-def deadline_owed(esc: EscalationCheck, bot: BotProcess, must_overlap: float | None) -> bool:
-    """Whether the deadline notice had to be posted: nobody replied before the deadline, and
-    the bot was up for ``must_overlap`` seconds between the deadline and the reply (if any). A
-    reply made while the bot was down across the deadline rightly stops the notice. Without
-    ``must_overlap`` (the bot's view of the chat unknown) only when nobody replied at all."""
-    if esc.reply_at is not None and esc.reply_at < esc.deadline:
-        return False
-    if must_overlap is None:
-        return esc.reply_at is None
-    stop = esc.reply_at if esc.reply_at is not None else time.time()
-    return bot.ready_overlap(esc.deadline, stop) >= must_overlap
 
 
 def relay_problems(fake: FakeMattermost, db_path: Path, replies: Iterable[JSON]) -> list[str]:
@@ -565,10 +433,15 @@ def relay_problems(fake: FakeMattermost, db_path: Path, replies: Iterable[JSON])
 def format_problems(title: str, problems: list[str], bot: BotProcess | None = None) -> str:
     text = f"{title}:\n  " + "\n  ".join(problems)
     if bot is not None:
+
+        def at(instant: float | None) -> str:
+            return f"{instant % 1000:.2f}" if instant is not None else "-"
+
         runs = ", ".join(
-            f"[{r.spawned % 1000:.2f} ready {r.ready % 1000 if r.ready else None} "
-            f"gone {r.gone % 1000 if r.gone else None}]"
+            f"[{at(r.spawned)} ready {at(r.ready)} "
+            f"swept {len(sweeps)}x from {at(sweeps[0][0] if sweeps else None)} gone {at(r.gone)}]"
             for r in bot.runs
+            for sweeps in [bot.sweeps(r.pid)]
         )
         text += f"\nruns (epoch s mod 1000): {runs}"
     return text

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from dastbot.answering.answers import LiveKnowledge
 from dastbot.chat.base import SendRefused
@@ -23,6 +24,11 @@ from dastbot.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CHANNEL = "chan-help"
+
+# No wall-clock limits in property tests (Hypothesis's 200 ms per example, its "too slow" check):
+# a loaded machine must not fail a property. Speed is asserted in CPU time where it matters.
+settings.register_profile("dastbot", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("dastbot")
 
 
 def shared_dir(name: str) -> Path:

@@ -1,10 +1,13 @@
 """Chaos: SIGKILL the bot at random points of a question-and-escalation scenario (ten times or
-more, also during start-up), drop its websocket (1000, 1006, 1011) and fail its REST calls with
-429 and 500 bursts, while alice, bob and carol keep asking and two escalations run their course
-(one answered by the target at a random moment). Afterwards: every question has exactly one first
-reply (its answer or abstention, as the knowledge base decides), every "did not help" exactly one
-hand-over, every reminder at most one post (in its thread, none after the target's reply), the
-deadline notice exactly once, the reply relayed once, and no outbox key was posted twice.
+more, also during start-up and catch-up), drop its websocket (1000, 1006, 1011) and fail its REST
+calls with 429 and 500 bursts, while alice, bob and carol keep asking and two escalations run
+their course (one answered by the target at a random moment). Kill moments are drawn relative to
+the bot's progress (its spawn, its first sweep), so a loaded machine stretches the scenario but
+does not starve the bot. Afterwards: every question has exactly one first reply (its answer or
+abstention, as the knowledge base decides), every "did not help" exactly one hand-over, every
+reminder at most one post (in its thread, none after the target's reply) and exactly one when a
+sweep found it owed, the deadline notice exactly once, the reply relayed once, and no outbox key
+was posted twice.
 
 ``DASTBOT_CHAOS_SEED`` replays another random scenario (the bot's subprocess is a real process:
 timings differ between runs, the plan does not). Two deterministic tests pin down failure modes
@@ -18,15 +21,16 @@ import asyncio
 import os
 import random
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from botprocess import EVENT_TIMEOUT_S, BotProcess
 from chaosharness import (
     JSON,
     KB_QUESTIONS,
     OTHER_QUESTIONS,
-    BotProcess,
     bot_env,
     duplicated_keys,
     escalate,
@@ -45,12 +49,21 @@ from chaosharness import (
     with_key,
 )
 from conftest import ShiftBot
+from fakes.fake_mattermost import FakeMattermost
 
 from dastbot.chat.mattermost import MattermostChat
-from dastbot.testing.fake_mattermost import FakeMattermost
+
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(600)]
 
 SEED = int(os.environ.get("DASTBOT_CHAOS_SEED", "20261126"))
 MIN_KILLS = 10
+# The second process and nearly half the others die in start-up or catch-up, the rest 0.05 to
+# 0.5 s after their ready line (not after a sweep: with the sockets dropped and catch-ups
+# failing, sweeps may wait for seconds, and this test needs no progress from the bot until the
+# chaos ends).
+EARLY_KILLS = 0.45
+UP_S = 0.5
+MAX_QUESTIONS = 40  # asked while the bot is being killed (about 35 on an idle machine)
 ESCALATED = 2  # questions escalated to cloud-zz: tom answers the first, never the second
 
 
@@ -71,36 +84,31 @@ async def test_ten_kills_with_socket_drops_and_error_bursts_lose_and_repeat_noth
         escalations: list[str] = []
         target_replies: list[JSON] = []
         faults: list[str] = []
-        kills = pre_ready = 0
+        kills = 0
+        moments: Counter[str] = Counter()  # where the bot was when killed
         stop = asyncio.Event()
         try:
             await bot.start()
-            began = time.time()
 
             async def killer() -> None:
-                nonlocal kills, pre_ready
-                ready: asyncio.Future[str] | None = None
+                nonlocal kills
                 while kills < MIN_KILLS:
-                    await asyncio.sleep(kill_rng.uniform(0.25, 1.1))
-                    if ready is not None and not ready.done():
-                        ready.cancel()
-                        pre_ready += 1
-                    elif ready is not None:
-                        ready.result()  # the bot must not have died on its own
-                    await bot.kill()
+                    early = 1.0 if kills == 1 else EARLY_KILLS
+                    moment = await bot.kill_at_random_moment(
+                        kill_rng, early, UP_S, after_sweep=False
+                    )
+                    moments[moment] += 1
                     kills += 1
                     if kills == MIN_KILLS:
                         stop.set()  # no more questions and faults: the last start is clean
                         fake.reset_faults()
                     await asyncio.sleep(kill_rng.uniform(0.05, 0.5))
                     await bot.spawn()
-                    ready = asyncio.ensure_future(bot.wait_ready())
-                if ready is not None:
-                    await ready
+                await bot.wait_ready()
 
             async def complain(question: JSON) -> None:
                 """The asker says the answer did not help once it has arrived."""
-                await first_reply(fake, question, timeout=30)
+                await first_reply(fake, question, timeout=EVENT_TIMEOUT_S)
                 complaints.append(
                     await fake.create_post(
                         question_author(fake, question),
@@ -113,7 +121,7 @@ async def test_ten_kills_with_socket_drops_and_error_bursts_lose_and_repeat_noth
             async def asker() -> None:
                 background: list[asyncio.Future[None]] = []
                 n = 0
-                while not stop.is_set():
+                while not stop.is_set() and n < MAX_QUESTIONS:
                     await asyncio.sleep(ask_rng.uniform(0.1, 0.45))
                     in_kb = ask_rng.random() < 0.5
                     text = ask_rng.choice(KB_QUESTIONS if in_kb else OTHER_QUESTIONS)
@@ -169,33 +177,31 @@ async def test_ten_kills_with_socket_drops_and_error_bursts_lose_and_repeat_noth
             code = fault_rng.choice((1000, 1006, 1011))
             if fake.close_websockets(code):
                 faults.append(f"close {code}")
-            chaos = asyncio.gather(killer(), asker(), chaos_monkey(), answering)
-            await asyncio.wait_for(chaos, timeout=45)
+            await asyncio.gather(killer(), asker(), chaos_monkey(), answering)
 
             # The bot stays up now, without faults: everything owed must arrive.
             for question, _ in questions:
-                await first_reply(fake, question, timeout=15)
+                await first_reply(fake, question, timeout=EVENT_TIMEOUT_S)
             for complaint in complaints:
                 key = f"sorry:reply:{complaint['id']}"
-                await fake.wait_for_post(with_key(key), timeout=15)
+                await fake.wait_for_post(with_key(key), timeout=EVENT_TIMEOUT_S)
             for esc in escalations[1:]:
                 key = f"deadline:{esc}"
-                await fake.wait_for_post(with_key(key), timeout=15)
+                await fake.wait_for_post(with_key(key), timeout=EVENT_TIMEOUT_S)
             for reply in target_replies:
                 key = f"escalation-reply:{escalations[0]}:{reply['id']}"
-                await fake.wait_for_post(with_key(key), timeout=15)
-            await asyncio.sleep(1.0)  # five more sweeps, for anything posted twice
+                await fake.wait_for_post(with_key(key), timeout=EVENT_TIMEOUT_S)
+            await bot.wait_sweeps(5, after=time.time())  # for anything posted twice
             assert await bot.stop() == 0, bot.tail()
         finally:
             await bot.close()
 
-        elapsed = time.time() - began
         by_key = posts_by_key(fake)
         problems = []
         problems += [f"{k}: posted {n} times" for k, n in duplicated_keys(fake).items()]
         problems += [f"unkeyed bot post {p['message'][:60]!r}" for p in unkeyed_bot_posts(fake)]
         problems += outbox_problems(fake, db)
-        problems += reminder_problems(fake, db, bot, must_overlap=None)
+        problems += reminder_problems(fake, db, bot)
         problems += relay_problems(fake, db, target_replies)
         for question, in_kb in questions:
             answers = by_key.get(f"answer:{question['id']}", [])
@@ -210,7 +216,7 @@ async def test_ten_kills_with_socket_drops_and_error_bursts_lose_and_repeat_noth
         for complaint in complaints:
             if len(by_key.get(f"sorry:reply:{complaint['id']}", [])) != 1:
                 problems.append(f"complaint {complaint['id']}: not handed over exactly once")
-        title = f"seed {SEED}, {kills} kills ({pre_ready} before the ready line), faults {faults}"
+        title = f"seed {SEED}, {kills} kills (the bot {dict(moments)}), faults {faults}"
         assert not problems, format_problems(title, problems, bot)
 
         # The scenario did what it says.
@@ -219,7 +225,6 @@ async def test_ten_kills_with_socket_drops_and_error_bursts_lose_and_repeat_noth
         assert len(query(db, "SELECT id FROM escalations")) == ESCALATED
         assert any(f.startswith("close") for f in faults)
         assert any(f.startswith(("429", "500")) for f in faults)
-        assert elapsed < 45, f"the scenario took {elapsed:.1f}s"
 
 
 def question_author(fake: FakeMattermost, question: JSON) -> str:
@@ -244,20 +249,21 @@ async def test_a_post_missed_while_disconnected_is_answered_even_if_the_catch_up
         async with in_process_bot(env) as info:
             chat = info["chat"]
             assert isinstance(chat, MattermostChat)
-            await fake.wait_for_ws_auth(1)
+            await fake.wait_for_ws_auth(1, timeout=EVENT_TIMEOUT_S)
             first = await fake.create_post("alice", "dast-help", KB_QUESTIONS[0])
-            await first_reply(fake, first, timeout=5)
+            await first_reply(fake, first)
 
             fake.close_websockets(1006)
-            await asyncio.wait_for(info["feed"].disconnected.wait(), timeout=5)  # type: ignore[attr-defined]
+            feed = info["feed"]
+            await asyncio.wait_for(feed.disconnected.wait(), timeout=EVENT_TIMEOUT_S)  # type: ignore[attr-defined]
             missed = await fake.create_post("bob", "dast-help", KB_QUESTIONS[1])
             path = f"/api/v4/channels/{fake.channel_id('dast-help')}/posts"
             fake.fail_next(500, count=2, path=path, method="GET")
-            await fake.wait_for_ws_auth(2, timeout=10)
+            await fake.wait_for_ws_auth(2, timeout=EVENT_TIMEOUT_S)
             # Later posts arrive over the new websocket as usual.
             after = await fake.create_post("carol", "dast-help", KB_QUESTIONS[2])
-            await first_reply(fake, after, timeout=5)
-            await first_reply(fake, missed, timeout=8)
+            await first_reply(fake, after)
+            await first_reply(fake, missed)
 
 
 # --- an escalation while Mattermost refuses posts ---------------------------------------------

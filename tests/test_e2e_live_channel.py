@@ -15,7 +15,7 @@ from dastbot.kernel.clock import OffsetClock
 from dastbot.kernel.config import load_config
 from dastbot.report.demo import fill_demo
 from dastbot.store import Store
-from dastbot.testing.fake_mattermost import FakeMattermost
+from fakes.fake_mattermost import FakeMattermost
 
 __all__ = ["fake"]
 ZURICH = ZoneInfo("Europe/Zurich")

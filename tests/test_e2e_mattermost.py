@@ -18,11 +18,11 @@ from typing import Any
 import aiohttp
 import pytest
 from conftest import FIXTURES, make_cert
+from fakes.fake_mattermost import WAIT_S, FakeAppError, FakeMattermost
 
 from dastbot.app import run_bot
 from dastbot.kernel.clock import Clock
 from dastbot.kernel.config import load_config
-from dastbot.testing.fake_mattermost import FakeAppError, FakeMattermost
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTION = "Payload exceeded maximum allowed memory in all my jobs"
@@ -60,7 +60,7 @@ async def running_bot(
     ready: asyncio.Future[dict[str, object]] = asyncio.get_running_loop().create_future()
     task = asyncio.ensure_future(run_bot(config, ready=ready.set_result, clock=clock))
     try:
-        done, _ = await asyncio.wait({task, ready}, timeout=10, return_when="FIRST_COMPLETED")
+        done, _ = await asyncio.wait({task, ready}, timeout=WAIT_S, return_when="FIRST_COMPLETED")
         if task in done:
             task.result()
         assert ready.done(), "the bot did not become ready"
@@ -112,7 +112,7 @@ async def test_the_bot_answers_over_wss_with_a_private_ca(tmp_path: Path) -> Non
         async with running_bot(env):
             await fake.wait_for_ws_auth(1)
             question = await fake.create_post("alice", "dast-help", QUESTION)
-            reply = await fake.wait_for_post(reply_to(fake, question), timeout=1.0)
+            reply = await fake.wait_for_post(reply_to(fake, question), timeout=WAIT_S)
             assert reply["root_id"] == question["id"]
 
 
@@ -123,7 +123,7 @@ async def test_without_the_private_ca_the_certificate_is_refused(tmp_path: Path)
     async with FakeMattermost(ssl_context=server_ssl) as fake:
         config = load_config(None, bot_env(fake, tmp_path))
         with pytest.raises(Exception, match=r"certificate verify failed"):
-            await asyncio.wait_for(run_bot(config), timeout=20)
+            await asyncio.wait_for(run_bot(config), timeout=WAIT_S)
 
 
 @pytest.mark.parametrize("code", [1000, 1006, 1011])
@@ -133,18 +133,18 @@ async def test_after_the_server_drops_the_socket_every_post_is_answered_once(
     async with running_bot(bot_env(fake, tmp_path)):
         await fake.wait_for_ws_auth(1)
         before = await fake.create_post("alice", "dast-help", QUESTION)
-        await fake.wait_for_post(reply_to(fake, before), timeout=2.0)
+        await fake.wait_for_post(reply_to(fake, before), timeout=WAIT_S)
 
         assert fake.close_websockets(code) == 1
         during = [
             await fake.create_post(user, "dast-help", f"{QUESTION} ({user})")
             for user in ("alice", "bob", "carol")
         ]
-        await fake.wait_for_ws_auth(2, timeout=10.0)
+        await fake.wait_for_ws_auth(2, timeout=WAIT_S)
         after = await fake.create_post("bob", "dast-help", "my grid proxy has expired again")
 
         for question in [*during, after]:
-            await fake.wait_for_post(reply_to(fake, question), timeout=10.0)
+            await fake.wait_for_post(reply_to(fake, question), timeout=WAIT_S)
         for question in [before, *during, after]:
             assert len(bot_replies(fake, question)) == 1
 
@@ -156,11 +156,11 @@ async def test_rate_limits_and_server_errors_still_deliver_the_reply_once(
         await fake.wait_for_ws_auth(1)
         fake.fail_next(429, count=1, retry_after=1, path="/api/v4/posts", method="POST")
         limited = await fake.create_post("alice", "dast-help", QUESTION)
-        await fake.wait_for_post(reply_to(fake, limited), timeout=5.0)
+        await fake.wait_for_post(reply_to(fake, limited), timeout=WAIT_S)
 
         fake.fail_next(500, count=3, path="/api/v4/posts", method="POST")
         failing = await fake.create_post("bob", "dast-help", "my grid proxy has expired")
-        await fake.wait_for_post(reply_to(fake, failing), timeout=10.0)
+        await fake.wait_for_post(reply_to(fake, failing), timeout=WAIT_S)
 
         assert len(bot_replies(fake, limited)) == 1
         assert len(bot_replies(fake, failing)) == 1
@@ -173,10 +173,10 @@ async def test_a_restart_does_not_answer_old_posts_again_and_catches_up_on_new_o
     async with running_bot(env):
         await fake.wait_for_ws_auth(1)
         first = await fake.create_post("alice", "dast-help", QUESTION)
-        await fake.wait_for_post(reply_to(fake, first), timeout=2.0)
+        await fake.wait_for_post(reply_to(fake, first), timeout=WAIT_S)
     missed = await fake.create_post("bob", "dast-help", "my grid proxy has expired")
     async with running_bot(env):
-        await fake.wait_for_post(reply_to(fake, missed), timeout=5.0)
+        await fake.wait_for_post(reply_to(fake, missed), timeout=WAIT_S)
         assert len(bot_replies(fake, first)) == 1
         assert len(bot_replies(fake, missed)) == 1
 
@@ -188,7 +188,7 @@ async def test_the_bot_ignores_its_own_posts_and_other_channels(
         await fake.wait_for_ws_auth(1)
         elsewhere = await fake.create_post("alice", "dast-coordinators", QUESTION)
         question = await fake.create_post("alice", "dast-help", QUESTION)
-        await fake.wait_for_post(reply_to(fake, question), timeout=2.0)
+        await fake.wait_for_post(reply_to(fake, question), timeout=WAIT_S)
         assert bot_replies(fake, elsewhere) == []
         bot_posts = [
             p
@@ -205,16 +205,16 @@ async def test_a_thumbs_down_and_the_button_reach_the_router(
     async with running_bot(bot_env(fake, tmp_path)):
         await fake.wait_for_ws_auth(1)
         question = await fake.create_post("alice", "dast-help", QUESTION)
-        answer = await fake.wait_for_post(reply_to(fake, question), timeout=2.0)
+        answer = await fake.wait_for_post(reply_to(fake, question), timeout=WAIT_S)
         await fake.add_reaction("alice", answer["id"], "-1")
         sorry = await fake.wait_for_post(
             lambda p: p.get("root_id") == question["id"] and "did not help" in p["message"],
-            timeout=2.0,
+            timeout=WAIT_S,
         )
         assert sorry["user_id"] == fake.user_id("dastbot")
 
         other = await fake.create_post("bob", "dast-help", "my grid proxy has expired")
-        answer = await fake.wait_for_post(reply_to(fake, other), timeout=2.0)
+        answer = await fake.wait_for_post(reply_to(fake, other), timeout=WAIT_S)
         reply = await fake.click("bob", answer["id"], "helped")
         assert reply["ephemeral_text"] == "Thanks for the feedback: glad it helped."
 
@@ -262,7 +262,8 @@ async def test_health_reflects_the_websocket(fake: FakeMattermost, tmp_path: Pat
                 }
             fake.refuse_websockets(30)
             fake.close_websockets(1006)
-            await asyncio.wait_for(info["feed"].disconnected.wait(), timeout=5)  # type: ignore[attr-defined]
+            feed = info["feed"]
+            await asyncio.wait_for(feed.disconnected.wait(), timeout=WAIT_S)  # type: ignore[attr-defined]
             async with http.get(f"{base}/healthz") as response:
                 assert response.status == 503
                 body = await response.json()
@@ -287,7 +288,7 @@ async def test_a_rejected_token_stops_the_bot_with_a_clear_message(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, err = await asyncio.wait_for(process.communicate(), timeout=20)
+    _, err = await asyncio.wait_for(process.communicate(), timeout=WAIT_S)
     assert process.returncode == 3
     message = err.decode()
     assert "rejected the bot token" in message
@@ -308,6 +309,6 @@ async def test_a_message_with_a_chart_uploads_the_file_first(
             [OutMessage("dast-coordinators", "weekly", key="w1", files=(("c.png", png),))]
         )
         await app.router.flush()
-        post = await fake.wait_for_post(lambda p: p["message"] == "weekly", timeout=2.0)
+        post = await fake.wait_for_post(lambda p: p["message"] == "weekly", timeout=WAIT_S)
         assert post["channel_id"] == fake.channel_id("dast-coordinators")
         assert len(post["file_ids"]) == 1

@@ -21,7 +21,7 @@ from test_e2e_mattermost import QUESTION, bot_env, fake, free_port, reply_to, ru
 from dastbot.kernel.clock import OffsetClock
 from dastbot.kernel.models import Assignment
 from dastbot.store import Store
-from dastbot.testing.fake_mattermost import FakeMattermost
+from fakes.fake_mattermost import FakeMattermost
 
 __all__ = ["fake"]
 WEATHER = "what is the weather in Rabat tomorrow?"

@@ -11,7 +11,7 @@ import aiohttp
 from test_e2e_mattermost import bot_env, bot_replies, fake, reply_to, running_bot
 
 from dastbot.store import Store
-from dastbot.testing.fake_mattermost import FakeMattermost
+from fakes.fake_mattermost import FakeMattermost
 
 __all__ = ["fake"]
 QUESTIONS = [f"Payload exceeded maximum allowed memory in all my jobs (case {i})" for i in range(5)]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import ssl
 import sys
@@ -22,6 +21,7 @@ import requests
 import websockets
 from aiohttp import web
 from conftest import make_cert
+from fakes.fake_mattermost import FakeMattermost, FakeMattermostThread
 from mattermostdriver import Driver
 from mattermostdriver.exceptions import (
     InvalidOrMissingParameters,
@@ -31,8 +31,6 @@ from mattermostdriver.exceptions import (
 )
 from mattermostdriver.websocket import Websocket
 from websockets.asyncio.client import ClientConnection
-
-from dastbot.testing.fake_mattermost import FakeMattermost, FakeMattermostThread
 
 REPO = Path(__file__).resolve().parents[1]
 JSONDict = dict[str, Any]
@@ -655,16 +653,15 @@ async def test_tls_rest_and_wss(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("tls", [False, True])
 async def test_cli_prints_one_json_line(tmp_path: Path, tls: bool) -> None:
-    args = [sys.executable, "-m", "dastbot.testing.fake_mattermost", "--port", "0"]
+    args = [sys.executable, "-m", "tests.fakes.fake_mattermost", "--port", "0"]
     verify: str | bool = True
     if tls:
         cert, key = make_cert(tmp_path)
         args += ["--tls-cert", str(cert), "--tls-key", str(key)]
         verify = str(cert)
-    paths = [str(REPO), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+    # As the README runs it: from the clone's root, which ``python -m`` puts on the path.
     proc = await asyncio.create_subprocess_exec(
-        *args, cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        *args, cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     try:
         assert proc.stdout is not None

@@ -22,9 +22,8 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from fakes.fake_mattermost import FakeMattermost, FakeMattermostThread
 from websockets.sync.client import connect as ws_connect
-
-from dastbot.testing.fake_mattermost import FakeMattermost, FakeMattermostThread
 
 SPEC_ENV = "DASTBOT_MM_SPEC"
 SKIP_REASON = (

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from botprocess import EVENT_TIMEOUT_S, BotProcess
 from chaosharness import (
     KB_QUESTIONS,
     SLASH_TOKEN,
-    BotProcess,
     bot_env,
     escalate,
     first_reply,
@@ -31,8 +31,7 @@ from chaosharness import (
     register_slash,
     with_key,
 )
-
-from dastbot.testing.fake_mattermost import FakeMattermost
+from fakes.fake_mattermost import FakeMattermost
 
 JSON = dict[str, Any]
 ID = re.compile(r"\b[a-z0-9]{26}\b")
@@ -56,7 +55,7 @@ async def run_scenario(
     escalation it opened (id -> the user thread)."""
     handled: dict[str, str] = {}
     await bot.start()
-    await fake.wait_for_ws_auth(1)
+    await fake.wait_for_ws_auth(1, timeout=EVENT_TIMEOUT_S)
 
     question = await fake.create_post("alice", "dast-help", KB_QUESTIONS[0])
     await first_reply(fake, question)
@@ -64,7 +63,7 @@ async def run_scenario(
     complaint = await fake.create_post(
         "alice", "dast-help", "this did not help", root_id=question["id"]
     )
-    await fake.wait_for_post(with_key(f"sorry:reply:{complaint['id']}"))
+    await fake.wait_for_post(with_key(f"sorry:reply:{complaint['id']}"), timeout=EVENT_TIMEOUT_S)
     handled[complaint["id"]] = question["id"]
 
     response = await fake.execute_command("carol", "dast-help", "/dast help")
@@ -75,28 +74,30 @@ async def run_scenario(
             assert answer.status == 401
 
     esc = await escalate(fake, bot, db, question, "cloud-zz")
-    root = await fake.wait_for_post(with_key(f"escalation:{esc}"))
-    await fake.wait_for_post(with_key(f"escalated:{esc}"))
+    root = await fake.wait_for_post(with_key(f"escalation:{esc}"), timeout=EVENT_TIMEOUT_S)
+    await fake.wait_for_post(with_key(f"escalated:{esc}"), timeout=EVENT_TIMEOUT_S)
     # The next post the bot makes comes from a sweep (the first reminder, 1.44 s after
     # opening, or an alert to the coordinators): fail it once, for a retry line.
     fake.fail_next(500, 1, path="/api/v4/posts", method="POST")
-    await fake.wait_for_post(with_key(f"reminder:{esc}:1"), timeout=10)
+    await fake.wait_for_post(with_key(f"reminder:{esc}:1"), timeout=EVENT_TIMEOUT_S)
     reply = await fake.create_post("tom", "adc-cloud-zz", "On it.", root_id=root["id"])
-    await fake.wait_for_post(with_key(f"escalation-reply:{esc}:{reply['id']}"))
+    await fake.wait_for_post(
+        with_key(f"escalation-reply:{esc}:{reply['id']}"), timeout=EVENT_TIMEOUT_S
+    )
     handled[reply["id"]] = root["id"]
 
     fake.close_websockets(1006)
     missed = await fake.create_post("bob", "dast-help", KB_QUESTIONS[1])
-    await first_reply(fake, missed, timeout=10)
+    await first_reply(fake, missed)
     handled[missed["id"]] = missed["id"]
-    await fake.wait_for_ws_auth(2)
+    await fake.wait_for_ws_auth(2, timeout=EVENT_TIMEOUT_S)
 
     # A revoked token: the socket cannot come back, and the token check says 401.
     fake.refuse_websockets(30)
     fake.fail_next(401, 5, path="/api/v4/users/me")
     fake.close_websockets(1006)
     assert bot.process is not None
-    code = await asyncio.wait_for(bot.process.wait(), timeout=15)
+    code = await asyncio.wait_for(bot.process.wait(), timeout=EVENT_TIMEOUT_S)
     assert code == 3, bot.tail()
     return handled, {esc: question["id"]}
 
@@ -186,7 +187,7 @@ async def test_text_log_lines_are_single_lines_with_ids_and_no_secret(tmp_path: 
         bot = BotProcess(bot_env(fake, tmp_path, port), tmp_path, tmp_path / "bot.log", ("-v",))
         try:
             await bot.start()
-            await fake.wait_for_ws_auth(1)
+            await fake.wait_for_ws_auth(1, timeout=EVENT_TIMEOUT_S)
             question = await fake.create_post("carol", "dast-help", "where is the cafeteria")
             await first_reply(fake, question)
             async with aiohttp.ClientSession() as http:

@@ -16,7 +16,7 @@ import urllib.parse
 
 import aiohttp
 
-from dastbot.testing.fake_model import (
+from .fake_model import (
     JSON,
     Channel,
     Command,
@@ -26,7 +26,7 @@ from dastbot.testing.fake_model import (
     User,
     bad_param,
 )
-from dastbot.testing.fake_state import FakeState
+from .fake_state import FakeState
 
 _USER_MENTION = re.compile(r"@([a-z0-9][a-z0-9._-]*)")
 _CHANNEL_MENTION = re.compile(r"~([a-z0-9][a-z0-9_-]*)")

@@ -19,8 +19,8 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from dastbot.testing.fake_integrations import Integrations
-from dastbot.testing.fake_model import (
+from .fake_integrations import Integrations
+from .fake_model import (
     JSON,
     SERVER_VERSION,
     Channel,
@@ -29,8 +29,8 @@ from dastbot.testing.fake_model import (
     bad_param,
     dumps,
 )
-from dastbot.testing.fake_state import FakeState
-from dastbot.testing.fake_ws import WebsocketHub, token_from_header
+from .fake_state import FakeState
+from .fake_ws import WebsocketHub, token_from_header
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from dastbot.kernel.clock import Clock
-from dastbot.testing.fake_model import (
+
+from .fake_model import (
     JSON,
     Channel,
     Command,

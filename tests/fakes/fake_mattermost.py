@@ -3,10 +3,10 @@
 Owns the public face of the fake: ``FakeMattermost`` (async, in-process: start/stop, seeded
 team/channels/users, helpers that act as a user, waits on posts and websocket logins, fault
 injection), ``FakeMattermostThread`` (the same on its own loop in a background thread, for sync
-callers), and the command line ``python -m dastbot.testing.fake_mattermost`` which prints one JSON
-line describing the server when it is ready. The rules live in ``fake_state``, the HTTP routes in
-``fake_http``, the websocket in ``fake_ws`` and outgoing integration calls in
-``fake_integrations``.
+callers), and the command line ``python -m tests.fakes.fake_mattermost`` (from a clone's root)
+which prints one JSON line describing the server when it is ready. The rules live in
+``fake_state``, the HTTP routes in ``fake_http``, the websocket in ``fake_ws`` and outgoing
+integration calls in ``fake_integrations``.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from dastbot.kernel.clock import Clock
-from dastbot.testing.fake_http import FakeHttp, Faults
-from dastbot.testing.fake_integrations import Integrations
-from dastbot.testing.fake_model import (
+
+from .fake_http import FakeHttp, Faults
+from .fake_integrations import Integrations
+from .fake_model import (
     JSON,
     Channel,
     EphemeralPost,
@@ -37,12 +38,14 @@ from dastbot.testing.fake_model import (
     Team,
     User,
 )
-from dastbot.testing.fake_state import FakeState
-from dastbot.testing.fake_ws import WebsocketHub
+from .fake_state import FakeState
+from .fake_ws import WebsocketHub
 
 __all__ = ["EphemeralPost", "FakeAppError", "FakeMattermost", "FakeMattermostThread", "main"]
 
 T = TypeVar("T")
+# The default limit of the waits below: generous, for loaded machines (a wait ends at its event).
+WAIT_S = 30.0
 PostPredicate = Callable[[JSON], bool]
 
 
@@ -327,7 +330,7 @@ class FakeMattermost:
         snapshot = list(self.state.ephemerals)
         return [e for e in snapshot if wanted is None or e.recipient_id == wanted]
 
-    async def wait_for_post(self, predicate: PostPredicate, timeout: float = 5.0) -> JSON:
+    async def wait_for_post(self, predicate: PostPredicate, timeout: float = WAIT_S) -> JSON:
         """The first post matching ``predicate``: existing ones in creation order, then new
         or changed ones (edits and reactions count) as they happen."""
         log = self.state.post_log
@@ -347,7 +350,7 @@ class FakeMattermost:
         return await self._wait_until(check, timeout, "a matching post")
 
     async def wait_for_ephemeral(
-        self, predicate: Callable[[EphemeralPost], bool], timeout: float = 5.0
+        self, predicate: Callable[[EphemeralPost], bool], timeout: float = WAIT_S
     ) -> EphemeralPost:
         """The first ephemeral post (existing or future) matching ``predicate``."""
         seen = 0
@@ -371,13 +374,13 @@ class FakeMattermost:
         """Successful websocket authentications since start (grows with every reconnect)."""
         return self.hub.auth_total
 
-    async def wait_for_ws(self, count: int = 1, timeout: float = 5.0) -> None:
+    async def wait_for_ws(self, count: int = 1, timeout: float = WAIT_S) -> None:
         """Until at least ``count`` websockets are authenticated and open."""
         await self._wait_until(
             lambda: self.ws_connections >= count or None, timeout, f"{count} websocket(s)"
         )
 
-    async def wait_for_ws_auth(self, total: int, timeout: float = 5.0) -> None:
+    async def wait_for_ws_auth(self, total: int, timeout: float = WAIT_S) -> None:
         """Until ``total`` authentications have happened since start (reconnect tests)."""
         await self._wait_until(
             lambda: self.ws_auth_total >= total or None, timeout, f"{total} websocket logins"
@@ -529,7 +532,7 @@ class FakeMattermostThread:
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m dastbot.testing.fake_mattermost",
+        prog="python -m tests.fakes.fake_mattermost",
         description="Run the fake Mattermost server; prints one JSON line when ready.",
     )
     parser.add_argument("--host", default="127.0.0.1")

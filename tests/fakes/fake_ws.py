@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
-from dastbot.testing.fake_model import JSON, SERVER_VERSION, Event, User, dumps
-from dastbot.testing.fake_state import FakeState
+from .fake_model import JSON, SERVER_VERSION, Event, User, dumps
+from .fake_state import FakeState
 
 log = logging.getLogger(__name__)
 

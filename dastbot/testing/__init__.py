@@ -1,1 +1,0 @@
-"""Test support shipped with the package: a faithful fake Mattermost server."""
