@@ -289,16 +289,16 @@ async def test_an_escalation_during_an_outage_is_refused_at_once_and_works_when_
         bot.clock.advance(timedelta(minutes=30))
         await bot.app.tick()
     bot.chat.fail_next = 0
-    assert (
-        "E1 opened"
-        in (await bot.command("cora", "escalate cloud-de site down", thread=thread)).text
-    )
+    # E1 was reserved by the refused attempt: ids are never reused (a crash between posting
+    # and recording must not hand one id to two escalations).
+    reply = await bot.command("cora", "escalate cloud-de site down", thread=thread)
+    assert reply.text == "E2 opened for DE cloud support (GridKa)."
     for _ in range(30):  # reminder 1 falls due after 4 working hours (the next morning)
         bot.clock.advance(timedelta(hours=1))
         await bot.app.tick()
     sent = dict((m.key, (post_id, m)) for post_id, m in bot.chat.sent)
-    root, _ = sent["escalation:E1"]
-    reminders = {k: m for k, (_, m) in sent.items() if k.startswith("reminder:E1:")}
+    root, _ = sent["escalation:E2"]
+    reminders = {k: m for k, (_, m) in sent.items() if k.startswith("reminder:E2:")}
     assert reminders, list(sent)
     outside = {k: m.root_id for k, m in reminders.items() if m.root_id != root}
     assert not outside, f"reminders outside the escalation thread {root}: {outside}"

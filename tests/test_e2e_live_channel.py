@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from fakes.fake_mattermost import FakeMattermost
 from test_e2e_mattermost import QUESTION, bot_env, fake, reply_to, running_bot
 
 from dastbot.kernel.clock import OffsetClock
 from dastbot.kernel.config import load_config
 from dastbot.report.demo import fill_demo
 from dastbot.store import Store
-from fakes.fake_mattermost import FakeMattermost
 
 __all__ = ["fake"]
 ZURICH = ZoneInfo("Europe/Zurich")

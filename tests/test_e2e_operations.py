@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes.fake_mattermost import FakeMattermost
 from test_e2e_mattermost import QUESTION, bot_env, fake, free_port, reply_to, running_bot
 
 from dastbot.kernel.clock import OffsetClock
 from dastbot.kernel.models import Assignment
 from dastbot.store import Store
-from fakes.fake_mattermost import FakeMattermost
 
 __all__ = ["fake"]
 WEATHER = "what is the weather in Rabat tomorrow?"
@@ -211,3 +211,55 @@ async def test_a_server_down_at_start_is_waited_for(tmp_path: Path) -> None:
             await server.wait_for_ws_auth(1, timeout=30)
     finally:
         stop(process)
+
+
+async def test_a_direct_message_sent_while_the_websocket_is_down_is_answered_once(
+    fake: FakeMattermost, tmp_path: Path
+) -> None:
+    async with running_bot(bot_env(fake, tmp_path)) as info:
+        await fake.wait_for_ws_auth(1)
+        dm = fake.dm_channel_id("alice", "dastbot")
+        fake.refuse_websockets(2)
+        fake.close_websockets(1006)
+        feed = info["feed"]
+        await asyncio.wait_for(feed.disconnected.wait(), timeout=10)  # type: ignore[attr-defined]
+        question = await fake.create_post("alice", dm, QUESTION)
+        await fake.wait_for_ws_auth(2, timeout=30)
+        await fake.wait_for_post(reply_to(fake, question), timeout=15)
+        await asyncio.sleep(0.5)  # room for a duplicate to show up
+        bot = fake.user_id("dastbot")
+        answers = [
+            p for p in fake.posts() if p["user_id"] == bot and p.get("root_id") == question["id"]
+        ]
+        assert len(answers) == 1
+
+
+async def test_an_escalation_to_a_channel_the_bot_is_not_in_is_named_and_refused(
+    fake: FakeMattermost, tmp_path: Path
+) -> None:
+    fake.add_user("sam")
+    fake.add_channel("adc-cloud-de", members=("alice",))  # the bot was never invited
+    env = bot_env(fake, tmp_path, DASTBOT_ROSTER=ROSTER)
+    check = await asyncio.to_thread(  # the fake server runs in this event loop
+        subprocess.run,
+        [sys.executable, "-m", "dastbot", "check", "--online"],
+        env=run_env(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert check.returncode == 3
+    assert "escalation target cloud-de: ~adc-cloud-de: the bot is not a member" in check.stderr
+    async with running_bot(env) as info:
+        await fake.wait_for_ws_auth(1)
+        question = await fake.create_post("alice", "dast-help", "all my jobs fail at FZK-LCG2")
+        await fake.wait_for_post(reply_to(fake, question), timeout=5)
+        await fake.create_post("sam", "dast-help", "@dastbot take", question["id"])
+        await fake.create_post("sam", "dast-help", "@dastbot escalate DE site down", question["id"])
+        refusal = await fake.wait_for_post(
+            lambda p: str(p["message"]).startswith("I could not post the escalation"), timeout=5
+        )
+        assert refusal["root_id"] == question["id"]
+        store: Store = info["app"].store  # type: ignore[attr-defined]
+        assert store.escalations(("open", "replied")) == []
+        assert store.question(question["id"])["state"] == "claimed"  # type: ignore[index]

@@ -8,10 +8,10 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
+from fakes.fake_mattermost import FakeMattermost
 from test_e2e_mattermost import bot_env, bot_replies, fake, reply_to, running_bot
 
 from dastbot.store import Store
-from fakes.fake_mattermost import FakeMattermost
 
 __all__ = ["fake"]
 QUESTIONS = [f"Payload exceeded maximum allowed memory in all my jobs (case {i})" for i in range(5)]

@@ -421,6 +421,19 @@ class MattermostChat:
         if channel_name and channel_id:
             self._channel_names[channel_id] = channel_name
 
+    async def direct_channels_since(self, since_ms: int) -> list[tuple[str, str]]:
+        """The bot's direct and group message channels with a post after ``since_ms``: people
+        who wrote to the bot while it was away (Mattermost lists them with the team's channels,
+        each with ``last_post_at``, in one request)."""
+        listing = await self.rest(
+            "my channels", self.driver.channels.get_channels_for_user, self.user_id, self.team_id
+        )
+        return [
+            (str(c["id"]), str(c["type"]))
+            for c in listing or []
+            if c.get("type") in ("D", "G") and int(c.get("last_post_at") or 0) > since_ms
+        ]
+
     def followed_channels(self) -> list[str]:
         """The channels whose posts the bot catches up on: the help channels and every channel
         it posted an escalation into."""

@@ -111,9 +111,13 @@ class MattermostFeed:
     # catch-up --------------------------------------------------------------------------------
 
     async def missed_posts(self, since_ms: int) -> list[Post]:
-        """Posts made in the followed and watched channels since ``since_ms``, oldest first."""
+        """Posts made since ``since_ms`` in the followed and watched channels and in the bot's
+        direct messages, oldest first."""
         found: list[dict[str, Any]] = []
-        for channel in self.chat.followed_channels():
+        types = {c: "" for c in self.chat.followed_channels()}
+        for channel, kind in await self.chat.direct_channels_since(since_ms):
+            types.setdefault(channel, kind)
+        for channel in types:
             listing = await self.chat.rest(
                 "catch-up",
                 self.chat.driver.posts.get_posts_for_channel,
@@ -131,7 +135,8 @@ class MattermostFeed:
         posts = []
         for raw in found:
             name = await self.chat.user_name_of(str(raw.get("user_id", "")))
-            posts.append(self.chat.to_post(raw, name))
+            kind = types.get(str(raw.get("channel_id", "")), "")
+            posts.append(self.chat.to_post(raw, name, channel_type=kind))
         return posts
 
     def failed(self, post: Post) -> None:

@@ -12,8 +12,17 @@ from dastbot.store.outbox import OutboxRows
 
 class EscalationRows(OutboxRows):
     def next_escalation_id(self) -> str:
-        row = self.db.execute("SELECT COUNT(*) FROM escalations").fetchone()
-        return f"E{int(row[0]) + 1}"
+        """A new escalation id, never given out before: it is reserved (committed with the
+        caller's transaction) before the escalation is posted, so a crash between posting and
+        recording cannot hand the same id to the next escalation."""
+        with self.db.atomic():
+            last = self.get_meta("escalations.last_id")
+            if last is None:
+                row = self.db.execute("SELECT COUNT(*) FROM escalations").fetchone()
+                last = str(int(row[0]))
+            number = int(last) + 1
+            self.set_meta("escalations.last_id", str(number))
+        return f"E{number}"
 
     def save_escalation(self, esc: Escalation, channel: str | None = None) -> None:
         row: dict[str, Any] = {

@@ -186,6 +186,8 @@ class FakeHttp:
         r.add_get(f"{API}/teams/name/{{team}}/channels/name/{{name}}", self.channel_by_names)
         r.add_get(f"{API}/teams/{{team_id}}/channels/name/{{name}}", self.channel_by_team_id)
         r.add_get(f"{API}/channels/{{channel_id}}", self.get_channel)
+        r.add_get(f"{API}/channels/{{channel_id}}/members/{{user_id}}", self.channel_member)
+        r.add_get(f"{API}/users/{{user_id}}/teams/{{team_id}}/channels", self.my_team_channels)
         r.add_post(f"{API}/channels/direct", self.direct_channel)
         r.add_get(f"{API}/channels/{{channel_id}}/posts", self.channel_posts)
         r.add_post(f"{API}/posts", self.create_post)
@@ -372,6 +374,34 @@ class FakeHttp:
         if not self.state.can_read(me, channel):
             raise FakeAppError(403, "api.context.permissions.app_error", "No permission.")
         return json_response(channel.to_json())
+
+    async def channel_member(self, request: web.Request) -> web.StreamResponse:
+        """GET /channels/{id}/members/{user_id}: 404 unless the user is a member (Mattermost
+        answers the same for a channel the caller cannot see)."""
+        me = self._user(request)
+        channel = self.state.channel(request.match_info["channel_id"])
+        user_id = request.match_info["user_id"]
+        user_id = me.id if user_id == "me" else user_id
+        if not self.state.can_read(me, channel) or user_id not in channel.members:
+            raise FakeAppError(
+                404, "app.channel.get_member.missing.app_error", "No channel member found."
+            )
+        member = {"channel_id": channel.id, "user_id": user_id, "roles": "channel_user"}
+        return json_response(member)
+
+    async def my_team_channels(self, request: web.Request) -> web.StreamResponse:
+        """GET /users/{id}/teams/{team_id}/channels: the user's channels of the team and, as
+        Mattermost does, its direct and group messages (team_id "")."""
+        me = self._user(request)
+        if request.match_info["user_id"] not in (me.id, "me"):
+            raise FakeAppError(403, "api.context.permissions.app_error", "No permission.")
+        team = self.state.team(request.match_info["team_id"])
+        channels = [
+            c.to_json()
+            for c in self.state.channels.values()
+            if me.id in c.members and c.team_id in (team.id, "")
+        ]
+        return json_response(channels)
 
     async def direct_channel(self, request: web.Request) -> web.StreamResponse:
         me = self._user(request)
