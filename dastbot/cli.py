@@ -356,10 +356,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_kb_eval)
 
     from dastbot.archive.cli import add_archive_parsers
+    from dastbot.outbox.cli import add_outbox_parsers
     from dastbot.report.cli import add_report_parsers
 
     add_report_parsers(sub, add_common)
     add_archive_parsers(sub, add_common)
+    add_outbox_parsers(sub, add_common)
     return parser
 
 

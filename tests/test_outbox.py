@@ -4,12 +4,15 @@ retried or dropped with /dast outbox."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from conftest import ShiftBot
 
 from dastbot.kernel.models import OutMessage
 from dastbot.outbox.sender import REFUSED_ATTEMPTS
+from dastbot.store import Store
 
 KNOWN = "my task is exhausted what does it mean"
 
@@ -87,3 +90,27 @@ async def test_outbox_drop_and_bad_arguments(shiftbot: ShiftBot) -> None:
     assert "no undelivered message #4242" in (await bot.command("cora", "outbox drop 4242")).text
     assert (await bot.command("cora", f"outbox drop #{row.pending.id}")).text.endswith("dropped.")
     assert bot.store.count_dead_letters() == 0
+
+
+def test_dastbot_outbox_lists_retries_and_drops_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dastbot.cli import main
+
+    db = tmp_path / "bot.db"
+    store = Store.open(db)
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    first = store.enqueue(OutMessage("gone", "lost post", key="a"), now)
+    second = store.enqueue(OutMessage("gone", "another", key="b"), now)
+    store.dead_letter(first, "403 not a member", now)
+    store.dead_letter(second, "403 not a member", now)
+    store.close()
+    assert main(["outbox", "--db", str(db)]) == 0
+    assert "**Undelivered messages** (2, newest first)" in capsys.readouterr().out
+    assert main(["outbox", "retry", str(first), "--db", str(db)]) == 0
+    assert main(["outbox", "drop", str(second), "--db", str(db)]) == 0
+    assert main(["outbox", "drop", "999", "--db", str(db)]) == 1
+    assert "There is no undelivered message #999." in capsys.readouterr().out
+    assert main(["outbox", "--db", str(db)]) == 0
+    assert "Nothing is stuck" in capsys.readouterr().out
+    assert main(["outbox", "retry", "--db", str(db)]) == 2

@@ -32,7 +32,7 @@ def listing(store: Store, limit: int = LISTED) -> str:
         ("id", "given up", "to", "why", "message"), rows
     )
     if total > len(rows):
-        text += f"\n\n_{total - len(rows)} older ones not shown: `dastbot outbox list --all`._"
+        text += f"\n\n_{total - len(rows)} older ones not shown: `dastbot outbox list`._"
     return text + "\n\n`/dast outbox retry ID` sends one again; `/dast outbox drop ID` forgets it."
 
 
