@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dastbot.kernel.scheduler import Sweeper
+from dastbot.scheduler import Sweeper
 
 ENV = "DASTBOT_TEST_SWEEP_LOG"
 Sweep = tuple[float, float]  # (began, ended) in epoch seconds
