@@ -176,6 +176,15 @@ async def first_reply(
 _OPENED = re.compile(r"\b(E\d+) opened for\b")
 
 
+async def escalation_root(fake: FakeMattermost, db_path: Path, esc_id: str) -> JSON:
+    """The escalation post the bot recorded for ``esc_id`` (not merely the first post with its
+    key: a second one would be a bug, reported by ``duplicated_keys``)."""
+    rows = query(db_path, "SELECT post_id FROM outbox WHERE key = ?", f"escalation:{esc_id}")
+    assert rows and rows[0]["post_id"], f"no recorded escalation post for {esc_id}"
+    post_id = rows[0]["post_id"]
+    return await fake.wait_for_post(lambda post: post["id"] == post_id)
+
+
 def escalation_of_thread(db_path: Path, thread_id: str) -> str | None:
     rows = query(db_path, "SELECT id FROM escalations WHERE thread_id = ? ORDER BY id", thread_id)
     return str(rows[0]["id"]) if rows else None
@@ -284,7 +293,10 @@ class EscalationCheck:
     esc_id: str
     thread_id: str
     opened_at: float
-    delivered_at: float | None  # the escalation post marked sent (reminders wait for it)
+    # When the test knew the escalation was recorded (the answer to /dast escalate, or the
+    # database after a kill): the bot posts to the target first and records the escalation
+    # (from which reminders follow) after that, so its opening time is earlier than that.
+    known_at: float | None
     reply_at: float | None  # the target's first reply in the escalation thread
 
     def due(self, number: int) -> float:
@@ -301,22 +313,19 @@ class EscalationCheck:
         return self.due(number), end
 
     def swept_within(self, sweeps: Iterable[Sweep], start: float, end: float) -> bool:
-        """Some sweep ran wholly after ``start`` (and after the escalation post was out) and
+        """Some sweep ran wholly after ``start`` (and after the escalation was recorded) and
         before ``end`` and the target's reply: it had to decide what was owed from ``start``."""
-        if self.delivered_at is None:
+        if self.known_at is None:
             return False
-        after = max(start, self.delivered_at) + CLOCK_SLACK_S
+        after = max(start, self.known_at) + CLOCK_SLACK_S
         before = min(end, self.reply_at or float("inf")) - CLOCK_SLACK_S
         return any(after <= began and ended < before for began, ended in sweeps)
 
 
-def escalation_checks(fake: FakeMattermost, db_path: Path) -> list[EscalationCheck]:
+def escalation_checks(
+    fake: FakeMattermost, db_path: Path, known_at: Mapping[str, float]
+) -> list[EscalationCheck]:
     by_key = posts_by_key(fake)
-    delivered = {
-        r["key"].split(":", 1)[1]: epoch(r["sent_at"])
-        for r in query(db_path, "SELECT key, sent_at FROM outbox WHERE key LIKE 'escalation:%'")
-        if r["sent_at"]
-    }
     checks = []
     for row in query(db_path, "SELECT id, thread_id, opened_at FROM escalations ORDER BY id"):
         reply_at = None
@@ -333,7 +342,7 @@ def escalation_checks(fake: FakeMattermost, db_path: Path) -> list[EscalationChe
                 row["id"],
                 row["thread_id"],
                 epoch(row["opened_at"]),
-                delivered.get(row["id"]),
+                known_at.get(row["id"]),
                 reply_at,
             )
         )
@@ -341,14 +350,20 @@ def escalation_checks(fake: FakeMattermost, db_path: Path) -> list[EscalationChe
 
 
 def reminder_problems(
-    fake: FakeMattermost, db_path: Path, bot: BotProcess, *, reply_slack: float = 0.5
+    fake: FakeMattermost,
+    db_path: Path,
+    bot: BotProcess,
+    known_at: Mapping[str, float],
+    *,
+    reply_slack: float = 0.5,
 ) -> list[str]:
     """Every reminder at most once, in its escalation's thread; none decided after the target
     had replied; none for a time when no bot process existed; the deadline notice at most once,
     and never when the target replied before it. And every reminder and deadline notice that a
     sweep of the bot found owed exactly once: a sweep that ran wholly inside the time when it
-    was the latest one owed, after the escalation post was out and before the target replied
-    (a sweep decides everything due at its instant, in one transaction).
+    was the latest one owed, after the escalation was recorded (``known_at``: escalation id ->
+    epoch seconds) and before the target replied (a sweep decides everything due at its
+    instant, in one transaction).
 
     (When the bot is down or disconnected across a reminder's due time and the next one's, only
     the later one is posted: one post, not a burst. The bot sweeps only while connected and
@@ -360,7 +375,7 @@ def reminder_problems(
         for r in query(db_path, "SELECT key, created_at FROM outbox WHERE key LIKE 'reminder:%'")
     }
     problems: list[str] = []
-    for esc in escalation_checks(fake, db_path):
+    for esc in escalation_checks(fake, db_path, known_at):
         root = by_key.get(f"escalation:{esc.esc_id}", [])
         if len(root) != 1:
             problems.append(f"{esc.esc_id}: escalation post {len(root)} times")

@@ -34,6 +34,7 @@ from chaosharness import (
     bot_env,
     duplicated_keys,
     escalate,
+    escalation_root,
     first_reply,
     format_problems,
     free_port,
@@ -82,6 +83,7 @@ async def test_ten_kills_with_socket_drops_and_error_bursts_lose_and_repeat_noth
         questions: list[tuple[JSON, bool]] = []  # (question, in the knowledge base)
         complaints: list[JSON] = []
         escalations: list[str] = []
+        recorded: dict[str, float] = {}  # escalation id -> when its escalate command had worked
         target_replies: list[JSON] = []
         faults: list[str] = []
         kills = 0
@@ -171,7 +173,8 @@ async def test_ten_kills_with_socket_drops_and_error_bursts_lose_and_repeat_noth
                 questions.append((question, False))
                 await first_reply(fake, question)
                 escalations.append(await escalate(fake, bot, db, question, "cloud-zz"))
-            root = await fake.wait_for_post(with_key(f"escalation:{escalations[0]}"))
+                recorded[escalations[-1]] = time.time()
+            root = await escalation_root(fake, db, escalations[0])
             answering = asyncio.ensure_future(tom_answers(root))
             # The first fault is certain: a drop of the socket the bot has now.
             code = fault_rng.choice((1000, 1006, 1011))
@@ -201,7 +204,7 @@ async def test_ten_kills_with_socket_drops_and_error_bursts_lose_and_repeat_noth
         problems += [f"{k}: posted {n} times" for k, n in duplicated_keys(fake).items()]
         problems += [f"unkeyed bot post {p['message'][:60]!r}" for p in unkeyed_bot_posts(fake)]
         problems += outbox_problems(fake, db)
-        problems += reminder_problems(fake, db, bot)
+        problems += reminder_problems(fake, db, bot, recorded)
         problems += relay_problems(fake, db, target_replies)
         for question, in_kb in questions:
             answers = by_key.get(f"answer:{question['id']}", [])
@@ -254,8 +257,7 @@ async def test_a_post_missed_while_disconnected_is_answered_even_if_the_catch_up
             await first_reply(fake, first)
 
             fake.close_websockets(1006)
-            feed = info["feed"]
-            await asyncio.wait_for(feed.disconnected.wait(), timeout=EVENT_TIMEOUT_S)  # type: ignore[attr-defined]
+            await asyncio.wait_for(info["feed"].disconnected.wait(), timeout=EVENT_TIMEOUT_S)  # type: ignore[attr-defined]
             missed = await fake.create_post("bob", "dast-help", KB_QUESTIONS[1])
             path = f"/api/v4/channels/{fake.channel_id('dast-help')}/posts"
             fake.fail_next(500, count=2, path=path, method="GET")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from fakes.fake_mattermost import FakeMattermost
+from fakes.fake_mattermost import WAIT_S, FakeMattermost
 from test_e2e_mattermost import QUESTION, bot_env, fake, reply_to, running_bot
 
 from dastbot.kernel.clock import OffsetClock
@@ -50,10 +50,10 @@ async def test_eight_weeks_of_history_handovers_fit_and_questions_still_get_answ
         def handover(post: dict[str, object]) -> bool:
             return str(post["message"]).startswith("**NA shift")
 
-        posted = await fake.wait_for_post(handover, timeout=15)
+        posted = await fake.wait_for_post(handover, timeout=WAIT_S)
         assert len(str(posted["message"])) <= 16_383
         assert "Questions needing a person: " in str(posted["message"])
         question = await fake.create_post("alice", "dast-help", QUESTION)
         started = asyncio.get_running_loop().time()
-        await fake.wait_for_post(reply_to(fake, question), timeout=5)
+        await fake.wait_for_post(reply_to(fake, question), timeout=WAIT_S)
         assert asyncio.get_running_loop().time() - started < 1.0

@@ -11,12 +11,14 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes.fake_mattermost import FakeMattermost
+from fakes.fake_mattermost import WAIT_S, FakeMattermost
+from sweeplog import Sweep, recording_sweeps
 from test_e2e_mattermost import QUESTION, bot_env, fake, free_port, reply_to, running_bot
 
 from dastbot.kernel.clock import OffsetClock
@@ -41,7 +43,7 @@ def with_sam_on_duty(env: dict[str, str]) -> None:
     store.close()
 
 
-async def until(condition: Any, timeout: float = 10.0) -> None:
+async def until(condition: Any, timeout: float = WAIT_S) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():
@@ -57,29 +59,33 @@ async def test_a_reping_into_a_deleted_question_is_given_up_and_the_next_is_answ
     with_sam_on_duty(env)
     clock = OffsetClock()
     clock.set(MONDAY_10_ZURICH)
-    async with running_bot(env, clock=clock) as info:
-        await fake.wait_for_ws_auth(1)
-        question = await fake.create_post("alice", "dast-help", WEATHER)
-        ping = await fake.wait_for_post(reply_to(fake, question), timeout=5)
-        assert "@sam" in ping["message"]
-        await fake.delete_post("alice", question["id"])
-        store: Store = info["app"].store  # type: ignore[attr-defined]
-        for _ in range(12):  # past the re-ping (60 staffed minutes), then its retries
-            clock.advance(timedelta(minutes=20))
-            await asyncio.sleep(0.3)
-            if store.count_dead_letters():
-                break
-        assert store.count_dead_letters() == 1
-        [dead] = store.dead_letters()
-        assert dead.pending.message.key.startswith("reping:")
-        notice = await fake.wait_for_post(
-            lambda p: str(p["message"]).startswith("I could not deliver"), timeout=5
-        )
-        assert notice["channel_id"] == fake.channel_id("dast-coordinators")
-        nxt = await fake.create_post("bob", "dast-help", QUESTION)
-        started = asyncio.get_running_loop().time()
-        await fake.wait_for_post(reply_to(fake, nxt), timeout=5)
-        assert asyncio.get_running_loop().time() - started < 1.0
+    sweeps: list[Sweep] = []
+    with recording_sweeps(sweeps.append):
+        async with running_bot(env, clock=clock) as info:
+            await fake.wait_for_ws_auth(1)
+            question = await fake.create_post("alice", "dast-help", WEATHER)
+            ping = await fake.wait_for_post(reply_to(fake, question), timeout=WAIT_S)
+            assert "@sam" in ping["message"]
+            await fake.delete_post("alice", question["id"])
+            store: Store = info["app"].store  # type: ignore[attr-defined]
+            for _ in range(12):  # past the re-ping (60 staffed minutes), then its retries
+                clock.advance(timedelta(minutes=20))
+                # A tick (sweep, then sending) on the advanced clock: two sweeps begin after now.
+                advanced = time.time()
+                await until(lambda t=advanced: sum(began > t for began, _ in sweeps) >= 2)
+                if store.count_dead_letters():
+                    break
+            assert store.count_dead_letters() == 1
+            [dead] = store.dead_letters()
+            assert dead.pending.message.key.startswith("reping:")
+            notice = await fake.wait_for_post(
+                lambda p: str(p["message"]).startswith("I could not deliver"), timeout=WAIT_S
+            )
+            assert notice["channel_id"] == fake.channel_id("dast-coordinators")
+            nxt = await fake.create_post("bob", "dast-help", QUESTION)
+            started = asyncio.get_running_loop().time()
+            await fake.wait_for_post(reply_to(fake, nxt), timeout=WAIT_S)
+            assert asyncio.get_running_loop().time() - started < 1.0
 
 
 async def test_two_replies_in_an_escalation_thread_both_reach_the_asker(
@@ -92,10 +98,10 @@ async def test_two_replies_in_an_escalation_thread_both_reach_the_asker(
     async with running_bot(env):
         await fake.wait_for_ws_auth(1)
         question = await fake.create_post("alice", "dast-help", "all my jobs fail at FZK-LCG2")
-        await fake.wait_for_post(reply_to(fake, question), timeout=5)
+        await fake.wait_for_post(reply_to(fake, question), timeout=WAIT_S)
         await fake.create_post("sam", "dast-help", "@dastbot escalate DE site down", question["id"])
         escalation = await fake.wait_for_post(
-            lambda p: p["channel_id"] == fake.channel_id("adc-cloud-de"), timeout=5
+            lambda p: p["channel_id"] == fake.channel_id("adc-cloud-de"), timeout=WAIT_S
         )
         for text in ("Looking into it.", "Drained a broken WN, please retry."):
             await fake.create_post("gridka-admin", "adc-cloud-de", text, escalation["id"])

@@ -39,6 +39,7 @@ from chaosharness import (
     duplicated_keys,
     epoch,
     escalate,
+    escalation_root,
     first_reply,
     format_problems,
     free_port,
@@ -133,6 +134,7 @@ async def test_killing_the_bot_at_random_moments_loses_and_repeats_no_reminder(
         opened: dict[int, tuple[str, JSON]] = {}
         replies: dict[str, tuple[str, JSON]] = {}  # escalation id -> (mode, reply post)
         questions: list[JSON] = []
+        recorded: dict[str, float] = {}  # escalation id -> when its escalate command had worked
         down_requests: list[DownReply] = []
         all_opened = asyncio.Event()
         kills = 0
@@ -146,9 +148,8 @@ async def test_killing_the_bot_at_random_moments_loses_and_repeats_no_reminder(
                 questions.append(question)
                 await first_reply(fake, question, timeout=EVENT_TIMEOUT_S)
                 esc = await escalate(fake, bot, db, question, item.target)
-                root = await fake.wait_for_post(
-                    with_key(f"escalation:{esc}"), timeout=EVENT_TIMEOUT_S
-                )
+                recorded[esc] = time.time()
+                root = await escalation_root(fake, db, esc)
                 opened[item.index] = (esc, root)
                 if len(opened) == len(planned):
                     all_opened.set()
@@ -240,7 +241,7 @@ async def test_killing_the_bot_at_random_moments_loses_and_repeats_no_reminder(
             f"bot post without a key: {p['message'][:60]!r}" for p in unkeyed_bot_posts(fake)
         ]
         problems += outbox_problems(fake, db)
-        problems += reminder_problems(fake, db, bot)
+        problems += reminder_problems(fake, db, bot, recorded)
         problems += relay_problems(fake, db, [reply for _mode, reply in replies.values()])
         for question in questions:
             first = by_key.get(f"answer:{question['id']}", []) + by_key.get(
@@ -299,3 +300,4 @@ async def test_a_reply_made_while_the_bot_was_down_stops_the_reminders_owed_mean
                 await until(lambda: sum(began > relayed for began, _ in sweeps) >= 3)
         reminders = [k for k in posts_by_key(fake) if k.startswith("reminder:E1:")]
         assert not reminders, f"reminded after the target's reply: {reminders}"
+

@@ -25,6 +25,7 @@ from chaosharness import (
     SLASH_TOKEN,
     bot_env,
     escalate,
+    escalation_root,
     first_reply,
     free_port,
     prepare_fake,
@@ -74,7 +75,7 @@ async def run_scenario(
             assert answer.status == 401
 
     esc = await escalate(fake, bot, db, question, "cloud-zz")
-    root = await fake.wait_for_post(with_key(f"escalation:{esc}"), timeout=EVENT_TIMEOUT_S)
+    root = await escalation_root(fake, db, esc)
     await fake.wait_for_post(with_key(f"escalated:{esc}"), timeout=EVENT_TIMEOUT_S)
     # The next post the bot makes comes from a sweep (the first reminder, 1.44 s after
     # opening, or an alert to the coordinators): fail it once, for a retry line.
