@@ -74,6 +74,7 @@ class App:
     async def start(self, sweep: bool = True) -> None:
         """Send what a previous run decided but did not get to send; then sweep, unless the
         caller must first catch up on what was posted meanwhile (``run_bot``)."""
+        await self.router.desk.recover(self.clock.now())
         pending = len(self.store.pending())
         if pending:
             log.info("draining %d unsent message(s) from the outbox", pending)

@@ -11,6 +11,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 
 from dastbot.answering.answers import (
     HELPED_BUTTON,
@@ -92,7 +93,14 @@ class Router:
             data_file(config, config.sites, "sites.yaml"), clouds=contacts.clouds()
         )
         self.desk = Desk(
-            config, store, self.duty, contacts, sites, chat.permalink, self._post_now
+            config,
+            store,
+            self.duty,
+            contacts,
+            sites,
+            chat.permalink,
+            self._post_now,
+            self._find_sent,
         )
         self.role_of: RoleLookup = role_of or self.duty.role_of
         self._timezones: dict[str, str | None] = {}
@@ -337,6 +345,9 @@ class Router:
 
     async def _post_now(self, msg: OutMessage) -> str:
         return await self.chat.send(msg)
+
+    async def _find_sent(self, msg: OutMessage, since: datetime) -> str | None:
+        return await self.chat.already_sent(msg, since)
 
     async def flush(self) -> int:
         """Send what is due in the outbox (see ``dastbot.outbox.sender``)."""

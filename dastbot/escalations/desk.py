@@ -71,10 +71,12 @@ class Desk:
         sites: SiteMap,
         permalink: Permalink,
         post_now: Callable[[OutMessage], Awaitable[str]],
+        find_sent: Callable[[OutMessage, datetime], Awaitable[str | None]],
     ) -> None:
         self.config, self.store, self.duty = config, store, duty
         self.contacts, self.sites, self.permalink = contacts, sites, permalink
         self.post_now = post_now
+        self.find_sent = find_sent
         """Send at once, bypassing the outbox (raises SendRefused when it can never go)."""
 
     # targets ----------------------------------------------------------------------------------
@@ -146,6 +148,20 @@ class Desk:
             OutMessage(where, text, key=f"escalation:{esc.id}" + (f":{i}" if i else ""))
             for i, where in enumerate(destinations)
         )
+        for message in posts:  # recorded (held) before posting: a crash leaves a trace
+            self.store.enqueue(message, now)
+            self.store.hold(message.key)
+        self.store.record(
+            EventKind.ESCALATION_POSTING,
+            now,
+            thread,
+            actor,
+            escalation=esc.id,
+            target=target.id,
+            reason=reason,
+            ticket=ticket,
+            note=note,
+        )
         return Plan(esc, target, posts, note, question)
 
     async def open(self, thread: str, args: list[str], actor: str, now: datetime) -> str:
@@ -167,6 +183,7 @@ class Desk:
                 sent.append(await self.post_now(message))
             except SendRefused as exc:
                 log.warning("escalation to %s refused: %s", plan.target.id, exc)
+                self._forget(plan, sent)
                 return (
                     f"I could not post the escalation to {where}: "
                     f"{escape_markdown(str(exc))}. Nothing was escalated and the question stays "
@@ -176,6 +193,7 @@ class Desk:
             except Exception as exc:
                 log.warning("escalation to %s failed: %s", plan.target.id, exc)
                 if not sent:
+                    self._forget(plan, sent)
                     return (
                         f"Mattermost did not take the escalation post for {where} "
                         f"({escape_markdown(str(exc))}). Nothing was escalated; try again in a "
@@ -186,6 +204,11 @@ class Desk:
             self._commit(plan, sent, now)
         return f"{plan.esc.id} opened for {plan.target.name}."
 
+    def _forget(self, plan: Plan, sent: list[str]) -> None:
+        with self.store.atomic():
+            for message in plan.posts[len(sent) :]:
+                self.store.forget(message.key)
+
     def _commit(self, plan: Plan, sent: list[str], now: datetime) -> None:
         esc, question = plan.esc, plan.question
         lifecycle.open_escalation(
@@ -193,6 +216,7 @@ class Desk:
         )
         for i, message in enumerate(plan.posts):
             outbox_id = self.store.enqueue(message, now)
+            self.store.release(message.key)
             if i < len(sent):
                 self.store.mark_sent(outbox_id, sent[i], now)
         log.info("escalation %s opened to %s by %s", esc.id, plan.target.id, esc.opened_by)
@@ -206,6 +230,68 @@ class Desk:
             OutMessage(str(question["channel_id"]), told, esc.thread_id, f"escalated:{esc.id}"),
             now,
         )
+
+    async def recover(self, now: datetime) -> None:
+        """Finish what a crash interrupted: an escalation whose post was recorded (held) but
+        not confirmed. If the target got it, the escalation is recorded as if nothing happened;
+        if not, the user's thread is told to escalate again. Mattermost unreachable: later."""
+        for main in self.store.held("escalation:"):
+            esc_id = main.message.key.split(":")[1]
+            if main.message.key != f"escalation:{esc_id}":
+                continue
+            try:
+                post_id = await self.find_sent(main.message, main.created_at)
+            except Exception as exc:
+                log.warning("cannot check escalation %s yet: %s", esc_id, exc)
+                return
+            with self.store.atomic():
+                self._recovered(esc_id, main, post_id, now)
+
+    def _recovered(self, esc_id: str, main: Any, post_id: str | None, now: datetime) -> None:
+        intent = next(
+            (
+                e
+                for e in reversed(self.store.events(kind=EventKind.ESCALATION_POSTING))
+                if e["data"].get("escalation") == esc_id
+            ),
+            None,
+        )
+        held = [
+            p
+            for p in self.store.held(f"escalation:{esc_id}")
+            if p.message.key.split(":")[1] == esc_id
+        ]
+        target = self.target(str(intent["data"]["target"])) if intent else None
+        question = self.store.question(str(intent["thread_id"])) if intent else None
+        if intent is None or target is None or question is None or post_id is None:
+            for pending in held:
+                self.store.forget(pending.message.key)
+            if intent is not None and question is not None:
+                text = (
+                    f"The escalation {esc_id} did not go out (the bot restarted while posting "
+                    "it); run `/dast escalate` again."
+                )
+                key = f"escalation-lost:{esc_id}"
+                self.store.enqueue(
+                    OutMessage(str(question["channel_id"]), text, str(intent["thread_id"]), key),
+                    now,
+                )
+            return
+        data = intent["data"]
+        esc = Escalation(
+            id=esc_id,
+            thread_id=str(intent["thread_id"]),
+            target_id=target.id,
+            state="open",
+            opened_at=main.created_at,
+            opened_by=str(intent["actor"]),
+            reason=str(data.get("reason") or ""),
+            ticket=data.get("ticket"),
+        )
+        posts = tuple(p.message for p in held)
+        plan = Plan(esc, target, posts, str(data.get("note") or ""), question)
+        self._commit(plan, [post_id], now)
+        log.info("escalation %s recovered after a restart (post %s)", esc_id, post_id)
 
     # replies ----------------------------------------------------------------------------------
 

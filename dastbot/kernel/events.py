@@ -36,6 +36,8 @@ class EventKind(StrEnum):
     REPINGED = "repinged"
     COORDINATOR_TOLD = "coordinator_told"
     # escalations
+    ESCALATION_POSTING = "escalation_posting"
+    """An escalation is being posted (recorded first, so a crash can be finished)."""
     ESCALATION_OPENED = "escalation_opened"
     ESCALATION_REPLIED = "escalation_replied"
     ESCALATION_FOLLOWUP = "escalation_followup"

@@ -54,6 +54,10 @@ def _files_from(text: str | None) -> tuple[tuple[str, bytes], ...]:
     return tuple((f["name"], base64.b64decode(f["data"])) for f in json.loads(text))
 
 
+HELD = "9999-12-31T00:00:00.000+00:00"
+"""``next_attempt_at`` of a message its caller is posting itself (never due for the sender)."""
+
+
 @dataclass(frozen=True)
 class DeadLetter:
     """A message the bot gave up sending, with the last reason."""
@@ -166,11 +170,43 @@ class OutboxRows(StoreBase):
         )
         return cursor.rowcount == 1
 
+    def hold(self, key: str) -> None:
+        """Keep a recorded message from the sender: its caller posts it itself."""
+        self.db.execute(
+            "UPDATE outbox SET next_attempt_at = ? WHERE key = ? AND sent_at IS NULL",
+            [HELD, key],
+        )
+
+    def release(self, key: str) -> None:
+        """Hand a held message to the sender after all."""
+        self.db.execute(
+            "UPDATE outbox SET next_attempt_at = NULL WHERE key = ? AND next_attempt_at = ?",
+            [key, HELD],
+        )
+
+    def forget(self, key: str) -> None:
+        """Remove a held message that was never posted."""
+        self.db.execute(
+            "DELETE FROM outbox WHERE key = ? AND sent_at IS NULL AND next_attempt_at = ?",
+            [key, HELD],
+        )
+
+    def held(self, prefix: str) -> list[Pending]:
+        """Held messages whose key starts with ``prefix`` (a crash interrupted their posting)."""
+        rows = self.db.execute_returning_dicts(
+            "SELECT * FROM outbox INDEXED BY outbox_unsent WHERE sent_at IS NULL "
+            "AND dead_at IS NULL AND next_attempt_at = ? AND key LIKE ? ORDER BY id",
+            [HELD, prefix.replace("%", "") + "%"],
+        )
+        return [_pending(r) for r in rows]
+
     def oldest_unsent(self) -> datetime | None:
-        """When the oldest message still waiting to be sent was recorded."""
+        """When the oldest message still waiting to be sent was recorded (held ones aside)."""
         row = self.db.execute(
             "SELECT MIN(created_at) FROM outbox INDEXED BY outbox_unsent "
-            "WHERE sent_at IS NULL AND dead_at IS NULL"
+            "WHERE sent_at IS NULL AND dead_at IS NULL AND "
+            "(next_attempt_at IS NULL OR next_attempt_at < ?)",
+            [HELD],
         ).fetchone()
         return parse_iso(row[0]) if row and row[0] else None
 
