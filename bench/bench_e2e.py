@@ -167,6 +167,7 @@ async def run(args: argparse.Namespace) -> Results:
         "DASTBOT_SLASH_TOKEN": "bench-slash-token",
         "DASTBOT_HTTP_PORT": str(port),
         "DASTBOT_HTTP_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "DASTBOT_HTTP_METRICS_PORT": "0",
         "DASTBOT_DB": str(work / "bench.db"),
     }
     bot: asyncio.subprocess.Process | None = None

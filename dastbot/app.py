@@ -14,6 +14,7 @@ from typing import Any
 from dastbot.answering.answers import LiveKnowledge
 from dastbot.chat.base import AuthRejected, Chat, Connected, Disconnected, Edited, Feed
 from dastbot.chat.http import HttpEndpoint
+from dastbot.chat.http_guard import Limits
 from dastbot.chat.mattermost import MattermostChat
 from dastbot.chat.mattermost_feed import CURSOR_KEY, MattermostFeed
 from dastbot.chat.mattermost_transport import backoff_delays
@@ -219,6 +220,7 @@ async def run_bot(
         return problems
 
     slash = config.slash_token.get_secret_value() if config.slash_token else ""
+    h = config.http
     if not slash:
         log.warning("DASTBOT_SLASH_TOKEN is not set: slash commands and buttons are refused")
     http = HttpEndpoint(
@@ -228,11 +230,13 @@ async def run_bot(
         healthy=health,
         metrics=metrics,
         thread_of=app.router.thread_reference,
+        limits=Limits(h.header_timeout, h.body_timeout, h.max_connections),
     )
-    port = await http.start(config.http.host, config.http.port)
     keeper = asyncio.ensure_future(lease.keep())
     scheduler = None
     try:
+        port = await http.start(config.http.host, config.http.port)
+        metrics_port = await http.start_internal(h.metrics_host, h.metrics_port)
         me = await login_until_reachable(chat)
         app.router.bot_user_id = chat.user_id
         app.router.bot_username = chat.user_name
@@ -263,7 +267,8 @@ async def run_bot(
         log.info("dastbot ready as @%s (HTTP port %d)", me.get("username"), port)
         if ready is not None:
             user = me.get("username")
-            ready({"user": user, "http_port": port, "chat": chat, "feed": feed, "app": app})
+            info = {"user": user, "http_port": port, "metrics_port": metrics_port}
+            ready({**info, "chat": chat, "feed": feed, "app": app})
         serving = asyncio.ensure_future(serve(feed, app.router, metrics))
         done, _ = await asyncio.wait({serving, keeper}, return_when=asyncio.FIRST_COMPLETED)
         for task in done:

@@ -118,6 +118,7 @@ def bot_env(fake: FakeMattermost, tmp_path: Path, http_port: int, **extra: str) 
             "DASTBOT_SLASH_TOKEN": SLASH_TOKEN,
             "DASTBOT_HTTP_PORT": str(http_port),
             "DASTBOT_HTTP_PUBLIC_URL": f"http://127.0.0.1:{http_port}",
+            "DASTBOT_HTTP_METRICS_PORT": "0",
             "DASTBOT_DB": str(tmp_path / "bot.db"),
             "DASTBOT_KB": str(FIXTURES / "kb"),
             "DASTBOT_CONTACTS": str(CHAOS / "contacts.yaml"),

@@ -46,6 +46,7 @@ def bot_env(fake: FakeMattermost, tmp_path: Path, **extra: str) -> dict[str, str
         "DASTBOT_SLASH_TOKEN": SLASH_TOKEN,
         "DASTBOT_HTTP_PORT": str(port),
         "DASTBOT_HTTP_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "DASTBOT_HTTP_METRICS_PORT": "0",
         "DASTBOT_DB": str(tmp_path / "bot.db"),
         "DASTBOT_KB": str(FIXTURES / "kb"),
         **extra,
@@ -269,9 +270,14 @@ async def test_health_reflects_the_websocket(fake: FakeMattermost, tmp_path: Pat
                 body = await response.json()
                 assert body["websocket"] is False
                 assert body["reasons"] == ["websocket: not connected"]
-            async with http.get(f"{base}/metrics") as response:
+            internal = f"http://127.0.0.1:{info['metrics_port']}"
+            async with http.get(f"{internal}/metrics") as response:
                 text = await response.text()
             assert "dastbot_reconnects_total" in text
+            async with http.get(f"{internal}/healthz") as response:
+                assert response.status == 503
+            async with http.get(f"{base}/metrics") as response:
+                assert response.status == 404, "metrics must not be on the public port"
 
 
 async def test_a_rejected_token_stops_the_bot_with_a_clear_message(

@@ -93,6 +93,7 @@ class Served:
     loop: asyncio.AbstractEventLoop
     session: aiohttp.ClientSession
     base: str
+    internal: str
     router: Router
     chat: RecordingChat
     metrics: Metrics
@@ -127,7 +128,7 @@ class Served:
 
     def metrics_text(self) -> str:
         async def go() -> str:
-            async with self.session.get(self.base + "/metrics") as response:
+            async with self.session.get(self.internal + "/metrics") as response:
                 return await response.text()
 
         return self.loop.run_until_complete(go())
@@ -165,11 +166,13 @@ def served() -> Iterator[Served]:
             text = ("my task is exhausted what does it mean", "cafeteria menu?", "proxy")[i]
             await router.on_post(Post(thread, "c" * 26, "b" * 26, "bob", text, clock.now()))
         port = await endpoint.start("127.0.0.1", 0)
+        await endpoint.start_internal("127.0.0.1", 0)
         return port, aiohttp.ClientSession()
 
     port, session = loop.run_until_complete(setup())
+    internal = f"http://127.0.0.1:{endpoint.internal_port}"
     try:
-        yield Served(loop, session, f"http://127.0.0.1:{port}", router, chat, metrics)
+        yield Served(loop, session, f"http://127.0.0.1:{port}", internal, router, chat, metrics)
     finally:
         loop.run_until_complete(session.close())
         loop.run_until_complete(endpoint.stop())

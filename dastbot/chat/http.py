@@ -1,10 +1,16 @@
-"""The bot's HTTP endpoint: slash commands, button clicks, health and metrics (aiohttp).
+"""The bot's HTTP endpoints (aiohttp): the public one for Mattermost, the internal one for
+monitoring.
 
-``POST /slash`` takes Mattermost's form with the command token (checked in constant time, 401
-otherwise) and answers ``ephemeral`` or ``in_channel`` JSON; work slower than a few seconds is
+Public: ``POST /slash`` takes Mattermost's form with the command token (checked in constant time,
+401 otherwise) and answers ``ephemeral`` or ``in_channel`` JSON; work slower than a few seconds is
 answered through ``response_url``. ``POST /actions`` takes button clicks whose context carries an
 HMAC made with the slash token, so clicks cannot be forged. ``GET /healthz`` is 200 only while the
-websocket is connected and the store is writable; ``GET /metrics`` is Prometheus text.
+websocket is connected and the store is writable. Every request's headers and body must arrive
+within the limits' timeouts (else the connection is closed, or 408), a body over the limit is 413,
+and connections are capped (``http_guard``).
+
+Internal (its own address and port, loopback by default): ``GET /metrics`` (Prometheus text) and
+``GET /healthz``.
 """
 
 from __future__ import annotations
@@ -20,6 +26,13 @@ from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
 
+from dastbot.chat.http_guard import (
+    AcceptErrorFilter,
+    ConnectionGuard,
+    GuardedSite,
+    Limits,
+    fit_to_descriptors,
+)
 from dastbot.kernel.metrics import Metrics
 from dastbot.kernel.models import Click, Command, CommandReply
 
@@ -27,6 +40,11 @@ log = logging.getLogger("dastbot.http")
 
 JSON = "application/json"
 SLOW_REPLY_S = 2.5
+INTERNAL_CONNECTIONS = 16
+
+
+class ListenError(Exception):
+    """An endpoint cannot listen where the configuration says (the port is taken, say)."""
 
 
 def sign_context(secret: str, context: Mapping[str, Any]) -> str:
@@ -36,6 +54,13 @@ def sign_context(secret: str, context: Mapping[str, Any]) -> str:
 
 def _json(body: Mapping[str, Any], status: int = 200) -> web.Response:
     return web.Response(status=status, body=json.dumps(body).encode(), content_type=JSON)
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} bytes"
 
 
 def _presented_token(request: web.Request, form: Mapping[str, str]) -> str:
@@ -55,6 +80,7 @@ class HttpEndpoint:
         healthy: Callable[[], Mapping[str, str]],
         metrics: Metrics,
         thread_of: Callable[[str], str] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.slash_token = slash_token
         self.on_command = on_command
@@ -62,35 +88,108 @@ class HttpEndpoint:
         self.healthy = healthy
         self.metrics = metrics
         self.thread_of = thread_of or (lambda _text: "")
-        self.app = web.Application(client_max_size=1024 * 1024)
+        self.limits = limits or Limits()
+        self.guard = ConnectionGuard(self.limits, self.limits.max_connections, self._dropped)
+        self.app = web.Application(
+            client_max_size=self.limits.max_body, middlewares=[self._within_limits]
+        )
         self.app.add_routes(
             [
                 web.post("/slash", self.slash),
                 web.post("/actions", self.actions),
                 web.get("/healthz", self.healthz),
-                web.get("/metrics", self.metrics_page),
             ]
         )
-        self._runner: web.AppRunner | None = None
+        self.internal_guard = ConnectionGuard(self.limits, INTERNAL_CONNECTIONS, self._dropped)
+        self.internal_app = web.Application(middlewares=[self._within_limits])
+        self.internal_app.add_routes(
+            [web.get("/metrics", self.metrics_page), web.get("/healthz", self.healthz)]
+        )
+        self._runners: list[web.AppRunner] = []
         self._background: set[asyncio.Task[None]] = set()
+        self._accept_errors = AcceptErrorFilter()
         self.port = 0
+        self.internal_port = 0
 
     async def start(self, host: str, port: int) -> int:
-        self._runner = web.AppRunner(self.app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else port
+        """Serve the public endpoint; the port it listens on is returned (``port`` 0: any)."""
+        self.guard.cap = fit_to_descriptors(self.limits.max_connections)
+        self.port = await self._serve(self.app, self.guard, host, port, "DASTBOT_HTTP")
+        logging.getLogger("asyncio").addFilter(self._accept_errors)
         log.info("HTTP endpoint on %s:%d", host, self.port)
         return self.port
+
+    async def start_internal(self, host: str, port: int) -> int:
+        """Serve ``/metrics`` and ``/healthz`` on their own address and port."""
+        self.internal_port = await self._serve(
+            self.internal_app, self.internal_guard, host, port, "DASTBOT_HTTP_METRICS"
+        )
+        log.info("metrics and health on %s:%d", host, self.internal_port)
+        return self.internal_port
+
+    async def _serve(
+        self, app: web.Application, guard: ConnectionGuard, host: str, port: int, env: str
+    ) -> int:
+        # aiohttp's own idle timeout too, so keep-alive connections end the same way.
+        runner = web.AppRunner(app, access_log=None, keepalive_timeout=self.limits.header_timeout)
+        await runner.setup()
+        self._runners.append(runner)
+        site = GuardedSite(runner, host, port, guard)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ListenError(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc}): choose a free port "
+                f"or another address with {env}_PORT / {env}_HOST"
+            ) from None
+        return site.port
 
     async def stop(self) -> None:
         for task in list(self._background):
             task.cancel()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+        logging.getLogger("asyncio").removeFilter(self._accept_errors)
+
+    def _dropped(self, reason: str) -> None:
+        self.metrics.refusals.labels("connection", reason).inc()
+
+    @web.middleware
+    async def _within_limits(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Headers are in: the connection is busy until answered; the body must come in time."""
+        guard = self.guard if request.app is self.app else self.internal_guard
+        guard.started(request.transport)
+        try:
+            if request.body_exists:
+                refused = await self._read_body(request)
+                if refused is not None:
+                    return refused
+            return await handler(request)
+        finally:
+            guard.finished(request.transport)
+
+    async def _read_body(self, request: web.Request) -> web.Response | None:
+        endpoint = request.path.strip("/") or "root"
+        limit = self.limits.max_body
+        too_large = f"The request is larger than the {_size(limit)} this endpoint takes."
+        refused: web.Response | None = None
+        if request.content_length is not None and request.content_length > limit:
+            refused = self._refuse(endpoint, "too large", 413, too_large)
+        else:
+            try:
+                async with asyncio.timeout(self.limits.body_timeout):
+                    await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                refused = self._refuse(endpoint, "too large", 413, too_large)
+            except TimeoutError:
+                text = f"The request body did not arrive within {self.limits.body_timeout:g}s."
+                refused = self._refuse(endpoint, "body timeout", 408, text)
+        if refused is not None:
+            refused.force_close()
+        return refused
 
     def _refuse(self, endpoint: str, reason: str, status: int, text: str) -> web.Response:
         self.metrics.refusals.labels(endpoint, reason).inc()

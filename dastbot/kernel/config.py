@@ -58,6 +58,11 @@ class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     public_url: str = "http://127.0.0.1:8080"
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=8081, ge=0, le=65535)
+    header_timeout: float = Field(default=10.0, gt=0, le=600)
+    body_timeout: float = Field(default=10.0, gt=0, le=600)
+    max_connections: int = Field(default=200, ge=1, le=100_000)
 
 
 class MatcherSettings(_Section):
