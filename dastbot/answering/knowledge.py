@@ -2,6 +2,13 @@
 
 Validation collects every problem before failing: unique ids, required fields, known categories
 and escalation targets, non-empty patterns; each error names the file, the line and the entry id.
+
+Size limits keep a load (and ``/dast kb reload``) to seconds and its memory small, whatever is
+put in the folder: ``MAX_FILE_BYTES`` per file and ``MAX_TOTAL_BYTES`` in all, checked before
+anything is parsed; ``MAX_ENTRIES`` entries, counted while scanning so an oversized file is
+refused after its first ``MAX_ENTRIES`` items, not after parsing it whole; ``MAX_PATTERNS``
+patterns of at most ``MAX_PATTERN_CHARS`` characters per entry, answers of at most
+``MAX_ANSWER_CHARS`` (an answer must fit a Mattermost post with its title and links).
 """
 
 from __future__ import annotations
@@ -12,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dastbot.kernel.yamlsource import Located, YamlSyntaxError, parse, parse_file
+import yaml
+
+from dastbot.kernel.yamlsource import Located, YamlSyntaxError, parse
 
 CATEGORIES = (
     "panda",
@@ -40,6 +49,13 @@ OPTIONAL = ("links", "ask_for", "tags")
 # Files in a knowledge folder that hold other data (escalation contacts, the site map).
 RESERVED_FILES = frozenset({"contacts.yaml", "sites.yaml"})
 ID_RE = re.compile(r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$")
+
+MAX_ENTRIES = 5_000
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_TOTAL_BYTES = 16 * 1024 * 1024
+MAX_PATTERNS = 100
+MAX_PATTERN_CHARS = 2_000
+MAX_ANSWER_CHARS = 10_000
 
 
 class KnowledgeError(Exception):
@@ -174,6 +190,15 @@ class _Checker:
                 self.error(located, (i, "patterns"), name, "patterns must be a list of text")
             elif not [p for p in patterns if p.strip()]:
                 self.error(located, (i, "patterns"), name, "patterns must not be empty")
+            else:
+                self.sizes(located, i, name, patterns)
+        answer = raw.get("answer")
+        if isinstance(answer, str) and len(answer) > MAX_ANSWER_CHARS:
+            msg = (
+                f"the answer has {len(answer):,} characters; at most {MAX_ANSWER_CHARS:,} fit a "
+                "post: shorten it and link to the documentation"
+            )
+            self.error(located, (i, "answer"), name, msg)
         ask_for = _text_list(raw.get("ask_for", [])) or []
         for fact in ask_for:
             if fact not in FACTS:
@@ -197,6 +222,18 @@ class _Checker:
                 source=located.where((i,)),
             )
         )
+
+    def sizes(self, located: Located, i: int, name: str, patterns: list[str]) -> None:
+        if len(patterns) > MAX_PATTERNS:
+            msg = f"{len(patterns)} patterns; at most {MAX_PATTERNS} per entry: split the entry"
+            self.error(located, (i, "patterns"), name, msg)
+        for j, pattern in enumerate(patterns):
+            if len(pattern) > MAX_PATTERN_CHARS:
+                msg = (
+                    f"pattern {j + 1} has {len(pattern):,} characters; at most "
+                    f"{MAX_PATTERN_CHARS:,}: keep the telling line of an error, not the whole log"
+                )
+                self.error(located, (i, "patterns", j), name, msg)
 
     def links(self, located: Located, i: int, name: str, raw: Any) -> tuple[Link, ...]:
         if raw is None:
@@ -234,18 +271,107 @@ def validate(
     return KnowledgeBase(tuple(checker.entries), origin=", ".join(origin))
 
 
+def _megabytes(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def _check_sizes(files: list[Path]) -> None:
+    """Refuse files that are too large before reading them (KnowledgeError)."""
+    errors: list[str] = []
+    total = 0
+    for file in files:
+        try:
+            size = file.stat().st_size
+        except OSError as exc:
+            raise KnowledgeError([f"{file}: cannot read: {exc.strerror}"]) from None
+        total += size
+        if size > MAX_FILE_BYTES:
+            errors.append(
+                f"{file}: {_megabytes(size)}; a knowledge file may hold at most "
+                f"{_megabytes(MAX_FILE_BYTES)}: split it into several files"
+            )
+    if total > MAX_TOTAL_BYTES:
+        errors.append(
+            f"{files[0].parent}: the knowledge files hold {_megabytes(total)}; at most "
+            f"{_megabytes(MAX_TOTAL_BYTES)} in all"
+        )
+    if errors:
+        raise KnowledgeError(errors)
+
+
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _count_items(text: str, file: Path, before: int) -> int:
+    """The entries of one file (top-level list items, or those of its ``entries:`` list), counted
+    from the parser's events; KnowledgeError as soon as ``before`` + them passes MAX_ENTRIES.
+    Malformed YAML is left to the real parse, which names the problem."""
+    count = depth = counting = 0  # counting: the depth whose items are entries (0: none yet)
+    root_is_mapping, expect_key, key = False, True, None
+    try:
+        for event in yaml.parse(text, Loader=_FAST_LOADER):
+            if isinstance(event, yaml.NodeEvent):
+                if depth == 0:
+                    root_is_mapping = isinstance(event, yaml.MappingStartEvent)
+                    counting = 1 if isinstance(event, yaml.SequenceStartEvent) else 0
+                elif depth == counting:
+                    count += 1
+                    if before + count > MAX_ENTRIES:
+                        raise _too_many(file, event)
+                elif depth == 1 and root_is_mapping:
+                    if expect_key:
+                        key = event.value if isinstance(event, yaml.ScalarEvent) else None
+                    elif key == "entries" and isinstance(event, yaml.SequenceStartEvent):
+                        counting = 2
+                    expect_key = not expect_key
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+                if depth < counting:
+                    counting = 0
+    except yaml.YAMLError:
+        pass
+    return count
+
+
+def _too_many(file: Path, event: yaml.Event) -> KnowledgeError:
+    line = event.start_mark.line + 1 if event.start_mark is not None else 1
+    return KnowledgeError(
+        [
+            f"{file}:{line}: the knowledge base reaches entry {MAX_ENTRIES + 1:,} here; at most "
+            f"{MAX_ENTRIES:,} entries in all (a larger one makes every reload slow): remove "
+            "entries or merge similar ones"
+        ]
+    )
+
+
+def _read(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise YamlSyntaxError(f"{file}:1", "not UTF-8 text") from None
+    except OSError as exc:
+        raise YamlSyntaxError(f"{file}:1", f"cannot read: {exc.strerror}") from None
+
+
 def load_knowledge(path: Path, targets: Collection[str] = ESCALATION_TARGETS) -> KnowledgeBase:
-    """Load a folder of YAML files or one YAML file; raise KnowledgeError listing every problem."""
+    """Load a folder of YAML files or one YAML file; raise KnowledgeError listing every problem
+    (or naming the first limit passed: see the module's docstring)."""
     if not path.exists():
         raise KnowledgeError([f"{path}: no such file or folder"])
     files = _files(path)
     if not files:
         raise KnowledgeError([f"{path}: no .yaml files in this folder"])
+    _check_sizes(files)
     documents: list[Located] = []
     errors: list[str] = []
+    counted = 0
     for file in files:
         try:
-            documents.append(parse_file(file))
+            text = _read(file)
+            counted += _count_items(text, file, counted)
+            documents.append(parse(text, str(file)))
         except YamlSyntaxError as exc:
             errors.append(str(exc))
     try:

@@ -38,7 +38,7 @@ async def _kb_search(svc: QuestionServices, ctx: CommandContext, args: list[str]
 async def _kb_reload(svc: QuestionServices, ctx: CommandContext, args: list[str]) -> CommandReply:
     knowledge = svc.knowledge
     try:
-        kb = knowledge.reload()
+        kb = await knowledge.reload_async()
     except KnowledgeError as exc:
         listed = "\n".join(f"- {e}" for e in exc.errors[:30])
         more = f"\n- … and {len(exc.errors) - 30} more" if len(exc.errors) > 30 else ""
