@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ from dastbot.kernel.cli import (
 )
 from dastbot.kernel.config import SECRET_ENV, Config, load_config
 from dastbot.kernel.logs import configure_logging
+from dastbot.kernel.preflight import ca_file_problem, database_path_problem, database_problem
 from dastbot.shifts.cli import add_shift_parsers
 
 
@@ -62,6 +64,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     except CliError as exc:
         problems.append(str(exc))
     counts = _check_escalation_data(config, problems)
+    ca = ca_file_problem(config)
+    if ca:
+        problems.append(ca)
+    db_problem = database_path_problem(config.resolve(config.db))
+    if db_problem:
+        problems.append(db_problem)
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return EXIT_ERRORS
@@ -108,7 +116,12 @@ async def _check_online(config: Config) -> list[str]:
     return await unreachable(chat, contacts, extra=own)
 
 
+CONTACTS_FIX = "fix it, or set contacts (DASTBOT_CONTACTS) to the escalation contacts file"
+SITES_FIX = "fix it, or set sites (DASTBOT_SITES) to the site map (dastbot sites import)"
+
+
 def _check_escalation_data(config: Config, problems: list[str]) -> tuple[int, int]:
+    """Each problem of the contacts and the site map as one line naming the file and the fix."""
     from dastbot.escalations.contacts import ContactsError, load_contacts
     from dastbot.escalations.sites import SitesError, load_sites
     from dastbot.kernel.paths import data_file
@@ -116,14 +129,30 @@ def _check_escalation_data(config: Config, problems: list[str]) -> tuple[int, in
     try:
         contacts = load_contacts(data_file(config, config.contacts, "contacts.yaml"))
     except ContactsError as exc:
-        problems.append("contacts errors:\n" + "\n".join(f"  {e}" for e in exc.errors))
+        problems.extend(f"escalation contacts: {e}: {CONTACTS_FIX}" for e in exc.errors)
         return 0, 0
     try:
         sites = load_sites(data_file(config, config.sites, "sites.yaml"), contacts.clouds())
     except SitesError as exc:
-        problems.append("site map errors:\n" + "\n".join(f"  {e}" for e in exc.errors))
+        problems.extend(f"site map: {e}: {SITES_FIX}" for e in exc.errors)
         return len(contacts), 0
     return len(contacts), len(sites.sites)
+
+
+def _preflight(config: Config) -> None:
+    """What ``run`` and ``console`` need before they start, checked without changing anything:
+    the escalation data and the CA file (EXIT_ERRORS), the database path (EXIT_DATABASE)."""
+    problems: list[str] = []
+    _check_escalation_data(config, problems)
+    ca = ca_file_problem(config)
+    if ca:
+        problems.append(ca)
+    if problems:
+        raise CliError("\n".join(problems), EXIT_ERRORS)
+    db = config.resolve(config.db)
+    found = database_path_problem(db) if str(config.db) != ":memory:" else None
+    if found:
+        raise CliError(found, EXIT_DATABASE)
 
 
 def cmd_kb_match(args: argparse.Namespace) -> int:
@@ -193,11 +222,15 @@ def cmd_console(args: argparse.Namespace) -> int:
         # The console is a simulator: it never writes into the bot's own database.
         config = config.model_copy(update={"db": str(Path("dastbot-console.db").resolve())})
     _load_kb(config)
+    _preflight(config)
     clock = OffsetClock()
     if args.at:
         clock.set(parse_instant(args.at))
     chat = ConsoleChat(sys.stdout, clock)
-    app = App(config, chat, clock)
+    try:
+        app = App(config, chat, clock)
+    except (sqlite3.Error, OSError) as exc:
+        raise CliError(database_problem(config.resolve(config.db), exc), EXIT_DATABASE) from None
 
     async def main() -> None:
         await app.start()
@@ -263,11 +296,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from dastbot.app import run_bot
     from dastbot.chat.base import AuthRejected
+    from dastbot.chat.http import ListenError
     from dastbot.lease import LeaseHeld, LeaseLost
     from dastbot.store import SchemaTooNew
 
     config = config_from_args(args)
     _load_kb(config)
+    _preflight(config)
     secrets = [s.get_secret_value() for s in (config.mattermost_token, config.slash_token) if s]
     level = logging.DEBUG if args.verbose_log else logging.INFO
     configure_logging(level, config.log_format, secrets)
@@ -291,6 +326,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         ) from None
     except (LeaseHeld, LeaseLost, SchemaTooNew) as exc:
         raise CliError(str(exc), EXIT_DATABASE) from None
+    except sqlite3.Error as exc:
+        raise CliError(database_problem(config.resolve(config.db), exc), EXIT_DATABASE) from None
+    except ListenError as exc:
+        raise CliError(str(exc), EXIT_ERRORS) from None
     except ValueError as exc:
         raise CliError(str(exc), EXIT_MATTERMOST) from None
     return EXIT_OK

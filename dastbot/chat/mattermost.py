@@ -175,7 +175,14 @@ class MattermostChat:
         except requests.HTTPError as exc:
             raise AuthRejected(f"login failed: {exc}") from None
         self.user_id, self.user_name = me["id"], me["username"]
-        team = await self.rest("team", self.driver.teams.get_team_by_name, self.config.team)
+        try:
+            team = await self.rest("team", self.driver.teams.get_team_by_name, self.config.team)
+        except (ResourceNotFound, NotEnoughPermissions):
+            raise ValueError(
+                f"team {self.config.team!r} not found on {self.address.base} (or the bot is not "
+                "a member): set team (DASTBOT_TEAM) to the team's name as in its URL, and add "
+                "the bot to it"
+            ) from None
         self.team_id = team["id"]
         wanted = [*self.config.channels, self.config.mattermost.coordinators_channel]
         for name in dict.fromkeys(wanted):
@@ -190,7 +197,8 @@ class MattermostChat:
                 if name in self.config.channels:
                     raise ValueError(
                         f"channel {name!r} not found in team {self.config.team!r} "
-                        "(or the bot is not a member)"
+                        "(or the bot is not a member): fix channels (DASTBOT_CHANNELS) or "
+                        f"invite the bot (/invite @{self.user_name} in the channel)"
                     ) from None
                 log.warning("channel %s not found; coordinator messages will fail", name)
                 continue
