@@ -22,8 +22,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from chaosharness import bot_env, register_slash
-
-from dastbot.testing.fake_mattermost import FakeMattermost
+from fakes.fake_mattermost import FakeMattermost
 
 FLOOD = 1100
 BOT_DESCRIPTORS = 1024

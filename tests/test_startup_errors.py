@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES
-
-from dastbot.testing.fake_mattermost import FakeMattermost
+from fakes.fake_mattermost import FakeMattermost
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGURATION, MATTERMOST, DATABASE = 1, 3, 4
