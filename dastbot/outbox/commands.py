@@ -37,7 +37,7 @@ def listing(store: Store, limit: int = LISTED) -> str:
 
 
 def _id(args: list[str]) -> int | None:
-    if len(args) != 2 or not args[1].lstrip("#").isdigit() or len(args[1]) > 12:
+    if len(args) != 2 or not args[1].lstrip("#").isdecimal() or len(args[1]) > 12:
         return None
     return int(args[1].lstrip("#"))
 

@@ -26,7 +26,7 @@ _URGENCY = {q.WAITING: 0, q.ESCALATED: 1, q.CLAIMED: 2, q.ANSWERED: 3}
 def _page(args: list[str]) -> int | None:
     if not args:
         return 1
-    if len(args) == 1 and args[0].isdigit() and 0 < len(args[0]) <= 6 and int(args[0]) >= 1:
+    if len(args) == 1 and args[0].isdecimal() and 0 < len(args[0]) <= 6 and int(args[0]) >= 1:
         return int(args[0])
     return None
 
