@@ -165,7 +165,8 @@ OPEN = (
     ),
     Open(
         "shift swap",
-        "shifts/commands.py: the swap target is not checked against the roster (live mention)",
+        "the shifts helper's task (issue 17, shifts/commands.py): the swap target is not "
+        "checked against the roster (live mention)",
         lambda args: any("@" in a or " " in a for a in args[2:]),
     ),
 )
