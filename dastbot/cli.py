@@ -26,9 +26,17 @@ from dastbot.kernel.cli import (
     config_from_args,
     parse_instant,
 )
-from dastbot.kernel.config import SECRET_ENV, Config, load_config
+from dastbot.kernel.config import (
+    SECRET_ENV,
+    Config,
+    ConfigError,
+    check_config,
+    default_config_path,
+    load_config,
+)
 from dastbot.kernel.logs import configure_logging
 from dastbot.shifts.cli import add_shift_parsers
+from dastbot.shifts.roster import check_roster
 
 
 def _kb_path(config: Config) -> Path:
@@ -45,25 +53,56 @@ def _load_kb(config: Config) -> KnowledgeBase:
         raise CliError(f"knowledge base errors ({len(exc.errors)}):\n{lines}") from None
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    problems: list[str] = []
+def _checked_config(args: argparse.Namespace) -> tuple[Config, list[str]]:
+    """The configuration ``check`` goes on with, and its problems: invalid values are left at
+    their defaults so that the files the configuration names are checked in the same run."""
+    path = Path(args.config) if args.config else default_config_path()
+    errors: list[str] = []
     config: Config | None = None
-    try:
-        config = config_from_args(args)
-    except CliError as exc:
-        problems.append(str(exc))
+    if path is not None and not path.is_file():
+        errors.append(f"{path}: no such configuration file")
+    else:
+        try:
+            config, errors = check_config(path)
+        except ConfigError as exc:
+            errors = exc.errors
     if config is None:
-        config = load_config(None, {}).model_copy(
-            update={"kb": str(Path(args.kb).resolve())} if args.kb else {}
-        )
+        config = load_config(None, {})
+    if args.kb:
+        config = config.model_copy(update={"kb": str(Path(args.kb).resolve())})
+    return config, errors
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Every problem of the configuration, the knowledge base, the contacts, the site map and the
+    roster, in one run; warnings do not fail the check."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    config, config_errors = _checked_config(args)
+    if config_errors:
+        problems.append("configuration errors:\n" + "\n".join(f"  {e}" for e in config_errors))
     kb: KnowledgeBase | None = None
     try:
         kb = _load_kb(config)
     except CliError as exc:
         problems.append(str(exc))
-    counts = _check_escalation_data(config, problems)
+    counts, groups = _check_escalation_data(config, problems)
+    roster = check_roster(config.roster, config.shifts, groups)
+    if roster.errors:
+        problems.append("roster errors:\n" + "\n".join(f"  {e}" for e in roster.errors))
+    warnings += roster.warnings
+    public = config.http.public_url
+    if config.http.host not in ("127.0.0.1", "localhost") and "127.0.0.1" in public:
+        warnings.append(
+            f"http.public_url is {public} while the endpoint listens on "
+            f"{config.http.host}: Mattermost cannot reach buttons there (DASTBOT_HTTP_PUBLIC_URL)"
+        )
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if problems:
         print("\n".join(problems), file=sys.stderr)
+        count = sum(p.count("\n") or 1 for p in problems)
+        print(f"dastbot check: {count} problem(s) to fix, listed above", file=sys.stderr)
         return EXIT_ERRORS
     if getattr(args, "online", False):
         online = asyncio.run(_check_online(config))
@@ -74,13 +113,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     assert kb is not None
     print(f"configuration OK; knowledge base OK: {len(kb)} entries from {_kb_path(config)}")
     print(f"escalation contacts OK: {counts[0]} targets; site map OK: {counts[1]} sites")
-    public = config.http.public_url
-    if config.http.host not in ("127.0.0.1", "localhost") and "127.0.0.1" in public:
-        print(
-            f"warning: http.public_url is {public} while the endpoint listens on "
-            f"{config.http.host}: Mattermost cannot reach buttons there (DASTBOT_HTTP_PUBLIC_URL)",
-            file=sys.stderr,
-        )
+    print(f"roster OK: {len(config.roster)} people")
     return EXIT_OK
 
 
@@ -108,7 +141,11 @@ async def _check_online(config: Config) -> list[str]:
     return await unreachable(chat, contacts, extra=own)
 
 
-def _check_escalation_data(config: Config, problems: list[str]) -> tuple[int, int]:
+def _check_escalation_data(
+    config: Config, problems: list[str]
+) -> tuple[tuple[int, int], tuple[str, ...] | None]:
+    """(targets, sites) counted, and the expert groups (roles a roster person may have; None
+    when the contacts cannot be read)."""
     from dastbot.escalations.contacts import ContactsError, load_contacts
     from dastbot.escalations.sites import SitesError, load_sites
     from dastbot.kernel.paths import data_file
@@ -117,13 +154,14 @@ def _check_escalation_data(config: Config, problems: list[str]) -> tuple[int, in
         contacts = load_contacts(data_file(config, config.contacts, "contacts.yaml"))
     except ContactsError as exc:
         problems.append("contacts errors:\n" + "\n".join(f"  {e}" for e in exc.errors))
-        return 0, 0
+        return (0, 0), None
+    groups = tuple(t.id for t in contacts if t.kind == "expert-group")
     try:
         sites = load_sites(data_file(config, config.sites, "sites.yaml"), contacts.clouds())
     except SitesError as exc:
         problems.append("site map errors:\n" + "\n".join(f"  {e}" for e in exc.errors))
-        return len(contacts), 0
-    return len(contacts), len(sites.sites)
+        return (len(contacts), 0), groups
+    return (len(contacts), len(sites.sites)), groups
 
 
 def cmd_kb_match(args: argparse.Namespace) -> int:

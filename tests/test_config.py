@@ -90,7 +90,7 @@ def test_every_error_is_reported_at_once_with_file_and_line(tmp_path: Path) -> N
         load_config(path, {})
     text = "\n".join(info.value.errors)
     assert f"{path}:3: http.port: should be a whole number, not 'seventy'" in text
-    assert f"{path}:5: matcher.threshold: should be at most 1.0, not 3" in text
+    assert f"{path}:5: matcher.threshold: should be at most 1, not 3" in text
     assert f"{path}:6: colour: is not a known field (a typo?)" in text
 
 

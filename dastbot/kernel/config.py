@@ -217,22 +217,26 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     return config
 
 
-def _drop(data: dict[str, Any], loc: tuple[str | int, ...]) -> None:
-    """Remove the value at ``loc`` (a whole list item when the error is inside one), so that
-    validating again uses its default."""
+def _drop(data: dict[str, Any], loc: tuple[str | int, ...], whole_item: bool) -> None:
+    """Remove the value at ``loc`` so that validating again uses its default; with
+    ``whole_item``, the whole list item the value is in (a roster person missing a field)."""
     parent: Any = data
     for depth, part in enumerate(loc[:-1]):
-        child = parent[part] if _has(parent, part) else None
-        if isinstance(child, list) and depth + 1 < len(loc):
-            index = loc[depth + 1]
-            if isinstance(index, int) and 0 <= index < len(child):
-                child[index] = None  # dropped below, after every error of this pass
-                return
-        if child is None:
+        if not _has(parent, part):
+            return
+        child = parent[part]
+        index = loc[depth + 1]
+        if whole_item and isinstance(child, list) and isinstance(index, int) and _has(child, index):
+            child[index] = _DROPPED
             return
         parent = child
-    if _has(parent, loc[-1]):
+    if isinstance(parent, list) and _has(parent, loc[-1]):
+        parent[int(loc[-1])] = _DROPPED
+    elif isinstance(parent, dict) and loc[-1] in parent:
         del parent[loc[-1]]
+
+
+_DROPPED = object()
 
 
 def _has(container: Any, key: str | int) -> bool:
@@ -245,7 +249,7 @@ def _without_dropped(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _without_dropped(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_without_dropped(v) for v in value if v is not None]
+        return [_without_dropped(v) for v in value if v is not _DROPPED]
     return value
 
 
@@ -271,7 +275,7 @@ def check_config(path: Path | None = None, env: Mapping[str, str] | None = None)
                 errors.append(text)
             loc = tuple(error["loc"])
             if loc:
-                _drop(data, loc)
+                _drop(data, loc, whole_item=error["type"] == "missing")
         data = _without_dropped(data)
     keep = {k: data[k] for k in ("kb", "contacts", "sites", "db", "base_dir") if k in data}
     try:

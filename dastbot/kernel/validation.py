@@ -62,7 +62,7 @@ def plain_error(error: Mapping[str, Any]) -> str:
     message = str(error.get("msg", ""))
     if kind in ("value_error", "assertion_error"):
         return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    ctx = error.get("ctx") or {}
+    ctx = {k: f"{v:g}" if isinstance(v, float) else v for k, v in (error.get("ctx") or {}).items()}
     if kind in _BOUNDS:
         try:
             text = _BOUNDS[kind].format(**ctx)

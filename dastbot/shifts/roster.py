@@ -35,10 +35,11 @@ class RosterCheck:
 
 
 def check_roster(
-    roster: Sequence[Person], settings: ShiftSettings, groups: Collection[str] = ()
+    roster: Sequence[Person], settings: ShiftSettings, groups: Collection[str] | None = ()
 ) -> RosterCheck:
     """The roster against the slots and the known roles (``coordinator`` and the expert groups
-    ``groups``, the ids of the contacts' expert-group targets).
+    ``groups``, the ids of the contacts' expert-group targets; None when they could not be read,
+    and then other roles are not checked).
 
     Errors: a user listed twice (with both zones when they differ), a zone no slot has, a role
     nobody knows (a misspelt ``coordinator`` would silently give no rights). Warnings: an empty
@@ -47,12 +48,13 @@ def check_roster(
     check = RosterCheck()
     if not roster:
         check.warnings.append(
-            "roster: empty, so every shift and question command is refused for everyone; add "
-            "people to `roster:` in bot.yaml (see the README's Roster section)"
+            "roster: empty, so nobody is a shifter or coordinator and the shift, take, resolve "
+            "and escalate commands are refused for everyone; add people to `roster:` in bot.yaml "
+            "(see the README's Roster section)"
         )
         return check
     zones = {slot.zone for slot in settings.slots}
-    known = (COORDINATOR, *sorted(set(groups) - {COORDINATOR}))
+    known = (COORDINATOR, *sorted(set(groups or ()) - {COORDINATOR}))
     first: dict[str, tuple[int, Person]] = {}
     for i, person in enumerate(roster):
         if person.user in first:
@@ -72,7 +74,7 @@ def check_roster(
                 f"({', '.join(sorted(zones))})"
             )
         for role in person.roles:
-            if role not in known:
+            if groups is not None and role not in known:
                 check.errors.append(
                     f"roster.{i}: {person.user}: unknown role {role!r} (known roles: "
                     f"{', '.join(known)}); a misspelt role gives no rights"
