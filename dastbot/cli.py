@@ -13,7 +13,9 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dastbot.answering.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 from dastbot.kernel.cli import (
@@ -37,6 +39,9 @@ from dastbot.kernel.config import (
 from dastbot.kernel.logs import configure_logging
 from dastbot.shifts.cli import add_shift_parsers
 from dastbot.shifts.roster import check_roster
+
+if TYPE_CHECKING:
+    from dastbot.app import App
 
 
 def _kb_path(config: Config) -> Path:
@@ -221,21 +226,45 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+CONSOLE_IDS = "console.last_post_id"
+"""Meta key: the last console post number, so that the next run on the database goes on."""
+DEMO_WEEKS = 4
+
+
 def cmd_console(args: argparse.Namespace) -> int:
     from dastbot.app import App, serve
-    from dastbot.chat.console import Console, ConsoleChat
+    from dastbot.chat.console import BANNER, Console, ConsoleChat
+    from dastbot.chat.console_input import LineReader
     from dastbot.kernel.clock import OffsetClock
 
     config = config_from_args(args)
+    if args.demo and not config.roster:
+        from dastbot.report.demo import DEMO_ROSTER
+
+        config = config.model_copy(update={"roster": list(DEMO_ROSTER)})
     if not args.db:
         # The console is a simulator: it never writes into the bot's own database.
-        config = config.model_copy(update={"db": str(Path("dastbot-console.db").resolve())})
+        name = "dastbot-demo.db" if args.demo else "dastbot-console.db"
+        config = config.model_copy(update={"db": str(Path(name).resolve())})
     _load_kb(config)
     clock = OffsetClock()
     if args.at:
         clock.set(parse_instant(args.at))
-    chat = ConsoleChat(sys.stdout, clock)
+    terminal = sys.stdin.isatty() and sys.stdout.isatty()
+    chat = ConsoleChat(sys.stdout, clock, color=terminal and not os.environ.get("NO_COLOR"))
     app = App(config, chat, clock)
+    store = app.store
+    chat.resume_ids(
+        int(store.get_meta(CONSOLE_IDS) or 0), lambda n: store.set_meta(CONSOLE_IDS, str(n))
+    )
+    banner = BANNER
+    if args.demo:
+        banner = _demo(app, config, clock.now()) + "\n" + BANNER
+    user = args.as_user or ("cora" if args.demo else "alice")
+
+    def forget_timezone(user_id: str, zone: str) -> None:
+        # The router asks a user's zone once and keeps it: make it ask the console again.
+        app.router._timezones.pop(user_id, None)
 
     async def main() -> None:
         await app.start()
@@ -244,14 +273,43 @@ def cmd_console(args: argparse.Namespace) -> int:
             app.router.on_command,
             app.router.on_click,
             lambda delta: app.advance(delta, clock),
-            user=args.as_user,
+            user=user,
             stream=sys.stdin,
+            lines=LineReader(
+                sys.stdin, sys.stdout, Path.home() / ".dastbot_console_history", terminal
+            ),
+            known_thread=lambda post_id: store.question(post_id) is not None,
+            on_timezone=forget_timezone,
+            banner=banner,
         )
+        if args.demo and not terminal:
+            chat.write(banner.splitlines()[0])
         await serve(console, app.router, app.metrics)
 
     asyncio.run(main())
     app.store.close()
     return EXIT_OK
+
+
+def _demo(app: App, config: Config, now: datetime) -> str:
+    """Fill a new console database with an example schedule and a few weeks of history (the
+    ``demo-data`` machinery); say what the demo holds and who to be."""
+    from dastbot.report.demo import fill_demo
+
+    if app.store.questions():
+        history = "the demo history already in this database"
+    else:
+        summary = fill_demo(app.store, DEMO_WEEKS, now, 1, config)
+        history = (
+            f"{summary.questions} questions of {DEMO_WEEKS} weeks ({summary.first_day} to "
+            f"{summary.last_day}) and {summary.assignments} shift assignments"
+        )
+    coordinators = ", ".join(f"{p.user} ({p.zone})" for p in config.roster if p.roles)
+    shifters = ", ".join(p.user for p in config.roster if p.level == "shifter" and not p.roles)
+    return (
+        f"demo: {history}. Coordinators {coordinators}; shifters {shifters}. You are cora: "
+        "try /dast shift list, /dast status, /dast report; :as alice to ask as a user."
+    )
 
 
 def cmd_sites_import(args: argparse.Namespace) -> int:
@@ -355,8 +413,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("console", help="chat with the bot in the terminal")
     add_common(p, db=True)
-    p.add_argument("--as", dest="as_user", default="alice", help="user name to post as")
+    p.add_argument(
+        "--as", dest="as_user", help="user name to post as (default alice; cora with --demo)"
+    )
     p.add_argument("--at", help="start the simulated clock at this ISO-8601 instant")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="an example roster, schedule and four weeks of history (in dastbot-demo.db)",
+    )
     p.set_defaults(func=cmd_console)
 
     p = sub.add_parser("run", help="connect to Mattermost and serve")
