@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -397,9 +398,19 @@ def _announce(info: dict[str, object]) -> None:
     print(json.dumps({"ready": True, **public}), flush=True)
 
 
+def installed_version() -> str:
+    """The version of the installed package (its metadata), or "unknown" when run from sources
+    that were never installed."""
+    try:
+        return metadata.version("dastbot")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dastbot", description="DAST support bot")
     parser.add_argument("-v", "--verbose-log", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"dastbot {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("check", help="validate the configuration and the knowledge base")

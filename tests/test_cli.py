@@ -435,3 +435,13 @@ def test_oncall_text_states_the_instant_in_utc(
     code, out, _ = run(["oncall", "--at", "2026-03-27T15:00+01:00", *rota], capsys)
     assert code == 0
     assert out.splitlines()[0] == "2026-03-27 14:00 UTC: EU slot, shifter sam, trainee tina"
+
+
+def test_version_comes_from_the_installed_package(capsys: pytest.CaptureFixture[str]) -> None:
+    import tomllib
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert capsys.readouterr().out == f"dastbot {declared}\n"
