@@ -240,7 +240,7 @@ def cmd_console(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     if args.demo and not config.roster:
-        from dastbot.report.demo import DEMO_ROSTER
+        from dastbot.report.demo_rota import DEMO_ROSTER
 
         config = config.model_copy(update={"roster": list(DEMO_ROSTER)})
     if not args.db:

@@ -177,8 +177,11 @@ def _slug(text: str) -> str:
     return "-".join(words) or "entry"
 
 
-def draft_entry(question: str, answer: str) -> str:
-    """A YAML knowledge-base entry drafted from a solved question and the reply that solved it."""
+def draft_entry(question: str, answer: str | Sequence[str]) -> str:
+    """A YAML knowledge-base entry drafted from a solved question and the reply that solved it
+    (several replies are joined, blank-line separated, for the reviewer to pick from)."""
+    if not isinstance(answer, str):
+        answer = "\n\n".join(a.strip() for a in answer)
     ids = extract(question)
     title, patterns = title_and_patterns(question)
     ask_for = [
