@@ -25,8 +25,8 @@ def test_every_slash_command_is_in_the_readme_table(bot: Bot) -> None:
     assert [w for w in words if f"`{w}" not in table] == []
 
 
-def test_every_subcommand_is_in_the_readme_table() -> None:
-    table = section("## Commands")
+def test_every_subcommand_is_in_a_readme_table() -> None:
+    table = "\n".join(line for line in README.splitlines() if line.startswith("| `dastbot "))
     parser = build_parser()
     names: list[str] = []
     for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
