@@ -8,6 +8,7 @@ reply says nothing about the answer.
 from __future__ import annotations
 
 import pytest
+from conftest import ShiftBot
 
 from dastbot.questions.feedback import feedback_from_emoji, feedback_in, normalise
 
@@ -153,3 +154,33 @@ def test_normalisation_makes_typing_habits_equal() -> None:
 )
 def test_reactions_on_the_answer(emoji: str, expected: str | None) -> None:
     assert feedback_from_emoji(emoji) == expected
+
+
+# --- what the bot does with it, in a thread ----------------------------------------------------
+
+KNOWN = "my task is exhausted what does it mean"
+
+
+async def test_thanks_alone_under_an_answer_pings_nobody(shiftbot: ShiftBot) -> None:
+    shiftbot.book("2026-03-02", "EU", "sam")
+    await shiftbot.say("alice", KNOWN, post_id="q1")
+    assert await shiftbot.say("alice", "thanks!", thread="q1") == []
+    assert shiftbot.store.question("q1")["state"] == "answered"  # type: ignore[index]
+
+
+async def test_a_question_back_under_an_answer_brings_the_shifter(shiftbot: ShiftBot) -> None:
+    shiftbot.book("2026-03-02", "EU", "sam")
+    await shiftbot.say("alice", KNOWN, post_id="q1")
+    [ping] = await shiftbot.say("alice", "where do I find the jediTaskID?", thread="q1")
+    assert ping.message == "@sam, could you take this one? Sorry my answer did not help."
+    assert shiftbot.store.question("q1")["state"] == "waiting"  # type: ignore[index]
+
+
+async def test_still_needing_help_in_a_taken_thread_reaches_whoever_took_it(
+    shiftbot: ShiftBot,
+) -> None:
+    await shiftbot.say("alice", KNOWN, post_id="q1")
+    await shiftbot.command("sam", "take", thread="q1")
+    [ping] = await shiftbot.say("alice", "nope, same error. what next?", thread="q1")
+    assert ping.message == "@sam: alice added to this question."
+    assert shiftbot.store.question("q1")["state"] == "claimed"  # type: ignore[index]
