@@ -50,7 +50,7 @@ def check_roster(
         check.warnings.append(
             "roster: empty, so nobody is a shifter or coordinator and the shift, take, resolve "
             "and escalate commands are refused for everyone; add people to `roster:` in bot.yaml "
-            "(see the README's Roster section)"
+            "(README: 'Roster, roles and schedule')"
         )
         return check
     zones = {slot.zone for slot in settings.slots}
