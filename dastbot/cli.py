@@ -14,7 +14,10 @@ import os
 import sqlite3
 import sys
 from collections.abc import Sequence
+from datetime import datetime
+from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dastbot.answering.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 from dastbot.kernel.cli import (
@@ -27,10 +30,21 @@ from dastbot.kernel.cli import (
     config_from_args,
     parse_instant,
 )
-from dastbot.kernel.config import SECRET_ENV, Config, load_config
+from dastbot.kernel.config import (
+    SECRET_ENV,
+    Config,
+    ConfigError,
+    check_config,
+    default_config_path,
+    load_config,
+)
 from dastbot.kernel.logs import configure_logging
 from dastbot.kernel.preflight import ca_file_problem, database_path_problem, database_problem
 from dastbot.shifts.cli import add_shift_parsers
+from dastbot.shifts.roster import check_roster
+
+if TYPE_CHECKING:
+    from dastbot.app import App
 
 
 def _kb_path(config: Config) -> Path:
@@ -47,31 +61,62 @@ def _load_kb(config: Config) -> KnowledgeBase:
         raise CliError(f"knowledge base errors ({len(exc.errors)}):\n{lines}") from None
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    problems: list[str] = []
+def _checked_config(args: argparse.Namespace) -> tuple[Config, list[str]]:
+    """The configuration ``check`` goes on with, and its problems: invalid values are left at
+    their defaults so that the files the configuration names are checked in the same run."""
+    path = Path(args.config) if args.config else default_config_path()
+    errors: list[str] = []
     config: Config | None = None
-    try:
-        config = config_from_args(args)
-    except CliError as exc:
-        problems.append(str(exc))
+    if path is not None and not path.is_file():
+        errors.append(f"{path}: no such configuration file")
+    else:
+        try:
+            config, errors = check_config(path)
+        except ConfigError as exc:
+            errors = exc.errors
     if config is None:
-        config = load_config(None, {}).model_copy(
-            update={"kb": str(Path(args.kb).resolve())} if args.kb else {}
-        )
+        config = load_config(None, {})
+    if args.kb:
+        config = config.model_copy(update={"kb": str(Path(args.kb).resolve())})
+    return config, errors
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Every problem of the configuration, the knowledge base, the contacts, the site map and the
+    roster, in one run; warnings do not fail the check."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    config, config_errors = _checked_config(args)
+    if config_errors:
+        problems.append("configuration errors:\n" + "\n".join(f"  {e}" for e in config_errors))
     kb: KnowledgeBase | None = None
     try:
         kb = _load_kb(config)
     except CliError as exc:
         problems.append(str(exc))
-    counts = _check_escalation_data(config, problems)
+    counts, groups = _check_escalation_data(config, problems)
+    roster = check_roster(config.roster, config.shifts, groups)
+    if roster.errors:
+        problems.append("roster errors:\n" + "\n".join(f"  {e}" for e in roster.errors))
+    warnings += roster.warnings
+    public = config.http.public_url
+    if config.http.host not in ("127.0.0.1", "localhost") and "127.0.0.1" in public:
+        warnings.append(
+            f"http.public_url is {public} while the endpoint listens on "
+            f"{config.http.host}: Mattermost cannot reach buttons there (DASTBOT_HTTP_PUBLIC_URL)"
+        )
     ca = ca_file_problem(config)
     if ca:
         problems.append(ca)
     db_problem = database_path_problem(config.resolve(config.db))
     if db_problem:
         problems.append(db_problem)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if problems:
         print("\n".join(problems), file=sys.stderr)
+        count = sum(p.count("\n") or 1 for p in problems)
+        print(f"dastbot check: {count} problem(s) to fix, listed above", file=sys.stderr)
         return EXIT_ERRORS
     if getattr(args, "online", False):
         online = asyncio.run(_check_online(config))
@@ -82,13 +127,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     assert kb is not None
     print(f"configuration OK; knowledge base OK: {len(kb)} entries from {_kb_path(config)}")
     print(f"escalation contacts OK: {counts[0]} targets; site map OK: {counts[1]} sites")
-    public = config.http.public_url
-    if config.http.host not in ("127.0.0.1", "localhost") and "127.0.0.1" in public:
-        print(
-            f"warning: http.public_url is {public} while the endpoint listens on "
-            f"{config.http.host}: Mattermost cannot reach buttons there (DASTBOT_HTTP_PUBLIC_URL)",
-            file=sys.stderr,
-        )
+    print(f"roster OK: {len(config.roster)} people")
     return EXIT_OK
 
 
@@ -120,8 +159,11 @@ CONTACTS_FIX = "fix it, or set contacts (DASTBOT_CONTACTS) to the escalation con
 SITES_FIX = "fix it, or set sites (DASTBOT_SITES) to the site map (dastbot sites import)"
 
 
-def _check_escalation_data(config: Config, problems: list[str]) -> tuple[int, int]:
-    """Each problem of the contacts and the site map as one line naming the file and the fix."""
+def _check_escalation_data(
+    config: Config, problems: list[str]
+) -> tuple[tuple[int, int], tuple[str, ...] | None]:
+    """(targets, sites) counted, and the expert groups (roles a roster person may have; None
+    when the contacts cannot be read)."""
     from dastbot.escalations.contacts import ContactsError, load_contacts
     from dastbot.escalations.sites import SitesError, load_sites
     from dastbot.kernel.paths import data_file
@@ -130,13 +172,14 @@ def _check_escalation_data(config: Config, problems: list[str]) -> tuple[int, in
         contacts = load_contacts(data_file(config, config.contacts, "contacts.yaml"))
     except ContactsError as exc:
         problems.extend(f"escalation contacts: {e}: {CONTACTS_FIX}" for e in exc.errors)
-        return 0, 0
+        return (0, 0), None
+    groups = tuple(t.id for t in contacts if t.kind == "expert-group")
     try:
         sites = load_sites(data_file(config, config.sites, "sites.yaml"), contacts.clouds())
     except SitesError as exc:
         problems.extend(f"site map: {e}: {SITES_FIX}" for e in exc.errors)
-        return len(contacts), 0
-    return len(contacts), len(sites.sites)
+        return (len(contacts), 0), groups
+    return (len(contacts), len(sites.sites)), groups
 
 
 def _preflight(config: Config) -> None:
@@ -212,25 +255,49 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+CONSOLE_IDS = "console.last_post_id"
+"""Meta key: the last console post number, so that the next run on the database goes on."""
+DEMO_WEEKS = 4
+
+
 def cmd_console(args: argparse.Namespace) -> int:
     from dastbot.app import App, serve
-    from dastbot.chat.console import Console, ConsoleChat
+    from dastbot.chat.console import BANNER, Console, ConsoleChat
+    from dastbot.chat.console_input import LineReader
     from dastbot.kernel.clock import OffsetClock
 
     config = config_from_args(args)
+    if args.demo and not config.roster:
+        from dastbot.report.demo_rota import DEMO_ROSTER
+
+        config = config.model_copy(update={"roster": list(DEMO_ROSTER)})
     if not args.db:
         # The console is a simulator: it never writes into the bot's own database.
-        config = config.model_copy(update={"db": str(Path("dastbot-console.db").resolve())})
+        name = "dastbot-demo.db" if args.demo else "dastbot-console.db"
+        config = config.model_copy(update={"db": str(Path(name).resolve())})
     _load_kb(config)
     _preflight(config)
     clock = OffsetClock()
     if args.at:
         clock.set(parse_instant(args.at))
-    chat = ConsoleChat(sys.stdout, clock)
+    terminal = sys.stdin.isatty() and sys.stdout.isatty()
+    chat = ConsoleChat(sys.stdout, clock, color=terminal and not os.environ.get("NO_COLOR"))
     try:
         app = App(config, chat, clock)
     except (sqlite3.Error, OSError) as exc:
         raise CliError(database_problem(config.resolve(config.db), exc), EXIT_DATABASE) from None
+    store = app.store
+    chat.resume_ids(
+        int(store.get_meta(CONSOLE_IDS) or 0), lambda n: store.set_meta(CONSOLE_IDS, str(n))
+    )
+    banner = BANNER
+    if args.demo:
+        banner = _demo(app, config, clock.now()) + "\n" + BANNER
+    user = args.as_user or ("cora" if args.demo else "alice")
+
+    def forget_timezone(user_id: str, zone: str) -> None:
+        # The router asks a user's zone once and keeps it: make it ask the console again.
+        app.router._timezones.pop(user_id, None)
 
     async def main() -> None:
         await app.start()
@@ -239,14 +306,43 @@ def cmd_console(args: argparse.Namespace) -> int:
             app.router.on_command,
             app.router.on_click,
             lambda delta: app.advance(delta, clock),
-            user=args.as_user,
+            user=user,
             stream=sys.stdin,
+            lines=LineReader(
+                sys.stdin, sys.stdout, Path.home() / ".dastbot_console_history", terminal
+            ),
+            known_thread=lambda post_id: store.question(post_id) is not None,
+            on_timezone=forget_timezone,
+            banner=banner,
         )
+        if args.demo and not terminal:
+            chat.write(banner.splitlines()[0])
         await serve(console, app.router, app.metrics)
 
     asyncio.run(main())
     app.store.close()
     return EXIT_OK
+
+
+def _demo(app: App, config: Config, now: datetime) -> str:
+    """Fill a new console database with an example schedule and a few weeks of history (the
+    ``demo-data`` machinery); say what the demo holds and who to be."""
+    from dastbot.report.demo import fill_demo
+
+    if app.store.questions():
+        history = "the demo history already in this database"
+    else:
+        summary = fill_demo(app.store, DEMO_WEEKS, now, 1, config)
+        history = (
+            f"{summary.questions} questions of {DEMO_WEEKS} weeks ({summary.first_day} to "
+            f"{summary.last_day}) and {summary.assignments} shift assignments"
+        )
+    coordinators = ", ".join(f"{p.user} ({p.zone})" for p in config.roster if p.roles)
+    shifters = ", ".join(p.user for p in config.roster if p.level == "shifter" and not p.roles)
+    return (
+        f"demo: {history}. Coordinators {coordinators}; shifters {shifters}. You are cora: "
+        "try /dast shift list, /dast status, /dast report; :as alice to ask as a user."
+    )
 
 
 def cmd_sites_import(args: argparse.Namespace) -> int:
@@ -340,9 +436,19 @@ def _announce(info: dict[str, object]) -> None:
     print(json.dumps({"ready": True, **public}), flush=True)
 
 
+def installed_version() -> str:
+    """The version of the installed package (its metadata), or "unknown" when run from sources
+    that were never installed."""
+    try:
+        return metadata.version("dastbot")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dastbot", description="DAST support bot")
     parser.add_argument("-v", "--verbose-log", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"dastbot {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("check", help="validate the configuration and the knowledge base")
@@ -356,8 +462,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("console", help="chat with the bot in the terminal")
     add_common(p, db=True)
-    p.add_argument("--as", dest="as_user", default="alice", help="user name to post as")
+    p.add_argument(
+        "--as", dest="as_user", help="user name to post as (default alice; cora with --demo)"
+    )
     p.add_argument("--at", help="start the simulated clock at this ISO-8601 instant")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="an example roster, schedule and four weeks of history (in dastbot-demo.db)",
+    )
     p.set_defaults(func=cmd_console)
 
     p = sub.add_parser("run", help="connect to Mattermost and serve")

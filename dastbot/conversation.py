@@ -163,9 +163,11 @@ class Conversation:
                 text=post.message[:REPLY_TEXT_LIMIT],
             )
             feedback = feedback_in(post.message)
+            if feedback == "ambiguous":
+                feedback = None  # a "thanks" alone: not acted on until the bot can ask (buttons)
             if feedback == "helped" and question["state"] == q.RESOLVED:
                 return
-            if feedback is None and question["state"] in (q.CLAIMED, q.ESCALATED):
+            if feedback != "helped" and question["state"] in (q.CLAIMED, q.ESCALATED):
                 self._follow_up(question, post, now)
                 return
             self.feedback(question, feedback, post.user_name, f"reply:{post.id}")

@@ -89,9 +89,9 @@ def test_every_error_is_reported_at_once_with_file_and_line(tmp_path: Path) -> N
     with pytest.raises(ConfigError) as info:
         load_config(path, {})
     text = "\n".join(info.value.errors)
-    assert f"{path}:3: http.port:" in text
-    assert f"{path}:5: matcher.threshold:" in text
-    assert f"{path}:6: colour: Extra inputs are not permitted" in text
+    assert f"{path}:3: http.port: should be a whole number, not 'seventy'" in text
+    assert f"{path}:5: matcher.threshold: should be at most 1, not 3" in text
+    assert f"{path}:6: colour: is not a known field (a typo?)" in text
 
 
 def test_bad_environment_values_name_the_variable() -> None:

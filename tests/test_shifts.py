@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from dastbot.kernel.models import Assignment
 from dastbot.kernel.settings import Person, ShiftSettings, SlotSpec
 from dastbot.shifts.calendar import Calendar, SlotInstance, staffed_by
-from dastbot.shifts.roster import credit, role_of, roster_problems
+from dastbot.shifts.roster import check_roster, credit, role_of
 from dastbot.shifts.schedule_file import parse_schedule, schedule_ics, schedule_yaml
 from dastbot.shifts.staffing import (
     OnDuty,
@@ -112,6 +112,7 @@ def test_the_default_settings_are_the_dast_rota() -> None:
         "holidays_country": "CH",
         "holidays_subdivision": "GE",
         "closures": [],
+        "closures_preset": "",
         "no_reply_minutes": 60,
         "handover": "channel",
     }
@@ -194,14 +195,35 @@ def test_a_person_is_a_lower_case_username_with_a_level_and_roles() -> None:
         Person(user="al ice", zone="EU")
 
 
-def test_roster_problems_name_duplicates_unknown_zones_and_missing_coordinators() -> None:
-    assert roster_problems(ROSTER, ShiftSettings()) == []
-    roster = [*ROSTER[1:], Person(user="alice", zone="APAC")]
-    assert roster_problems(roster, ShiftSettings()) == [
-        "roster.5: alice is listed twice",
-        "roster.5: alice: zone 'APAC' is not the zone of any slot (EU, NA)",
-        "roster: zone EU has no coordinator",
+def test_roster_check_names_duplicates_unknown_zones_and_roles_and_missing_coordinators() -> None:
+    clean = check_roster(ROSTER, ShiftSettings(), groups=["panda-experts"])
+    assert (clean.errors, clean.warnings) == ([], [])
+    roster = [
+        *ROSTER[1:],
+        Person(user="alice", zone="APAC"),
+        Person(user="dave", zone="NA"),
+        Person(user="zoe", zone="NA", roles=["coord"]),
     ]
+    check = check_roster(roster, ShiftSettings(), groups=["panda-experts", "rucio-experts"])
+    assert check.errors == [
+        "roster.5: alice is listed twice with another zone (EU at roster.0, APAC here); "
+        "a person belongs to one zone",
+        "roster.5: alice: zone 'APAC' is not the zone of any slot (EU, NA)",
+        "roster.6: dave is listed twice (first at roster.3)",
+        "roster.7: zoe: unknown role 'coord' (known roles: coordinator, panda-experts, "
+        "rucio-experts); a misspelt role gives no rights",
+    ]
+    assert check.warnings == [
+        "roster: slot zone EU has no coordinator, so its alerts mention nobody; give someone "
+        "in zone EU `roles: [coordinator]`"
+    ]
+    assert check_roster([], ShiftSettings()).warnings[0].startswith("roster: empty")
+
+
+def test_a_misspelt_coordinator_role_is_refused_when_the_configuration_loads() -> None:
+    with pytest.raises(ValidationError, match="unknown role 'coordinatr': did you mean"):
+        Person(user="cora", zone="EU", roles=["coordinatr"])
+    assert Person(user="cora", zone="EU", roles=[" Coordinator "]).roles == ["coordinator"]
 
 
 # --- working days ----------------------------------------------------------------------------
@@ -766,8 +788,30 @@ def test_the_schedule_yaml_round_trips() -> None:
     assert again.assignments == schedule
     assert schedule_yaml({}) == "[]\n"
     assert parse_schedule(schedule_yaml({}), "out.yaml", ROSTER).assignments == {}
-    with pytest.raises(ValueError, match="2026-03-24 EU: a schedule entry needs a shifter"):
-        schedule_yaml(assign(("2026-03-24", "EU", None, "bob")))
+    with pytest.raises(ValueError, match="2026-03-24 EU: a schedule entry needs a person"):
+        schedule_yaml(assign(("2026-03-24", "EU", None, None)))
+
+
+def test_a_trainee_only_slot_is_written_and_read_back_and_shows_in_the_feed() -> None:
+    schedule = assign(("2026-03-24", "EU", None, "bob"), ("2026-03-24", "NA", "dave", None))
+    text = schedule_yaml(schedule)
+    assert text.startswith("- date: 2026-03-24\n  slot: EU\n  trainee: bob\n")
+    again = parse_schedule(text, "out.yaml", ROSTER)
+    assert (again.errors, again.assignments) == ([], schedule)
+    feed = schedule_ics(schedule, CAL, local("2026-03-20 12:00"))
+    assert "SUMMARY:DAST EU shift: trainee bob only (no 1st-level shifter)" in feed
+    assert "UID:2026-03-24-eu@dastbot" in feed
+
+
+def test_a_person_in_two_slots_of_one_day_is_a_warning() -> None:
+    parsed = parse_schedule(
+        "- {date: 2026-03-24, slot: EU, shifter: alice}\n"
+        "- {date: 2026-03-24, slot: NA, shifter: alice}\n",
+        "s.yaml",
+        ROSTER,
+    )
+    assert len(parsed.assignments) == 2
+    assert parsed.warnings == ["s.yaml:2: alice is also in EU on 2026-03-24: two shifts in one day"]
 
 
 def test_the_ics_feed_has_one_event_per_shift_in_utc() -> None:

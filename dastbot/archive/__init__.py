@@ -18,7 +18,7 @@ their threads, and three uses of them:
 It may import ``dastbot.kernel``, ``dastbot.store`` (its tables and SQL are in
 ``dastbot.store.archive``), the public functions of ``dastbot.answering`` (``load_knowledge``,
 ``Matcher``, ...), ``dastbot.answering.gaps.cluster_texts`` (the knowledge-gap grouping it reuses)
-and ``dastbot.questions.kb_commands.draft_entry`` (the drafting it reuses). Its layer sits
+and ``dastbot.questions.kb_draft.draft_entry`` (the drafting it reuses). Its layer sits
 between the router and the report (pyproject's import-linter contract): the report cannot import
 it, so it receives the archive line instead of calling it.
 """

@@ -22,7 +22,7 @@ from typing import Any
 
 from dastbot.answering.gaps import cluster_texts
 from dastbot.archive.evaluation import Verdict
-from dastbot.questions.kb_commands import draft_entry
+from dastbot.questions.kb_draft import draft_entry
 
 SCHEMA = "dastbot.archive-gaps/1"
 HALF_LIFE = 2.0

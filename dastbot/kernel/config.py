@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -17,6 +18,7 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from dastbot.kernel.settings import Person, ReportSettings, ShiftSettings
+from dastbot.kernel.validation import plain_error
 from dastbot.kernel.yamlsource import Located, YamlSyntaxError, parse_file
 
 ENV_PREFIX = "DASTBOT_"
@@ -158,7 +160,7 @@ def _secret_paths(data: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str
 def _describe(error: Any, located: Located | None, env_keys: dict[str, Any]) -> str:
     loc = tuple(error["loc"])
     dotted = ".".join(str(p) for p in loc)
-    message = error["msg"]
+    message = plain_error(error)
     top = loc[0] if loc else ""
     if top in env_keys and (located is None or tuple(loc) not in located.lines):
         return f"environment: {ENV_PREFIX}{dotted.replace('.', '_').upper()}: {message}"
@@ -166,9 +168,11 @@ def _describe(error: Any, located: Located | None, env_keys: dict[str, Any]) -> 
     return f"{where}: {dotted}: {message}"
 
 
-def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
-    """Read bot.yaml (when given), apply environment overrides, validate; raise ConfigError."""
-    env = os.environ if env is None else env
+def _read(
+    path: Path | None, env: Mapping[str, str]
+) -> tuple[dict[str, Any], Located | None, dict[str, Any], list[str]]:
+    """bot.yaml (when given) merged with the environment: (data, where each value is, the
+    environment overrides, the errors found so far). Raises ConfigError when nothing is usable."""
     errors: list[str] = []
     located: Located | None = None
     data: dict[str, Any] = {}
@@ -201,6 +205,13 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     for name, env_name in SECRET_ENV.items():
         if env.get(env_name):
             data[name] = env[env_name]
+    return data, located, overrides, errors
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read bot.yaml (when given), apply environment overrides, validate; raise ConfigError."""
+    env = os.environ if env is None else env
+    data, located, overrides, errors = _read(path, env)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
@@ -209,6 +220,79 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     if errors:
         raise ConfigError(errors)
     return config
+
+
+def _drop(data: dict[str, Any], loc: tuple[str | int, ...], whole_item: bool) -> None:
+    """Remove the value at ``loc`` so that validating again uses its default; with
+    ``whole_item``, the whole list item the value is in (a roster person missing a field)."""
+    parent: Any = data
+    for depth, part in enumerate(loc[:-1]):
+        if not _has(parent, part):
+            return
+        child = parent[part]
+        index = loc[depth + 1]
+        if whole_item and isinstance(child, list) and isinstance(index, int) and _has(child, index):
+            child[index] = _DROPPED
+            return
+        parent = child
+    if isinstance(parent, list) and _has(parent, loc[-1]):
+        parent[int(loc[-1])] = _DROPPED
+    elif isinstance(parent, dict) and loc[-1] in parent:
+        del parent[loc[-1]]
+
+
+_DROPPED = object()
+
+
+def _has(container: Any, key: str | int) -> bool:
+    if isinstance(container, dict):
+        return key in container
+    return isinstance(container, list) and isinstance(key, int) and 0 <= key < len(container)
+
+
+def _without_dropped(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_dropped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_dropped(v) for v in value if v is not _DROPPED]
+    return value
+
+
+def check_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> tuple[
+    Config, list[str]
+]:
+    """Every problem of the configuration, and the configuration with the invalid values left
+    at their defaults, so that ``dastbot check`` can go on to check the files it names (the
+    knowledge base, contacts, the roster) in the same run instead of in rounds. Raises
+    ConfigError only when the file cannot be read as YAML at all."""
+    env = os.environ if env is None else env
+    data, located, overrides, errors = _read(path, env)
+    reported: set[str] = set()
+    for _ in range(6):
+        try:
+            return Config.model_validate(data), sorted(errors, key=_line_order)
+        except ValidationError as exc:
+            problems = exc.errors()
+        for error in problems:
+            text = _describe(error, located, overrides)
+            if text not in reported and error["type"] != "missing":
+                reported.add(text)
+                errors.append(text)
+            loc = tuple(error["loc"])
+            if loc:
+                _drop(data, loc, whole_item=error["type"] == "missing")
+        data = _without_dropped(data)
+    keep = {k: data[k] for k in ("kb", "contacts", "sites", "db", "base_dir") if k in data}
+    try:
+        return Config.model_validate(keep), sorted(errors, key=_line_order)
+    except ValidationError:
+        return Config(), sorted(errors, key=_line_order)
+
+
+def _line_order(error: str) -> tuple[str, int]:
+    """``file:line: ...`` errors in file order; the environment's after the file's."""
+    match = re.match(r"^(.*?):(\d+): ", error)
+    return (match.group(1), int(match.group(2))) if match else ("\uffff", 0)
 
 
 def default_config_path(cwd: Path | None = None) -> Path | None:

@@ -7,6 +7,7 @@ feature; the features' logic (the calendar, the report) lives in their packages.
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import date, datetime
 from datetime import time as _Time
@@ -21,6 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 Level = Literal["shifter", "trainee"]
+COORDINATOR = "coordinator"
+"""The one roster role that gives rights; other roles name expert groups (see ``roster``)."""
+CLOSURE_PRESETS = ("cern",)
+"""Ready-made closure calendars for ``shifts.closures_preset`` (see ``dastbot.shifts.closures``)."""
 
 _HHMM = re.compile(r"^([0-9]{2}):([0-9]{2})$")
 _DAY = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
@@ -132,6 +137,7 @@ class ShiftSettings(_Section):
     holidays_country: str = "CH"
     holidays_subdivision: str | None = "GE"
     closures: list[str] = Field(default_factory=list)
+    closures_preset: str = ""
     no_reply_minutes: int = Field(default=60, ge=1)
     handover: Literal["channel", "dm"] = "channel"
 
@@ -172,6 +178,17 @@ class ShiftSettings(_Section):
         for entry in value:
             _closure_range(entry)
         return [entry.strip() for entry in value]
+
+    @field_validator("closures_preset")
+    @classmethod
+    def _preset(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and value not in CLOSURE_PRESETS:
+            raise ValueError(
+                f"unknown closures preset {value!r}: use {', '.join(CLOSURE_PRESETS)}, "
+                "or leave it empty for none"
+            )
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> ShiftSettings:
@@ -217,6 +234,18 @@ class Person(_Section):
         if not value or any(c.isspace() for c in value):
             raise ValueError("must be a Mattermost username")
         return value
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, value: list[str]) -> list[str]:
+        roles = [role.strip().lower() for role in value]
+        for role in roles:
+            if role != COORDINATOR and difflib.get_close_matches(role, [COORDINATOR], cutoff=0.7):
+                raise ValueError(
+                    f"unknown role {role!r}: did you mean {COORDINATOR!r}? A misspelt role "
+                    "gives no rights"
+                )
+        return roles
 
 
 def normalise_username(value: str) -> str:

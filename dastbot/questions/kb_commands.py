@@ -1,19 +1,16 @@
 """The knowledge base from chat: /dast kb search, kb reload (coordinators) and kb propose, which
-drafts an entry from a resolved thread for review."""
+drafts an entry from a resolved thread for review (the drafting itself: ``kb_draft``)."""
 
 from __future__ import annotations
 
-import re
 from functools import partial
 
-import yaml
-
-from dastbot.answering.extract import extract
 from dastbot.answering.knowledge import KnowledgeError, load_text
 from dastbot.kernel.commands import CommandContext, Registry, thread_argument
 from dastbot.kernel.events import EventKind
 from dastbot.kernel.markdown import escape_markdown, table
 from dastbot.kernel.models import CommandReply, OutMessage
+from dastbot.questions.kb_draft import draft_entry, solution
 from dastbot.questions.lifecycle import RESOLVED
 from dastbot.questions.services import QuestionServices
 
@@ -51,7 +48,7 @@ async def _kb_reload(svc: QuestionServices, ctx: CommandContext, args: list[str]
 
 
 async def _kb_propose(svc: QuestionServices, ctx: CommandContext, args: list[str]) -> CommandReply:
-    thread, _ = thread_argument(ctx, args)
+    thread, rest = thread_argument(ctx, args)
     if not thread:
         return CommandReply("Run `/dast kb propose` in a resolved question's thread.")
     store = svc.store
@@ -62,14 +59,11 @@ async def _kb_propose(svc: QuestionServices, ctx: CommandContext, args: list[str
         return CommandReply(
             f"This question is {question['state']}; resolve it first (`/dast resolve`)."
         )
-    answers = [
-        str(e["data"].get("text", ""))
-        for e in store.events(thread, kind=EventKind.HUMAN_REPLY)
-        if e["data"].get("text")
-    ]
-    if not answers:
+    marked = {arg.rstrip("/").rsplit("/", 1)[-1] for arg in rest}
+    answer = solution(store.events(thread), marked)
+    if answer is None:
         return CommandReply("Nobody answered in this thread, so there is nothing to propose.")
-    draft = draft_entry(str(question["text"]), answers)
+    draft = draft_entry(str(question["text"]), answer)
     try:
         load_text(draft, "proposal.yaml")
     except KnowledgeError as exc:
@@ -84,43 +78,6 @@ async def _kb_propose(svc: QuestionServices, ctx: CommandContext, args: list[str
     store.enqueue(OutMessage(channel, text, key=f"propose:{thread}:{ctx.now.isoformat()}"), ctx.now)
     store.record(EventKind.KB_PROPOSED, ctx.now, thread, ctx.user_name)
     return CommandReply(f"Draft posted for review in ~{channel}:\n```yaml\n{draft}```")
-
-
-def _slug(text: str) -> str:
-    words = re.findall(r"[a-z0-9]+", text.lower())[:6]
-    return "-".join(words) or "entry"
-
-
-def draft_entry(question: str, answers: list[str]) -> str:
-    """A YAML knowledge-base entry drafted from a solved question and the answers it got."""
-    ids = extract(question)
-    first = " ".join(question.split())
-    title = first[:80].rstrip(" ,.;:?!") or "Untitled"
-    patterns = [line[:200] for line in ids.error_lines[:4]]
-    if len(patterns) < 3:
-        sentences = [s.strip() for s in re.split(r"(?<=[.?!])\s+|\n", question) if s.strip()]
-        patterns += [s[:200] for s in sentences if s[:200] not in patterns][: 3 - len(patterns)]
-    ask_for = [
-        fact
-        for fact, present in (
-            ("task_id", bool(ids.task_ids or ids.job_ids)),
-            ("error", bool(ids.error_lines or ids.error_codes)),
-            ("dataset", bool(ids.dids)),
-            ("site", bool(ids.sites or ids.rses)),
-        )
-        if present
-    ]
-    entry = {
-        "id": f"proposed-{_slug(title)}",
-        "title": title,
-        "category": "other",
-        "patterns": patterns or [title],
-        "answer": "\n\n".join(a.strip() for a in answers),
-        "escalate_to": "none",
-    }
-    if ask_for:
-        entry["ask_for"] = ask_for
-    return yaml.safe_dump([entry], sort_keys=False, allow_unicode=True, width=100)
 
 
 def register(registry: Registry, svc: QuestionServices) -> None:
@@ -140,7 +97,9 @@ def register(registry: Registry, svc: QuestionServices) -> None:
     registry.add(
         partial(_kb_propose, svc),
         "kb propose",
-        "kb propose [thread]",
-        "Draft a knowledge-base entry from a resolved thread and post it for review.",
+        "kb propose [thread] [REPLY]",
+        "Draft a knowledge-base entry from a resolved thread and post it for review; its answer "
+        "is REPLY (a link to the reply that solved it), else the reply the asker confirmed, else "
+        "the last reply before it was resolved.",
         "trainee",
     )

@@ -5,7 +5,8 @@ This module owns ``Calendar`` (the ``shifts:`` settings as days and slots), ``Sl
 escalation targets' working hours) to reuse:
 
 * ``public_holiday(country, subdivision, day)``: the holiday's name, English when available;
-* ``in_closures(closures, day)``: whether a day falls in one of the inclusive closure ranges;
+* ``in_closures(closures, day)``: whether a day falls in one of the inclusive closure ranges
+  (``closures_preset`` adds a ready-made calendar of days off: ``dastbot.shifts.closures``);
 * ``as_utc`` (refuses naive datetimes), ``iso_z`` (the JSON instant format), ``local_days``;
 * ``local_instant(zone, day, minutes)``: a local wall-clock time of a day as a UTC instant.
 
@@ -27,6 +28,7 @@ import holidays
 
 from dastbot.kernel.models import Assignment
 from dastbot.kernel.settings import WEEKDAYS, ShiftSettings, SlotSpec
+from dastbot.shifts.closures import preset_day_off
 
 HORIZON_DAYS = 60
 """How far ahead searches for a next slot or for enough staffed time look."""
@@ -129,8 +131,12 @@ class Calendar:
         )
 
     def is_closure(self, day: date) -> bool:
-        """``day`` is inside one of the configured closures."""
-        return in_closures(self._closures, day)
+        """``day`` is inside one of the configured closures or the closure preset's days off."""
+        return in_closures(self._closures, day) or self.preset_closure(day) is not None
+
+    def preset_closure(self, day: date) -> str | None:
+        """Why ``day`` is off in the ``closures_preset`` calendar (e.g. CERN's), else None."""
+        return preset_day_off(self.settings.closures_preset, day)
 
     def is_working_day(self, day: date) -> bool:
         return (
@@ -146,9 +152,9 @@ class Calendar:
         holiday = self.holiday_name(day)
         if holiday is not None:
             return f"public holiday: {holiday}"
-        if self.is_closure(day):
+        if in_closures(self._closures, day):
             return "closure"
-        return None
+        return self.preset_closure(day)
 
     # slots
 

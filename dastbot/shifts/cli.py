@@ -90,7 +90,7 @@ def cmd_shifts_export(args: argparse.Namespace) -> int:
     store = _store(config)
     assignments = store.assignments(first, first + timedelta(days=args.days))
     store.close()
-    rows = {k: a for k, a in assignments.items() if a.shifter}
+    rows = {k: a for k, a in assignments.items() if a.shifter or a.trainee}
     if args.ics:
         sys.stdout.write(schedule_ics(rows, Calendar(config.shifts), datetime.now(UTC)))
     else:

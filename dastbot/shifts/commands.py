@@ -10,11 +10,12 @@ from dastbot.kernel.commands import CommandContext, Registry, refuse
 from dastbot.kernel.events import EventKind
 from dastbot.kernel.markdown import mention, table
 from dastbot.kernel.models import Assignment, CommandReply, OutMessage
+from dastbot.kernel.settings import normalise_username
 from dastbot.shifts.calendar import Calendar
 from dastbot.shifts.duty import describe_instant
+from dastbot.shifts.roster import refusal_to_hold
 from dastbot.shifts.services import ShiftServices
 from dastbot.shifts.staffing import coverage_gaps
-from dastbot.store import Store
 
 
 def _parse_day(text: str, today: date) -> date:
@@ -35,6 +36,8 @@ async def _oncall(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> C
     if duty.shifter:
         text = f"On shift now ({duty.slot}): {mention(duty.shifter)}"
         text += f", trainee {mention(duty.trainee)}." if duty.trainee else "."
+    elif duty.trainee:
+        text = f"On shift now ({duty.slot}): trainee {mention(duty.trainee)}, no 1st-level shifter."
     else:
         text = "Nobody is on shift right now."
     if duty.next_slot_start:
@@ -73,12 +76,13 @@ async def _book(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> Com
         day, slot, rest = _day_slot(svc.duty.calendar, ctx.now, args)
     except ValueError as exc:
         return CommandReply(f"Cannot book: {exc}.")
-    user = rest[0].lstrip("@").lower() if rest else ctx.user_name
+    user = normalise_username(rest[0]) if rest else ctx.user_name
     if user != ctx.user_name and ctx.role != "coordinator":
         return refuse(ctx, "shift book", "Only coordinators can book shifts for others.")
     person = next((p for p in svc.duty.roster if p.user == user), None)
     if person is None:
-        return refuse(ctx, "shift book", f"{user} is not in the shifter roster.")
+        why = refusal_to_hold(svc.duty.roster, user) or f"{user} is not in the shifter roster"
+        return refuse(ctx, "shift book", f"Cannot book: {why}.")
     as_trainee = person.level == "trainee"
     store = svc.store
     with store.atomic():
@@ -100,7 +104,23 @@ async def _book(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> Com
             EventKind.SHIFT_BOOKED, ctx.now, "", ctx.user_name, day=str(day), slot=slot, user=user
         )
     role = "trainee" if as_trainee else "shifter"
-    return CommandReply(f"Booked {user} as {role} for {slot} on {day:%a %d %b %Y}.")
+    text = f"Booked {user} as {role} for {slot} on {day:%a %d %b %Y}."
+    return CommandReply(text + _same_day_warning(svc, user, day, slot))
+
+
+def _same_day_warning(svc: ShiftServices, user: str, day: date, slot: str) -> str:
+    """A note when ``user`` now holds another slot of ``day`` too (EU and NA back to back)."""
+    others = [
+        a.slot
+        for a in svc.store.assignments(day, day).values()
+        if a.slot != slot and user in (a.shifter, a.trainee)
+    ]
+    if not others:
+        return ""
+    return (
+        f" Note: {user} is also booked for {' and '.join(sorted(others))} on {day}, so that is "
+        f"{len(others) + 1} shifts in one day; release one if that was not meant."
+    )
 
 
 async def _unbook(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> CommandReply:
@@ -136,7 +156,7 @@ async def _swap(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> Com
         return CommandReply(f"Cannot swap: {exc}.")
     if not rest:
         return CommandReply("Name who takes the shift: `/dast shift swap DATE SLOT USER`.")
-    other = rest[0].lstrip("@").lower()
+    other = normalise_username(rest[0])
     store = svc.store
     current = store.assignment(day, slot)
     holder = current.shifter if current else None
@@ -144,11 +164,16 @@ async def _swap(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> Com
         return refuse(ctx, "shift swap", f"You are not the shifter of {slot} on {day}.")
     if holder is None:
         return CommandReply(f"Nobody holds {slot} on {day}; book it instead.")
+    why = refusal_to_hold(svc.duty.roster, other)
+    if why is not None:
+        return refuse(ctx, "shift swap", f"Cannot hand {slot} on {day} to {other}: {why}.")
+    if other == holder:
+        return CommandReply(f"{other} already holds {slot} on {day}.")
     with store.atomic():
         swap_id = store.add_swap(day, slot, holder, other, ctx.now)
         store.record(EventKind.SWAP_REQUESTED, ctx.now, "", ctx.user_name, swap=swap_id)
         if ctx.role == "coordinator":
-            return _apply_swap(store, swap_id, ctx.user_name, ctx.now)
+            return _apply_swap(svc, swap_id, ctx.user_name, ctx.now)
     coordinators = " ".join(mention(c) for c in svc.duty.coordinators())
     text = (
         f"{coordinators or 'Coordinators'}: {ctx.user_name} asks to hand {slot} on {day} to "
@@ -159,8 +184,11 @@ async def _swap(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> Com
     return CommandReply(f"Swap request #{swap_id} sent to the coordinators.")
 
 
-def _apply_swap(store: Store, swap_id: int, actor: str, now: datetime) -> CommandReply:
-    """Hand the slot of pending swap ``swap_id`` to its new shifter, unless the shift changed."""
+def _apply_swap(svc: ShiftServices, swap_id: int, actor: str, now: datetime) -> CommandReply:
+    """Hand the slot of pending swap ``swap_id`` to its new shifter, unless the shift changed or
+    the new shifter may no longer hold it; tell the person who gave it up and the one who takes
+    it (by direct message) when neither of them is the one approving."""
+    store = svc.store
     swap = store.swap(swap_id)
     if swap is None or swap["state"] != "pending":
         return CommandReply(f"There is no pending swap #{swap_id}.")
@@ -169,13 +197,28 @@ def _apply_swap(store: Store, swap_id: int, actor: str, now: datetime) -> Comman
     if current is None or current.shifter != swap["from_user"]:
         store.decide_swap(swap_id, "stale", actor, now)
         return CommandReply(f"Swap #{swap_id} no longer applies: the shift changed.")
+    why = refusal_to_hold(svc.duty.roster, swap["to_user"])
+    if why is not None:
+        store.decide_swap(swap_id, "refused", actor, now)
+        return CommandReply(f"Swap #{swap_id} cannot be done: {why}.")
     store.set_assignment(
         Assignment(day, swap["slot"], swap["to_user"], current.trainee), actor, now
     )
     store.decide_swap(swap_id, "approved", actor, now)
     store.record(EventKind.SWAP_APPROVED, now, "", actor, swap=swap_id)
+    what = f"{swap['slot']} on {day:%a %d %b %Y}"
+    notices = {
+        swap["from_user"]: f"{actor} approved swap #{swap_id}: {swap['to_user']} now holds {what} "
+        "instead of you.",
+        swap["to_user"]: f"{actor} approved swap #{swap_id}: you now hold {what} (it was "
+        f"{swap['from_user']}'s). `/dast shift list` shows your shifts.",
+    }
+    for user, text in notices.items():
+        if user != actor:
+            store.enqueue(OutMessage(f"@{user}", text, key=f"swap:{swap_id}:{user}"), now)
+    warning = _same_day_warning(svc, swap["to_user"], day, swap["slot"])
     return CommandReply(
-        f"Swap #{swap_id} done: {swap['to_user']} now holds {swap['slot']} on {day}."
+        f"Swap #{swap_id} done: {swap['to_user']} now holds {swap['slot']} on {day}.{warning}"
     )
 
 
@@ -185,7 +228,7 @@ async def _approve(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> 
         listed = ", ".join(f"#{s['id']} ({s['day']} {s['slot']})" for s in pending) or "none"
         return CommandReply(f"Usage: `/dast shift approve ID`. Pending: {listed}.")
     with svc.store.atomic():
-        return _apply_swap(svc.store, int(args[0].lstrip("#")), ctx.user_name, ctx.now)
+        return _apply_swap(svc, int(args[0].lstrip("#")), ctx.user_name, ctx.now)
 
 
 async def _list(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> CommandReply:

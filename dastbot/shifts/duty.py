@@ -25,13 +25,15 @@ REASONS = {
 
 @dataclass(frozen=True)
 class HumanNeeded:
-    """What to post in the thread, and the deadlines of the no-reply rule."""
+    """What to post in the thread, the deadlines of the no-reply rule, and ``ack``: what to tell
+    the person whose feedback or click led here, saying the same as ``text`` in brief."""
 
     text: str
     on_duty: bool
     waiting_for: datetime | None
     reping_due: datetime | None
     coordinator_due: datetime | None
+    ack: str = ""
 
 
 def on_shift(shifter: str | None, trainee: str | None, nobody: str = "") -> str:
@@ -86,22 +88,41 @@ class Duty:
         return no_reply_due(self.calendar, self.staffed(since), since)
 
     def human_needed(self, reason: str, now: datetime, tz_name: str | None) -> HumanNeeded:
+        """Who is asked in the thread: the shifter on duty (and trainee); on a trainee-only slot
+        the trainee, saying when the next 1st-level shifter starts; else nobody, and the asker
+        hears when the next staffed shift starts (or that the coordinators were told)."""
         duty = self.at(now)
         reping, coordinator = self.deadlines(now)
         why = REASONS.get(reason, "")
         if duty.shifter:
             people = on_shift(duty.shifter, duty.trainee)
             text = f"{people}, could you take this one? {why}".strip()
-            return HumanNeeded(text, True, None, reping, coordinator)
+            ack = f"Thanks: I have asked {people} to take over."
+            return HumanNeeded(text, True, None, reping, coordinator, ack)
+        when = describe_instant(duty.next_slot_start, tz_name, now) if duty.next_slot_start else ""
+        if duty.trainee:
+            trainee = mention(duty.trainee)
+            text = f"{trainee}, could you take this one? {why}".strip()
+            if when:
+                text += f" (No 1st-level shifter on this shift; the next one starts {when}.)"
+            else:
+                text += (
+                    " (No 1st-level shifter on this shift, nor in the coming weeks, so the "
+                    "coordinators are told too.)"
+                )
+                coordinator = now
+            ack = f"Thanks: I have asked {trainee}, the trainee on shift, to take over."
+            return HumanNeeded(text, True, duty.next_slot_start, reping, coordinator, ack)
         if duty.next_slot_start is not None:
-            when = describe_instant(duty.next_slot_start, tz_name, now)
             text = (
                 f"{why} Nobody is on shift right now; the next shift starts {when}. "
                 "Your question is noted and the shifter will see it then."
             )
-            return HumanNeeded(text.strip(), False, duty.next_slot_start, reping, coordinator)
+            ack = f"Thanks: nobody is on shift right now; the next shift starts {when}."
+            return HumanNeeded(text.strip(), False, duty.next_slot_start, reping, coordinator, ack)
         text = (
             f"{why} No shift is staffed in the coming weeks, so I have passed your question to "
             "the coordinators."
         )
-        return HumanNeeded(text.strip(), False, None, None, now)
+        ack = "Thanks: no shift is staffed in the coming weeks, so the coordinators were told."
+        return HumanNeeded(text.strip(), False, None, None, now, ack)

@@ -1,9 +1,10 @@
 """The schedule file and its iCalendar feed.
 
 This module owns the file format coordinators edit (a YAML list of ``{date, slot, shifter,
-trainee?}``): ``parse_schedule`` reads it, reporting every problem with file:line, and
-``schedule_yaml`` writes it back; ``schedule_ics`` renders the same assignments as an iCalendar
-feed for shifters to subscribe to. Pure: text in, text or values out.
+trainee?}``, or ``{date, slot, trainee}`` for a trainee-only slot): ``parse_schedule`` reads it,
+reporting every problem with file:line, and ``schedule_yaml`` writes it back; ``schedule_ics``
+renders the same assignments as an iCalendar feed for shifters to subscribe to. Pure: text in,
+text or values out.
 """
 
 from __future__ import annotations
@@ -78,17 +79,18 @@ def _read_entry(
             f"(one of {', '.join(calendar.slot_names)})"
         )
     shifter = _name_field(entry.get("shifter"))
-    if shifter is None:
-        shown = "missing" if entry.get("shifter") is None else "is not a username"
-        problems.append(f"{located.where((i, 'shifter'))}: shifter: {shown}")
     trainee: str | None = None
     if entry.get("trainee") is not None:
         trainee = _name_field(entry.get("trainee"))
         if trainee is None:
             problems.append(f"{located.where((i, 'trainee'))}: trainee: is not a username")
+    if entry.get("shifter") is not None and shifter is None:
+        problems.append(f"{located.where((i, 'shifter'))}: shifter: is not a username")
+    elif shifter is None and entry.get("trainee") is None:
+        problems.append(f"{located.where((i, 'shifter'))}: shifter: missing")
     if shifter is not None and shifter == trainee:
         problems.append(f"{where}: {shifter} cannot be shifter and trainee of one slot")
-    if problems or day is None or shifter is None:
+    if problems or day is None or (shifter is None and trainee is None):
         return None, problems
     return Assignment(day=day, slot=str(slot), shifter=shifter, trainee=trainee), []
 
@@ -128,10 +130,11 @@ def parse_schedule(
     """Parse a schedule file: a YAML list of ``{date, slot, shifter, trainee?}``.
 
     Errors (the entry is dropped): bad YAML, an entry that is not a mapping, unknown keys, a bad or
-    missing date, an unknown slot (of ``calendar``, default ``Calendar()``), a missing shifter, the
-    same person as shifter and trainee, a duplicate (date, slot). Warnings (the entry is kept): a
-    name not in the roster, a roster level that does not match the column (a trainee listed as
-    shifter, a shifter listed as trainee), an assignment on a day without shifts.
+    missing date, an unknown slot (of ``calendar``, default ``Calendar()``), neither a shifter nor
+    a trainee, the same person as shifter and trainee, a duplicate (date, slot). Warnings (the
+    entry is kept): a name not in the roster, a roster level that does not match the column (a
+    trainee listed as shifter, a shifter listed as trainee), an assignment on a day without
+    shifts, a person in two slots of one day.
     """
     calendar = calendar or Calendar()
     result = ScheduleParse()
@@ -165,8 +168,26 @@ def parse_schedule(
             continue
         first_line[key] = where
         result.warnings.extend(_entry_warnings(located, i, assignment, people, calendar))
+        result.warnings.extend(_same_day(where, assignment, result.assignments))
         result.assignments[key] = assignment
     return result
+
+
+def _same_day(
+    where: str, assignment: Assignment, earlier: Mapping[tuple[date, str], Assignment]
+) -> list[str]:
+    """A person already in another slot of the same day (EU and NA back to back)."""
+    warnings = []
+    for name in (assignment.shifter, assignment.trainee):
+        if name is None:
+            continue
+        for other in earlier.values():
+            if other.day == assignment.day and name in (other.shifter, other.trainee):
+                warnings.append(
+                    f"{where}: {name} is also in {other.slot} on {assignment.day.isoformat()}: "
+                    "two shifts in one day"
+                )
+    return warnings
 
 
 def _ordered(
@@ -180,14 +201,14 @@ def schedule_yaml(
     assignments: Mapping[tuple[date, str], Assignment] | Iterable[Assignment],
 ) -> str:
     """The schedule file for ``assignments`` (sorted by day, slot); ``parse_schedule`` reads it.
-
-    An assignment without a shifter cannot be written (the file requires one): ValueError.
-    """
+    A trainee-only slot is written without a shifter; an assignment with nobody: ValueError."""
     entries: list[dict[str, Any]] = []
     for a in _ordered(assignments):
-        if a.shifter is None:
-            raise ValueError(f"{a.day.isoformat()} {a.slot}: a schedule entry needs a shifter")
-        entry: dict[str, Any] = {"date": a.day, "slot": a.slot, "shifter": a.shifter}
+        if a.shifter is None and a.trainee is None:
+            raise ValueError(f"{a.day.isoformat()} {a.slot}: a schedule entry needs a person")
+        entry: dict[str, Any] = {"date": a.day, "slot": a.slot}
+        if a.shifter is not None:
+            entry["shifter"] = a.shifter
         if a.trainee is not None:
             entry["trainee"] = a.trainee
         entries.append(entry)
@@ -197,8 +218,12 @@ def schedule_yaml(
 
 
 def shift_summary(assignment: Assignment) -> str:
-    """The event title, e.g. ``DAST EU shift: alice (trainee: bob)``."""
-    summary = f"DAST {assignment.slot} shift: {assignment.shifter or 'nobody'}"
+    """The event title, e.g. ``DAST EU shift: alice (trainee: bob)``, or for a trainee-only slot
+    ``DAST EU shift: trainee bob only (no 1st-level shifter)``."""
+    if assignment.shifter is None:
+        trainee = f"trainee {assignment.trainee} only"
+        return f"DAST {assignment.slot} shift: {trainee} (no 1st-level shifter)"
+    summary = f"DAST {assignment.slot} shift: {assignment.shifter}"
     if assignment.trainee:
         summary += f" (trainee: {assignment.trainee})"
     return summary
