@@ -296,8 +296,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     user = args.as_user or ("cora" if args.demo else "alice")
 
     def forget_timezone(user_id: str, zone: str) -> None:
-        # The router asks a user's zone once and keeps it: make it ask the console again.
-        app.router._timezones.pop(user_id, None)
+        app.router.forget_timezone(user_id)
 
     async def main() -> None:
         await app.start()

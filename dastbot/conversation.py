@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dastbot.answering.answers import (
+    FEEDBACK_BUTTONS,
     SHIFTER_BUTTONS,
     LiveKnowledge,
     render_abstention,
@@ -163,12 +164,14 @@ class Conversation:
                 text=post.message[:REPLY_TEXT_LIMIT],
             )
             feedback = feedback_in(post.message)
-            if feedback == "ambiguous":
-                feedback = None  # a "thanks" alone: not acted on until the bot can ask (buttons)
             if feedback == "helped" and question["state"] == q.RESOLVED:
                 return
             if feedback != "helped" and question["state"] in (q.CLAIMED, q.ESCALATED):
                 self._follow_up(question, post, now)
+                return
+            if feedback == "ambiguous":
+                if question["state"] == q.ANSWERED:
+                    self._ask_for_feedback(question, post, now)
                 return
             self.feedback(question, feedback, post.user_name, f"reply:{post.id}")
             return
@@ -205,6 +208,20 @@ class Conversation:
             return
         text = f"{people}: {escape_markdown(post.user_name)} added to this question."
         self._queue(str(question["channel_id"]), thread, text, f"follow-up:{post.id}")
+
+    def _ask_for_feedback(self, question: dict[str, Any], post: Post, now: datetime) -> None:
+        """The asker's reply to an answer could mean either ("thanks", "I solved it myself"):
+        ask once per thread, with the two buttons, rather than guess."""
+        thread = str(question["thread_id"])
+        if not self.store.notice_once(f"ask-feedback:{thread}", now):
+            return
+        text = (
+            f"{mention(post.user_name)}, did the answer solve your problem? Press **Helped** if "
+            "it did, or **Still need help** and I will hand the question to a shifter."
+        )
+        self._queue(
+            str(question["channel_id"]), thread, text, f"ask-feedback:{post.id}", FEEDBACK_BUTTONS
+        )
 
     def pick(self, question: dict[str, Any], entry_id: str, actor: str) -> str:
         """The asker picked one of the near-tie entries: answer with it in the thread."""
@@ -246,17 +263,16 @@ class Conversation:
         self.metrics.feedback.labels(feedback).inc()
         if new == q.RESOLVED:
             return "Thanks for the feedback: glad it helped."
-        self._needs_human(thread, channel, "not_helped", "", f"sorry:{key}")
-        return "Thanks: a shifter will take over."
+        return self._needs_human(thread, channel, "not_helped", "", f"sorry:{key}")
 
-    def _needs_human(self, thread: str, channel: str, reason: str, prefix: str, key: str) -> None:
+    def _needs_human(self, thread: str, channel: str, reason: str, prefix: str, key: str) -> str:
         """A question waits for a person: ping the on-duty shifter in the thread, or tell the
-        asker when the next staffed shift starts; start the no-reply clock."""
+        asker when the next staffed shift starts; start the no-reply clock. Returns, in brief,
+        what the thread was told (for the person whose click or reply led here)."""
         now = self.clock.now()
         question = self.store.question(thread)
         if question is not None and question.get("channel_type") == "D":
-            self._redirect_direct(question, prefix, key)
-            return
+            return self._redirect_direct(question, prefix, key)
         author = str(question["author_id"]) if question else ""
         needed = self.duty.human_needed(reason, now, self.timezone_of(author))
         text = f"{prefix}\n\n{needed.text}" if prefix else needed.text
@@ -285,8 +301,9 @@ class Conversation:
             on_duty=needed.on_duty,
             waiting_for=stamp(needed.waiting_for),
         )
+        return needed.ack
 
-    def _redirect_direct(self, question: dict[str, object], prefix: str, key: str) -> None:
+    def _redirect_direct(self, question: dict[str, object], prefix: str, key: str) -> str:
         """Shifters do not see the bot's direct messages: send the asker to the help channel."""
         now = self.clock.now()
         thread = str(question["thread_id"])
@@ -299,3 +316,4 @@ class Conversation:
             str(question["channel_id"]), thread, f"{prefix}\n\n{text}" if prefix else text, key
         )
         q.transition(self.store, thread, "redirect", now, self.config.bot_name, channel=channel)
+        return f"Thanks: please ask in ~{channel}, where the shifter on duty will see it."

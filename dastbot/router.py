@@ -183,6 +183,11 @@ class Router:
                 log.warning("time zone of user %s unknown: %s", user_id, exc)
                 self._timezones[user_id] = None
 
+    def forget_timezone(self, user_id: str) -> None:
+        """Ask the chat for this user's time zone again before the next decision that needs it
+        (the user changed it)."""
+        self._timezones.pop(user_id, None)
+
     async def on_edit(self, post: Post) -> None:
         """An edited post is recorded in its thread's trail (the answer is not redone)."""
         if post.is_bot or post.user_id == self.bot_user_id:

@@ -377,11 +377,11 @@ def test_contact_errors_are_reported_all_at_once_with_file_and_line(tmp_path: Pa
     errors = caught.value.errors
     f = str(path)
     expected = [
-        f"{f}:3: defaults: deadline_hours: Input should be greater than 0",
+        f"{f}:3: defaults: deadline_hours: should be more than 0",
         f"{f}:12: target 'cloud-de': working_hours.timezone: unknown time zone 'Europe/Karlsruhe'",
         f"{f}:13: target 'cloud-fr': needs a channel or users",
         f"{f}:17: target 'Panda Experts': id: id must be lowercase kebab-case",
-        f"{f}:21: target 'Panda Experts': colour: Extra inputs are not permitted",
+        f"{f}:21: target 'Panda Experts': colour: is not a known field (a typo?)",
         f"{f}:22: target 'cloud-de': duplicate id (first defined at {f}:7)",
         f"{f}:26: target #5: a target must be a mapping of fields",
     ]

@@ -112,5 +112,5 @@ async def test_none_of_the_offered_entries_brings_a_shifter(shiftbot: ShiftBot) 
     shiftbot.book("2026-03-02", "EU", "sam")
     [offer] = await shiftbot.say("alice", NEAR_TIE, post_id="q1")
     reply = await shiftbot.click("alice", shiftbot.post_id_of(offer), "nonefits")
-    assert reply == "Thanks: a shifter will take over."
+    assert reply == "Thanks: I have asked @sam to take over."
     assert "@sam" in shiftbot.chat.sent[-1][1].message

@@ -30,6 +30,11 @@ SHIFTER_BUTTONS = (
     Button(RESOLVE_BUTTON, "Resolve (shifters)"),
 )
 """On every bot post that starts or moves a question: what a shifter does with it."""
+FEEDBACK_BUTTONS = (
+    Button(HELPED_BUTTON, "Helped", style="good"),
+    Button(NOT_HELPED_BUTTON, "Still need help", style="danger"),
+)
+"""The asker's two answers when the bot asks whether an answer helped."""
 
 
 class LiveKnowledge:
@@ -99,7 +104,7 @@ def render_answer(entry: Entry, score: float, question: str, config: Config) -> 
         lines.append(ask)
     lines.append(
         f"_Match confidence {score:.0%} (entry `{entry.id}`). If this did not help, press "
-        '**Did not help** or reply "did not help" and a shifter will take over._'
+        '**Did not help** or reply "did not help" and I will hand it to a shifter._'
     )
     buttons = (
         Button(HELPED_BUTTON, "Helped", style="good"),

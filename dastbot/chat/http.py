@@ -217,7 +217,9 @@ class HttpEndpoint:
             channel_id=form.get("channel_id", ""),
             channel_name=form.get("channel_name", ""),
             text=text,
-            root_id=self.thread_of(text),
+            # A link in the text names the thread; else the thread the command ran in, which
+            # servers newer than v10 send as root_id.
+            root_id=self.thread_of(text) or form.get("root_id", ""),
             response_url=form.get("response_url", ""),
         )
         task = asyncio.ensure_future(self.on_command(command))

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from dastbot.escalations.workhours import WorkingHours
+from dastbot.kernel.validation import plain_error
 from dastbot.kernel.yamlsource import Located, YamlSyntaxError, parse, parse_file
 
 __all__ = [
@@ -276,10 +277,6 @@ _TOP_KEYS = ("defaults", "targets")
 _DEFAULT_KEYS = ("policy", "working_hours")
 
 
-def _clean_msg(message: str) -> str:
-    return message.removeprefix("Value error, ")
-
-
 def _merge(base: Mapping[str, Any], over: Any) -> Any:
     if not isinstance(over, Mapping):
         return over  # let validation report the wrong type
@@ -307,7 +304,7 @@ class _ContactsChecker:
         for error in exc.errors():
             loc = tuple(error["loc"])
             dotted = ".".join(str(p) for p in loc)
-            message = _clean_msg(error["msg"])
+            message = plain_error(error)
             self.at((*path, *loc), label, f"{dotted}: {message}" if dotted else message)
 
     def defaults(self, raw: Any) -> dict[str, dict[str, Any]]:

@@ -38,6 +38,9 @@ class Integrations:
         self.timeout = timeout
         self.base_url = ""
         self._session: aiohttp.ClientSession | None = None
+        self.slash_root_id = False
+        """The server generation: up to v10.x the slash payload has no ``root_id`` even in a
+        thread; newer servers send it when the command runs in a thread."""
 
     async def start(self, base_url: str) -> None:
         self.base_url = base_url
@@ -104,6 +107,8 @@ class Integrations:
             ("user_id", user.id),
             ("user_name", user.username),
         ]
+        if self.slash_root_id and root_id:
+            fields.append(("root_id", root_id))
         fields += self._mention_fields(text, team)
         headers = {"Authorization": f"Token {command.token}", "Accept": "application/json"}
         try:

@@ -68,6 +68,7 @@ class FakeMattermost:
         ws_auth_timeout: float = 5.0,
         hello_before_ok: bool = False,
         integration_timeout: float = 30.0,
+        slash_root_id: bool = False,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -82,6 +83,7 @@ class FakeMattermost:
             hello_before_ok=hello_before_ok,
         )
         self.integrations = Integrations(self.state, timeout=integration_timeout)
+        self.integrations.slash_root_id = slash_root_id
         self.faults = Faults()
         self._http = FakeHttp(self.state, self.hub, self.integrations, self.faults)
         self._runner: web.AppRunner | None = None
@@ -540,6 +542,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--tls-cert", help="PEM certificate: serve https/wss")
     parser.add_argument("--tls-key", help="PEM private key for --tls-cert")
     parser.add_argument("--seed", type=int, help="make ids and tokens reproducible")
+    parser.add_argument(
+        "--slash-root-id",
+        action="store_true",
+        help="act as a server newer than v10.x: slash commands run in a thread send root_id",
+    )
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
@@ -551,7 +558,9 @@ async def _serve(args: argparse.Namespace) -> int:
     if args.tls_cert:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.tls_cert, args.tls_key)
-    fake = FakeMattermost(args.host, args.port, context, seed=args.seed)
+    fake = FakeMattermost(
+        args.host, args.port, context, seed=args.seed, slash_root_id=args.slash_root_id
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
