@@ -161,10 +161,11 @@ def test_reactions_on_the_answer(emoji: str, expected: str | None) -> None:
 KNOWN = "my task is exhausted what does it mean"
 
 
-async def test_thanks_alone_under_an_answer_pings_nobody(shiftbot: ShiftBot) -> None:
+async def test_thanks_alone_under_an_answer_pings_nobody_and_asks(shiftbot: ShiftBot) -> None:
     shiftbot.book("2026-03-02", "EU", "sam")
     await shiftbot.say("alice", KNOWN, post_id="q1")
-    assert await shiftbot.say("alice", "thanks!", thread="q1") == []
+    [ask] = await shiftbot.say("alice", "thanks!", thread="q1")
+    assert "@sam" not in ask.message and "did the answer solve your problem?" in ask.message
     assert shiftbot.store.question("q1")["state"] == "answered"  # type: ignore[index]
 
 
