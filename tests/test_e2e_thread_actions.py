@@ -6,6 +6,7 @@ thread without a pasted link."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fakes.fake_mattermost import WAIT_S, FakeMattermost
 from test_e2e_mattermost import QUESTION, SLASH_TOKEN, bot_env, fake, reply_to, running_bot
@@ -37,12 +38,19 @@ async def test_the_take_button_claims_for_a_shifter_and_is_refused_to_a_plain_us
         assert (claimed["state"], claimed["claimed_by"]) == ("claimed", "sam")
 
 
-def register_dast(fake: FakeMattermost, user: str, info: dict[str, object]) -> None:
+async def asked_with_sam_able_to_slash(
+    fake: FakeMattermost, info: dict[str, object]
+) -> dict[str, Any]:
+    """/dast registered for sam; alice asks and the bot answers: the question's post."""
+    await fake.wait_for_ws_auth(1)
     url = f"http://127.0.0.1:{info['http_port']}/slash"
     fake.state.add_command(
-        fake.state.users[fake.user_id(user)],
+        fake.state.users[fake.user_id("sam")],
         {"team_id": fake.team_id(), "trigger": "dast", "url": url, "token": SLASH_TOKEN},
     )
+    question = await fake.create_post("alice", "dast-help", QUESTION)
+    await fake.wait_for_post(reply_to(fake, question), timeout=WAIT_S)
+    return question
 
 
 async def test_a_slash_command_with_root_id_acts_on_that_thread(
@@ -51,11 +59,7 @@ async def test_a_slash_command_with_root_id_acts_on_that_thread(
     fake.integrations.slash_root_id = True  # a server newer than v10.x
     fake.add_user("sam")
     async with running_bot(bot_env(fake, tmp_path, DASTBOT_ROSTER=ROSTER)) as info:
-        await fake.wait_for_ws_auth(1)
-        register_dast(fake, "sam", info)
-        question = await fake.create_post("alice", "dast-help", QUESTION)
-        await fake.wait_for_post(reply_to(fake, question), timeout=WAIT_S)
-
+        question = await asked_with_sam_able_to_slash(fake, info)
         response = await fake.execute_command(
             "sam", "dast-help", "/dast take", root_id=question["id"]
         )
@@ -78,11 +82,7 @@ async def test_without_root_id_a_slash_command_in_a_thread_asks_for_its_link(
     it, with the configured server's permalink form; ``@dastbot take`` in the thread works."""
     fake.add_user("sam")
     async with running_bot(bot_env(fake, tmp_path, DASTBOT_ROSTER=ROSTER)) as info:
-        await fake.wait_for_ws_auth(1)
-        register_dast(fake, "sam", info)
-        question = await fake.create_post("alice", "dast-help", QUESTION)
-        await fake.wait_for_post(reply_to(fake, question), timeout=WAIT_S)
-
+        question = await asked_with_sam_able_to_slash(fake, info)
         response = await fake.execute_command(
             "sam", "dast-help", "/dast take", root_id=question["id"]
         )
