@@ -24,7 +24,7 @@ from dastbot.report.export import to_csv, to_json
 from dastbot.report.job import with_archive_line
 from dastbot.report.render import to_markdown
 from dastbot.report.stats import build_report
-from dastbot.report.weeks import WeekError, last_complete_week, week_label, week_monday
+from dastbot.report.weeks import WeekError, last_complete_week, reportable_week
 from dastbot.shifts.calendar import Calendar
 from dastbot.store import Store
 
@@ -42,7 +42,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     calendar = Calendar(config.shifts)
     try:
-        week = args.week and week_label(week_monday(args.week))
+        week = args.week and reportable_week(args.week)
     except WeekError as exc:
         raise CliError(f"--week: {exc}", EXIT_USAGE) from None
     week = week or last_complete_week(datetime.now(UTC), calendar.zone)
