@@ -140,8 +140,20 @@ async def serve(feed: Feed, router: Router, metrics: Metrics) -> None:
 
 
 async def _report_unreachable(app: App, chat: MattermostChat) -> None:
-    """Log every escalation destination the bot cannot post to, and tell the coordinators."""
-    problems = await unreachable(chat, app.router.desk.contacts)
+    """Log every escalation destination the bot cannot post to, and tell the coordinators.
+    Advisory: when the check itself fails (the server rate-limits it, say), that is logged and
+    the bot starts all the same."""
+    try:
+        problems = await unreachable(chat, app.router.desk.contacts)
+    except AuthRejected:
+        raise
+    except Exception as exc:
+        log.warning(
+            "could not check that the escalation targets can be posted to (%s); starting anyway, "
+            "`dastbot check --online` checks them",
+            exc,
+        )
+        return
     if not problems:
         return
     for line in problems:

@@ -167,6 +167,19 @@ async def test_rate_limits_and_server_errors_still_deliver_the_reply_once(
         assert len(bot_replies(fake, failing)) == 1
 
 
+async def test_a_rate_limited_reachability_check_does_not_stop_the_start(
+    fake: FakeMattermost, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first_target = f"/api/v4/teams/{fake.team_id()}/channels/name/adc-cloud-ca"
+    fake.fail_next(429, count=6, retry_after=0, path=first_target, method="GET")
+    async with running_bot(bot_env(fake, tmp_path)):
+        await fake.wait_for_ws_auth(1)
+        question = await fake.create_post("alice", "dast-help", QUESTION)
+        await fake.wait_for_post(reply_to(fake, question), timeout=WAIT_S)
+    assert "could not check that the escalation targets can be posted to" in caplog.text
+    assert "still failing after 6 attempts (HTTP 429)" in caplog.text
+
+
 async def test_a_restart_does_not_answer_old_posts_again_and_catches_up_on_new_ones(
     fake: FakeMattermost, tmp_path: Path
 ) -> None:
