@@ -36,6 +36,8 @@ from dastbot.shifts.jobs import CoverageJob, HandoverJob, NoReplyJob
 from dastbot.store import Store
 
 log = logging.getLogger("dastbot.app")
+
+
 class App:
     def __init__(
         self,
@@ -169,6 +171,38 @@ async def _report_unreachable(app: App, chat: MattermostChat) -> None:
     app.store.enqueue(OutMessage(channel, text, key=f"unreachable:{day}"), app.clock.now())
 
 
+async def _bind_roles(app: App, chat: MattermostChat) -> None:
+    """Bind the roster's usernames to their Mattermost user ids (``shifts.identity``); log each
+    warning and tell the coordinators. When the server cannot be asked, the recorded ids stand."""
+    roles, names = app.router.roles, [p.user for p in app.config.roster]
+    try:
+        resolved = await chat.user_ids(names) if names else {}
+    except AuthRejected:
+        raise
+    except Exception as exc:
+        kept = roles.keep_recorded()
+        log.warning(
+            "could not look up the roster's usernames (%s); %s",
+            exc,
+            "roles go to the user ids recorded before"
+            if kept
+            else "no user ids are recorded yet, so roles go by username until the next start",
+        )
+        return
+    warnings = roles.bind(resolved, app.clock.now())
+    for line in warnings:
+        log.warning("%s", line)
+    if warnings:
+        text = bounded(
+            "**dastbot: roster usernames and Mattermost accounts disagree**",
+            [f"- {escape_markdown(w)}" for w in warnings],
+            lambda n: f"- … and {n} more: see the bot's log.",
+        )
+        day = app.clock.now().date().isoformat()
+        channel = app.config.mattermost.coordinators_channel
+        app.store.enqueue(OutMessage(channel, text, key=f"roster-ids:{day}"), app.clock.now())
+
+
 async def login_until_reachable(chat: MattermostChat) -> dict[str, Any]:
     """Log in, waiting out a server that cannot be reached (backoff up to 5 min, each attempt
     logged, for as long as it takes); a rejected token or a configuration error is raised."""
@@ -256,6 +290,7 @@ async def run_bot(
         start_ms = int(cursor) if cursor else int(app.clock.now().timestamp() * 1000)
         store.set_meta(CURSOR_KEY, str(start_ms))
         feed = MattermostFeed(chat, start_ms, lambda ms: store.set_meta(CURSOR_KEY, str(ms)))
+        await _bind_roles(app, chat)
         await _report_unreachable(app, chat)
         for esc in store.escalations(("open", "replied")):
             channel = store.escalation_channel(esc.id)
