@@ -249,6 +249,7 @@ async def run_bot(
     metrics = Metrics()
     chat = MattermostChat(config, config.mattermost_token.get_secret_value(), metrics)
     app = App(config, chat, clock or SystemClock(), store=store, metrics=metrics)
+    app.router.roles.keep_recorded()  # a command before the roster is looked up: recorded ids
     feed: MattermostFeed | None = None
 
     def health() -> dict[str, str]:
