@@ -88,19 +88,3 @@ def test_roster_forget_drops_a_binding_so_the_next_start_binds_the_new_account(
     assert not [w for w in warnings if "cora" in w], warnings
     assert roles.role_of("id-newcomer", "cora") == "coordinator"
     store.close()
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--days", "99999999999"], "--days takes 1 to 3660 days, not 99999999999"),
-        (["--days", "0"], "--days takes 1 to 3660 days, not 0"),
-        (["--from", "9999-12-30"], "--from 9999-12-30 with --days 90 ends after the year 9999"),
-    ],
-)
-def test_shifts_export_refuses_days_beyond_the_calendar(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
-) -> None:
-    code, _, err = run(["shifts", "export", "--db", str(tmp_path / "bot.db"), *args], capsys)
-    assert code == 1
-    assert message in err

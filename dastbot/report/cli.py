@@ -75,9 +75,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_DEMO_WEEKS = 520
+
+
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    if args.weeks < 1:
-        raise CliError("--weeks must be at least 1", EXIT_USAGE)
+    if not 1 <= args.weeks <= MAX_DEMO_WEEKS:
+        raise CliError(f"--weeks must be at least 1 and at most {MAX_DEMO_WEEKS}", EXIT_USAGE)
     config = config_from_args(args)
     end = parse_instant(args.end) if args.end else datetime.now(UTC)
     path = config.resolve(config.db)
