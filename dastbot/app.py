@@ -36,6 +36,8 @@ from dastbot.shifts.jobs import CoverageJob, HandoverJob, NoReplyJob
 from dastbot.store import Store
 
 log = logging.getLogger("dastbot.app")
+
+
 class App:
     def __init__(
         self,
@@ -140,8 +142,20 @@ async def serve(feed: Feed, router: Router, metrics: Metrics) -> None:
 
 
 async def _report_unreachable(app: App, chat: MattermostChat) -> None:
-    """Log every escalation destination the bot cannot post to, and tell the coordinators."""
-    problems = await unreachable(chat, app.router.desk.contacts)
+    """Log every escalation destination the bot cannot post to, and tell the coordinators.
+    Advisory: when the check itself fails (the server rate-limits it, say), that is logged and
+    the bot starts all the same."""
+    try:
+        problems = await unreachable(chat, app.router.desk.contacts)
+    except AuthRejected:
+        raise
+    except Exception as exc:
+        log.warning(
+            "could not check that the escalation targets can be posted to (%s); starting anyway, "
+            "`dastbot check --online` checks them",
+            exc,
+        )
+        return
     if not problems:
         return
     for line in problems:
@@ -155,6 +169,38 @@ async def _report_unreachable(app: App, chat: MattermostChat) -> None:
     day = app.clock.now().date().isoformat()
     channel = app.config.mattermost.coordinators_channel
     app.store.enqueue(OutMessage(channel, text, key=f"unreachable:{day}"), app.clock.now())
+
+
+async def _bind_roles(app: App, chat: MattermostChat) -> None:
+    """Bind the roster's usernames to their Mattermost user ids (``shifts.identity``); log each
+    warning and tell the coordinators. When the server cannot be asked, the recorded ids stand."""
+    roles, names = app.router.roles, [p.user for p in app.config.roster]
+    try:
+        resolved = await chat.user_ids(names) if names else {}
+    except AuthRejected:
+        raise
+    except Exception as exc:
+        kept = roles.keep_recorded()
+        log.warning(
+            "could not look up the roster's usernames (%s); %s",
+            exc,
+            "roles go to the user ids recorded before"
+            if kept
+            else "no user ids are recorded yet, so roles go by username until the next start",
+        )
+        return
+    warnings = roles.bind(resolved, app.clock.now())
+    for line in warnings:
+        log.warning("%s", line)
+    if warnings:
+        text = bounded(
+            "**dastbot: roster usernames and Mattermost accounts disagree**",
+            [f"- {escape_markdown(w)}" for w in warnings],
+            lambda n: f"- … and {n} more: see the bot's log.",
+        )
+        day = app.clock.now().date().isoformat()
+        channel = app.config.mattermost.coordinators_channel
+        app.store.enqueue(OutMessage(channel, text, key=f"roster-ids:{day}"), app.clock.now())
 
 
 async def login_until_reachable(chat: MattermostChat) -> dict[str, Any]:
@@ -203,6 +249,7 @@ async def run_bot(
     metrics = Metrics()
     chat = MattermostChat(config, config.mattermost_token.get_secret_value(), metrics)
     app = App(config, chat, clock or SystemClock(), store=store, metrics=metrics)
+    app.router.roles.keep_recorded()  # a command before the roster is looked up: recorded ids
     feed: MattermostFeed | None = None
 
     def health() -> dict[str, str]:
@@ -244,6 +291,7 @@ async def run_bot(
         start_ms = int(cursor) if cursor else int(app.clock.now().timestamp() * 1000)
         store.set_meta(CURSOR_KEY, str(start_ms))
         feed = MattermostFeed(chat, start_ms, lambda ms: store.set_meta(CURSOR_KEY, str(ms)))
+        await _bind_roles(app, chat)
         await _report_unreachable(app, chat)
         for esc in store.escalations(("open", "replied")):
             channel = store.escalation_channel(esc.id)

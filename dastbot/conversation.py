@@ -6,6 +6,7 @@ starts), and a question asked by direct message is sent to the help channel."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from dastbot.kernel.metrics import Metrics
 from dastbot.kernel.models import Button, Post
 from dastbot.questions import lifecycle as q
 from dastbot.questions.feedback import feedback_in
-from dastbot.shifts.duty import Duty, on_shift
+from dastbot.shifts.duty import Duty, HumanNeeded, on_shift
 from dastbot.store import Store, iso
 
 log = logging.getLogger("dastbot.router")
@@ -275,16 +276,19 @@ class Conversation:
             return self._redirect_direct(question, prefix, key)
         author = str(question["author_id"]) if question else ""
         needed = self.duty.human_needed(reason, now, self.timezone_of(author))
-        text = f"{prefix}\n\n{needed.text}" if prefix else needed.text
-        self._queue(channel, thread, text, key, SHIFTER_BUTTONS[:1])
+        asking = self._page_once(thread, needed, now)
+        text = "\n\n".join(part for part in (prefix, asking) if part)
+        if text:
+            self._queue(channel, thread, text, key, SHIFTER_BUTTONS[:1])
 
         def stamp(value: datetime | None) -> str | None:
             return iso(value) if value else None
 
+        paged = {"pinged_at": iso(now) if needed.on_duty else None} if asking else {}
         self.store.update_question(
             thread,
             now,
-            pinged_at=iso(now) if needed.on_duty else None,
+            **paged,
             waiting_for=stamp(needed.waiting_for),
             reping_due=stamp(needed.reping_due),
             waiting_since=iso(now),
@@ -302,6 +306,24 @@ class Conversation:
             waiting_for=stamp(needed.waiting_for),
         )
         return needed.ack
+
+    def _page_once(self, thread: str, needed: HumanNeeded, now: datetime) -> str:
+        """``needed.text`` with the mentions of the people already asked in this thread within
+        ``shifts.ping_quiet_minutes`` turned into plain names (no second page); "" when all of
+        them were asked. Those it mentions are recorded as asked now."""
+        if not needed.people:
+            return needed.text
+        quiet = timedelta(minutes=self.config.shifts.ping_quiet_minutes)
+        recent = self.store.pinged_since(thread, needed.people, now - quiet)
+        fresh = [p for p in needed.people if p not in recent]
+        if not fresh:
+            log.info("not asking %s again in this thread yet", ", ".join(sorted(recent)))
+            return ""
+        self.store.record_pings(thread, fresh, now)
+        text = needed.text
+        for person in recent:
+            text = re.sub(rf"@{re.escape(person)}(?![\w.-])", person, text)
+        return text
 
     def _redirect_direct(self, question: dict[str, object], prefix: str, key: str) -> str:
         """Shifters do not see the bot's direct messages: send the asker to the help channel."""

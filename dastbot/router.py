@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 
 from dastbot.answering.answers import (
@@ -54,15 +54,13 @@ from dastbot.report import job as report_commands
 from dastbot.report.job import ReportServices
 from dastbot.shifts import commands as shift_commands
 from dastbot.shifts.duty import Duty
+from dastbot.shifts.identity import RoleBook
 from dastbot.shifts.services import ShiftServices
 from dastbot.store import Store
 
 log = logging.getLogger("dastbot.router")
 _MENTION = re.compile(r"^\s*@([a-z0-9._-]+)[:,]?\s+(.+)$", re.IGNORECASE | re.DOTALL)
 _THREAD_REF = re.compile(r"(?:/pl/|^|\s)([a-z0-9]{26})(?:\s|$|[/?#])")
-
-
-RoleLookup = Callable[[str], str]
 
 
 class Router:
@@ -74,7 +72,6 @@ class Router:
         clock: Clock,
         knowledge: LiveKnowledge,
         bot_user_id: str = "",
-        role_of: RoleLookup | None = None,
         metrics: Metrics | None = None,
         contacts: Contacts | None = None,
         sites: SiteMap | None = None,
@@ -102,7 +99,8 @@ class Router:
             self._post_now,
             self._find_sent,
         )
-        self.role_of: RoleLookup = role_of or self.duty.role_of
+        self.roles = RoleBook(self.duty.roster, store)
+        """Roles by the sender's Mattermost user id once ``run_bot`` has bound the roster."""
         self._timezones: dict[str, str | None] = {}
         self.metrics = metrics or Metrics()
         self.registry = Registry()
@@ -315,7 +313,7 @@ class Router:
             user_name=command.user_name,
             channel_id=command.channel_id,
             thread_id=command.root_id,
-            role=self.role_of(command.user_name),
+            role=self.roles.role_of(command.user_id, command.user_name),
             now=self.clock.now(),
             audit=self.store,
             find_thread=self.thread_reference,

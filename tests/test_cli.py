@@ -184,6 +184,21 @@ def test_check_reports_every_problem_of_every_file_in_one_pass_in_plain_words(
         assert line in err
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("0", "should be at least 1, not 0"), ("half an hour", "should be a whole number")],
+)
+def test_check_refuses_a_ping_quiet_window_that_is_not_whole_minutes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, value: str, message: str
+) -> None:
+    bot = tmp_path / "bot.yaml"
+    bot.write_text(f"shifts:\n  no_reply_minutes: 60\n  ping_quiet_minutes: {value}\n")
+    code, _, err = run(["check", "--config", str(bot)], capsys)
+    assert code == 1
+    assert f"{bot}:3: shifts.ping_quiet_minutes: " in err
+    assert message in err
+
+
 def test_check_names_the_known_roles_for_an_unknown_one(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

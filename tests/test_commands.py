@@ -39,7 +39,7 @@ async def test_kb_reload_keeps_the_old_base_when_the_new_one_is_broken(
     kb_dir = tmp_path / "kb"
     shutil.copytree(FIXTURES / "kb", kb_dir)
     bot.knowledge.path = kb_dir
-    bot.router.role_of = lambda name: "coordinator" if name == "carol" else "user"
+    bot.router.roles.role_of = lambda _id, name: "coordinator" if name == "carol" else "user"
 
     (kb_dir / "panda.yaml").write_text("- id: broken\n  title: no answer here\n")
     reply = await bot.command("carol", "kb reload")
@@ -63,7 +63,7 @@ async def test_status_shows_a_user_only_their_own_open_questions(bot: Bot) -> No
 
 
 async def test_kb_propose_drafts_an_entry_from_a_resolved_thread(bot: Bot) -> None:
-    bot.router.role_of = lambda name: "shifter" if name == "sam" else "user"
+    bot.router.roles.role_of = lambda _id, name: "shifter" if name == "sam" else "user"
     question = (
         "rucio upload fails with RSEWriteBlocked: RSE 'DESY-HH_SCRATCHDISK' settings do not "
         "allow writing\nwhat can I do?"
@@ -97,7 +97,7 @@ async def test_kb_propose_drafts_an_entry_from_a_resolved_thread(bot: Bot) -> No
 async def test_status_pages_a_long_list_and_every_page_fits_a_post(bot: Bot) -> None:
     for i in range(60):
         await bot.say("bob", f"what is the weather in Rabat tomorrow? ({i}) " + "y" * 300)
-    bot.router.role_of = lambda name: "shifter"
+    bot.router.roles.role_of = lambda _id, name: "shifter"
     first = (await bot.command("sam", "status")).text
     assert "**Open questions** (60, waiting for a person first)" in first
     assert first.count("| waiting |") == 25

@@ -167,6 +167,19 @@ async def test_rate_limits_and_server_errors_still_deliver_the_reply_once(
         assert len(bot_replies(fake, failing)) == 1
 
 
+async def test_a_rate_limited_reachability_check_does_not_stop_the_start(
+    fake: FakeMattermost, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first_target = f"/api/v4/teams/{fake.team_id()}/channels/name/adc-cloud-ca"
+    fake.fail_next(429, count=6, retry_after=0, path=first_target, method="GET")
+    async with running_bot(bot_env(fake, tmp_path)):
+        await fake.wait_for_ws_auth(1)
+        question = await fake.create_post("alice", "dast-help", QUESTION)
+        await fake.wait_for_post(reply_to(fake, question), timeout=WAIT_S)
+    assert "could not check that the escalation targets can be posted to" in caplog.text
+    assert "still failing after 6 attempts (HTTP 429)" in caplog.text
+
+
 async def test_a_restart_does_not_answer_old_posts_again_and_catches_up_on_new_ones(
     fake: FakeMattermost, tmp_path: Path
 ) -> None:
@@ -318,3 +331,45 @@ async def test_a_message_with_a_chart_uploads_the_file_first(
         post = await fake.wait_for_post(lambda p: p["message"] == "weekly", timeout=WAIT_S)
         assert post["channel_id"] == fake.channel_id("dast-coordinators")
         assert len(post["file_ids"]) == 1
+
+
+async def test_a_coordinators_freed_username_gives_a_newcomer_no_role(
+    fake: FakeMattermost, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cora = fake.add_user("cora")
+    roster = '[{"user": "cora", "zone": "EU", "roles": ["coordinator"]}]'
+    env = bot_env(fake, tmp_path, DASTBOT_ROSTER=roster)
+
+    async def dast(user: str, info: Mapping[str, object], text: str) -> str:
+        url = f"http://127.0.0.1:{info['http_port']}/slash"
+        fake.state.commands.clear()
+        fake.state.add_command(
+            fake.state.users[fake.user_id(user)],
+            {"team_id": fake.team_id(), "trigger": "dast", "url": url, "token": SLASH_TOKEN},
+        )
+        return str((await fake.execute_command(user, "dast-help", f"/dast {text}"))["text"])
+
+    async with running_bot(env) as info:
+        assert (await dast("cora", info, "outbox")).startswith("Nothing is stuck")
+
+    # cora renames herself; a newcomer signs up as "cora" with an account of his own
+    fake.rename_user("cora", "cora.old")
+    newcomer = fake.add_user("cora")
+    assert newcomer != cora
+    async with running_bot(env) as info:
+        refused = await dast("cora", info, "outbox")
+        assert refused.startswith("`/dast outbox` needs the coordinator role; you are a user.")
+        assert (await dast("cora.old", info, "outbox")).startswith("Nothing is stuck")
+        told = await fake.wait_for_post(
+            lambda p: (
+                p["channel_id"] == fake.channel_id("dast-coordinators")
+                and "roster usernames and Mattermost accounts disagree" in p["message"]
+            )
+        )
+    warning = (
+        f"roster: the username cora now belongs to another Mattermost account (id {newcomer}, "
+        f"not {cora}), which gets no role; if that is the same person, run "
+        "`dastbot roster forget cora` and restart the bot"
+    )
+    assert warning in caplog.text
+    assert f"id {newcomer}, not {cora}" in told["message"]

@@ -230,3 +230,16 @@ async def test_closing_resolves_and_cancelling_gives_the_question_back(shiftbot:
     reply = await shiftbot.command("sam", "escalation close", thread="q1")
     assert reply.text.startswith("E2 is now closed. The question is resolved")
     assert shiftbot.store.question("q1")["state"] == "resolved"  # type: ignore[index]
+
+
+async def test_escalating_again_to_a_target_that_has_not_replied_posts_nothing_new(
+    shiftbot: ShiftBot,
+) -> None:
+    await escalated(shiftbot)
+    again = await shiftbot.command("sam", "escalate DE still failing", thread="q1")
+    assert again.text == (
+        "E1 opened for DE cloud support (GridKa) by sam at 2026-03-06 14:00 UTC still waits for a "
+        "reply, so nothing was posted again (`/dast escalation cancel E1` ends it)."
+    )
+    assert [m.key for _, m in by_key(shiftbot, "escalation:")] == ["escalation:E1"]
+    assert "E2 opened" in (await shiftbot.command("sam", "escalate CERN help", thread="q1")).text

@@ -32,7 +32,7 @@ def draft_of(reply: str) -> Entry:
 
 
 async def ask_and_answer(bot: Bot, *replies: tuple[str, str]) -> None:
-    bot.router.role_of = lambda name: "shifter" if name == "sam" else "user"
+    bot.router.roles.role_of = lambda _id, name: "shifter" if name == "sam" else "user"
     await bot.say("jane", QUESTION, post_id="q1")
     for i, (user, text) in enumerate(replies, 1):
         await bot.say(user, text, thread="q1", post_id=f"r{i}")

@@ -172,7 +172,7 @@ async def test_kb_reload_of_a_huge_file_answers_with_the_limit(bot: Bot, tmp_pat
     kb_dir = tmp_path / "kb"
     shutil.copytree(FIXTURES / "kb", kb_dir)
     bot.knowledge.path = kb_dir
-    bot.router.role_of = lambda name: "coordinator" if name == "carol" else "user"
+    bot.router.roles.role_of = lambda _id, name: "coordinator" if name == "carol" else "user"
     flow_file(kb_dir / "huge.yaml", 100, 50_000)
 
     reply = await bot.command("carol", "kb reload")

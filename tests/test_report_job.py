@@ -225,6 +225,10 @@ def test_cli_errors(cli: argparse.ArgumentParser, tmp_path: Path) -> None:
     with pytest.raises(CliError, match="not an ISO week") as bad:
         run(cli, ["report", "--db", db, "--week", "2026-13"])
     assert bad.value.code == 2
+    for week in ("9999-W52", "0001-W01"):
+        with pytest.raises(CliError, match=f"{week} is too close to year 1 or 9999") as edge:
+            run(cli, ["report", "--db", db, "--week", week])
+        assert edge.value.code == 2
     with pytest.raises(CliError, match="already holds"):
         run(cli, ["demo-data", "--weeks", "1", "--db", db, "--end", end])
     with pytest.raises(CliError, match="at least 1"):

@@ -343,3 +343,39 @@ async def test_no_reply_deadlines_follow_a_shift_booked_after_the_question(
     assert [m.message for m in repings] == [
         "@nick: still no reply from a person after 60 minutes on shift."
     ]
+
+
+async def test_an_asker_alternating_solved_and_did_not_help_pages_the_shifter_once(
+    shiftbot: ShiftBot,
+) -> None:
+    shiftbot.book("2026-03-02", "EU", "sam")
+    [answer] = await shiftbot.say("alice", KNOWN, post_id="q1")
+    assert "@sam" not in answer.message
+
+    said: list[str] = []
+    for text in ("did not help", "problem solved", "did not help", "problem solved") * 2 + (
+        "did not help",
+    ):
+        said += [m.message for m in await shiftbot.say("alice", text, thread="q1")]
+        await shiftbot.wait(timedelta(minutes=2))
+    assert said == ["@sam, could you take this one? Sorry my answer did not help."]
+    assert shiftbot.store.question("q1")["state"] == "waiting"  # type: ignore[index]
+
+    # Half an hour after the page (shifts.ping_quiet_minutes), sam may be asked again.
+    shiftbot.clock.set(datetime(2026, 3, 2, 9, 31, tzinfo=UTC))
+    await shiftbot.say("alice", "problem solved", thread="q1")
+    [again] = await shiftbot.say("alice", "did not help", thread="q1")
+    assert again.message.startswith("@sam, could you take this one?")
+
+
+async def test_within_the_quiet_window_only_a_person_not_yet_asked_is_paged(
+    shiftbot: ShiftBot,
+) -> None:
+    shiftbot.book("2026-03-02", "EU", "sam")
+    await shiftbot.say("alice", KNOWN, post_id="q1")
+    [first] = await shiftbot.say("alice", "did not help", thread="q1")
+    assert first.message.startswith("@sam, could you take this one?")
+    await shiftbot.say("alice", "problem solved", thread="q1")
+    shiftbot.book("2026-03-02", "EU", "sam", "tina")
+    [second] = await shiftbot.say("alice", "did not help", thread="q1")
+    assert second.message.startswith("sam and @tina, could you take this one?")

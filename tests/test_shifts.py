@@ -114,6 +114,7 @@ def test_the_default_settings_are_the_dast_rota() -> None:
         "closures": [],
         "closures_preset": "",
         "no_reply_minutes": 60,
+        "ping_quiet_minutes": 30,
         "handover": "channel",
     }
 
@@ -131,6 +132,7 @@ def test_the_default_settings_are_the_dast_rota() -> None:
         ({"closures": ["24.12.2026"]}, "neither YYYY-MM-DD nor YYYY-MM-DD..YYYY-MM-DD"),
         ({"closures": ["2026-02-30"]}, "day is out of range for month"),
         ({"no_reply_minutes": 0}, "greater than or equal to 1"),
+        ({"ping_quiet_minutes": 0}, "greater than or equal to 1"),
         ({"handover": "email"}, "'channel' or 'dm'"),
         ({"slots": []}, "at least 1 item"),
         (

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from dastbot.kernel.models import Button, OutMessage
 from dastbot.store import Store, iso
+from dastbot.store.schema import MIGRATIONS
 
 NOW = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
 
@@ -14,12 +15,12 @@ NOW = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
 def test_migrations_run_once_and_survive_reopening(tmp_path: Path) -> None:
     path = tmp_path / "state" / "bot.db"
     store = Store.open(path)
-    assert store.schema_version() == 10
+    assert store.schema_version() == len(MIGRATIONS)
     store.claim_post("p1", NOW)
     store.close()
 
     again = Store.open(path)
-    assert again.schema_version() == 10
+    assert again.schema_version() == len(MIGRATIONS)
     assert again.seen("p1")
     assert not again.claim_post("p1", NOW)
 
@@ -136,7 +137,7 @@ def test_a_database_from_a_newer_version_is_refused_with_both_versions(tmp_path:
     with pytest.raises(SchemaTooNew) as refused:
         Store.open(path)
     assert "schema version 42" in str(refused.value)
-    assert "versions up to 10" in str(refused.value)
+    assert f"versions up to {len(MIGRATIONS)}" in str(refused.value)
 
 
 def test_the_health_probe_writes_to_the_file_and_fails_when_it_cannot(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -364,6 +364,19 @@ class MattermostChat:
             )
             self._dm_channels[user_name] = str(channel["id"])
         return self._dm_channels[user_name]
+
+    async def user_ids(self, usernames: Sequence[str]) -> dict[str, str]:
+        """Username -> user id of those of ``usernames`` that exist on the server."""
+        found: dict[str, str] = {}
+        names = list(dict.fromkeys(usernames))
+        for first in range(0, len(names), 100):
+            users = await self.rest(
+                "users by username",
+                self.driver.users.get_users_by_usernames,
+                names[first : first + 100],
+            )
+            found.update({str(u["username"]): str(u["id"]) for u in users})
+        return found
 
     async def check_destination(self, target: str) -> str:
         if target.startswith("@"):

@@ -106,7 +106,9 @@ class Desk:
     # opening ----------------------------------------------------------------------------------
 
     def plan(self, thread: str, args: list[str], actor: str, now: datetime) -> Plan | str:
-        """What ``/dast escalate`` would post (nothing written yet), or why it cannot."""
+        """What ``/dast escalate`` would post (recorded as held), or why it cannot: among the
+        reasons, an escalation of the thread to the same target that still waits for a reply
+        (the command run again after a crash the bot recovered from, say)."""
         if not args:
             return "Usage: `/dast escalate TARGET [reason…] [ticket=GGUS-123456]`."
         target, note = self.resolve(args[0])
@@ -115,6 +117,20 @@ class Desk:
         question = self.store.question(thread)
         if question is None:
             return "I do not track that thread."
+        waiting = next(
+            (
+                e
+                for e in self.store.escalations_of(thread)
+                if e.target_id == target.id and e.state == "open"
+            ),
+            None,
+        )
+        if waiting is not None:
+            return (
+                f"{waiting.id} opened for {target.name} by {escape_markdown(waiting.opened_by)} "
+                f"at {waiting.opened_at:%Y-%m-%d %H:%M} UTC still waits for a reply, so nothing "
+                f"was posted again (`/dast escalation cancel {waiting.id}` ends it)."
+            )
         ticket = None
         words: list[str] = []
         for word in args[1:]:

@@ -58,10 +58,21 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return config.model_copy(update=overrides) if overrides else config
 
 
+FIRST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
+LAST_INSTANT = datetime(9000, 1, 1, tzinfo=UTC)
+"""Instants the command line accepts: shifts, reports and demo data look weeks around them."""
+
+
 def parse_instant(text: str) -> datetime:
     """An ISO-8601 instant; without an offset it is taken as UTC."""
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise CliError(f"not an ISO-8601 instant: {text!r} (e.g. 2026-03-27T09:00+01:00)") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not FIRST_INSTANT <= value <= LAST_INSTANT:
+        raise CliError(
+            f"{text!r} is outside the years {FIRST_INSTANT.year} to {LAST_INSTANT.year} the bot "
+            "computes shifts and reports for"
+        )
+    return value

@@ -8,6 +8,7 @@ commands answer with the help text.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -107,6 +108,22 @@ def thread_argument(ctx: CommandContext, args: list[str]) -> tuple[str, list[str
         if found:
             return found, args[:i] + args[i + 1 :]
     return "", args
+
+
+SQLITE_MAX_ID = 2**63 - 1
+"""The largest row id SQLite's INTEGER holds; a larger number never names a row."""
+_WHOLE = re.compile(r"#?([0-9]{1,19})")
+
+
+def whole_number(text: str, low: int = 1, high: int = SQLITE_MAX_ID) -> int | None:
+    """``text`` as a whole number from ``low`` to ``high`` (ASCII digits, an optional leading
+    ``#``), else None. Not ``str.isdigit``: it takes a superscript two, which ``int`` refuses, and
+    ``int`` takes digits of other scripts that nobody types for an id."""
+    match = _WHOLE.fullmatch(text.strip())
+    if match is None:
+        return None
+    number = int(match.group(1))
+    return number if low <= number <= high else None
 
 
 def split_args(text: str) -> list[str]:

@@ -139,6 +139,9 @@ class ShiftSettings(_Section):
     closures: list[str] = Field(default_factory=list)
     closures_preset: str = ""
     no_reply_minutes: int = Field(default=60, ge=1)
+    ping_quiet_minutes: int = Field(default=30, ge=1)
+    """A person is mentioned in a question's thread to take it at most once in this many minutes
+    (an asker alternating "solved" and "did not help" pages the shifter once)."""
     handover: Literal["channel", "dm"] = "channel"
 
     @field_validator("timezone")
@@ -251,8 +254,6 @@ class Person(_Section):
 def normalise_username(value: str) -> str:
     """Mattermost usernames are lower case; a leading @ is accepted and dropped."""
     return value.strip().removeprefix("@").lower()
-
-
 
 
 class ReportSettings(BaseModel):

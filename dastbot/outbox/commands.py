@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from dastbot.kernel.commands import CommandContext, Registry
+from dastbot.kernel.commands import CommandContext, Registry, whole_number
 from dastbot.kernel.markdown import escape_markdown, shorten, table
 from dastbot.kernel.models import CommandReply
 from dastbot.store import Store
@@ -37,9 +37,7 @@ def listing(store: Store, limit: int = LISTED) -> str:
 
 
 def _id(args: list[str]) -> int | None:
-    if len(args) != 2 or not args[1].lstrip("#").isdecimal() or len(args[1]) > 12:
-        return None
-    return int(args[1].lstrip("#"))
+    return whole_number(args[1]) if len(args) == 2 else None
 
 
 async def _outbox(store: Store, ctx: CommandContext, args: list[str]) -> CommandReply:

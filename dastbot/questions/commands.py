@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from dastbot.kernel.commands import CommandContext, Registry, refuse, thread_argument
+from dastbot.kernel.commands import CommandContext, Registry, refuse, thread_argument, whole_number
 from dastbot.kernel.markdown import escape_markdown, mention, one_line, table
 from dastbot.kernel.models import CommandReply, OutMessage
 from dastbot.questions import lifecycle as q
@@ -26,9 +26,7 @@ _URGENCY = {q.WAITING: 0, q.ESCALATED: 1, q.CLAIMED: 2, q.ANSWERED: 3}
 def _page(args: list[str]) -> int | None:
     if not args:
         return 1
-    if len(args) == 1 and args[0].isdecimal() and 0 < len(args[0]) <= 6 and int(args[0]) >= 1:
-        return int(args[0])
-    return None
+    return whole_number(args[0], 1, 999_999) if len(args) == 1 else None
 
 
 async def _status(svc: QuestionServices, ctx: CommandContext, args: list[str]) -> CommandReply:

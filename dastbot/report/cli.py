@@ -24,7 +24,7 @@ from dastbot.report.export import to_csv, to_json
 from dastbot.report.job import with_archive_line
 from dastbot.report.render import to_markdown
 from dastbot.report.stats import build_report
-from dastbot.report.weeks import WeekError, last_complete_week, week_label, week_monday
+from dastbot.report.weeks import WeekError, last_complete_week, reportable_week
 from dastbot.shifts.calendar import Calendar
 from dastbot.store import Store
 
@@ -42,7 +42,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     calendar = Calendar(config.shifts)
     try:
-        week = args.week and week_label(week_monday(args.week))
+        week = args.week and reportable_week(args.week)
     except WeekError as exc:
         raise CliError(f"--week: {exc}", EXIT_USAGE) from None
     week = week or last_complete_week(datetime.now(UTC), calendar.zone)
@@ -75,9 +75,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_DEMO_WEEKS = 520
+
+
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    if args.weeks < 1:
-        raise CliError("--weeks must be at least 1", EXIT_USAGE)
+    if not 1 <= args.weeks <= MAX_DEMO_WEEKS:
+        raise CliError(f"--weeks must be at least 1 and at most {MAX_DEMO_WEEKS}", EXIT_USAGE)
     config = config_from_args(args)
     end = parse_instant(args.end) if args.end else datetime.now(UTC)
     path = config.resolve(config.db)

@@ -35,7 +35,7 @@ from dastbot.report.chart import chart_png
 from dastbot.report.render import to_markdown
 from dastbot.report.stats import build_report, build_report_in_thread
 from dastbot.report.values import WeekReport
-from dastbot.report.weeks import WeekError, last_complete_week, week_label, week_monday
+from dastbot.report.weeks import WeekError, last_complete_week, reportable_week
 from dastbot.shifts.duty import Duty
 from dastbot.store import Store
 
@@ -126,9 +126,7 @@ async def _report(svc: ReportServices, ctx: CommandContext, args: list[str]) -> 
     if len(args) > 1:
         return CommandReply(USAGE)
     try:
-        week = (
-            week_label(week_monday(args[0])) if args else last_complete_week(ctx.now, calendar.zone)
-        )
+        week = reportable_week(args[0]) if args else last_complete_week(ctx.now, calendar.zone)
     except WeekError as exc:
         return CommandReply(f"{exc}. {USAGE}")
     report = await build_report_in_thread(

@@ -10,7 +10,11 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-_WEEK = re.compile(r"^\s*(\d{4})-?W(\d{1,2})\s*$", re.IGNORECASE)
+_WEEK = re.compile(r"^\s*([0-9]{4})-?W([0-9]{1,2})\s*$", re.IGNORECASE)
+_MARGIN_BEFORE = timedelta(days=8)
+_MARGIN_AFTER = timedelta(weeks=7)
+"""A report reads the week before its week and the coverage of the five weeks after it, each
+converted to and from UTC; a week nearer than this to ``date.min`` or ``date.max`` has no report."""
 
 
 class WeekError(ValueError):
@@ -28,6 +32,20 @@ def parse_week(text: str) -> tuple[int, int]:
     except ValueError:
         raise WeekError(f"{year} has no ISO week {week}") from None
     return year, week
+
+
+def reportable_week(text: str) -> str:
+    """The label of the week ``text`` names, when a report of it can be computed; WeekError for
+    anything ``parse_week`` refuses or a week too close to year 1 or 9999."""
+    label = week_label(week_monday(text))
+    monday = week_monday(label).toordinal()
+    if not (
+        date.min.toordinal() + _MARGIN_BEFORE.days
+        <= monday
+        <= date.max.toordinal() - _MARGIN_AFTER.days
+    ):
+        raise WeekError(f"{label} is too close to year 1 or 9999 for a report")
+    return label
 
 
 def week_label(day: date) -> str:

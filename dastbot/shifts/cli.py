@@ -1,5 +1,7 @@
-"""The shift subcommands of the command line: ``dastbot oncall`` (who is on duty at an instant) and
-``dastbot shifts import|export`` (the schedule file to and from the database, or an iCalendar feed).
+"""The shift subcommands of the command line: ``dastbot oncall`` (who is on duty at an instant),
+``dastbot shifts import|export`` (the schedule file to and from the database, or an iCalendar feed)
+and ``dastbot roster forget USER`` (drop the Mattermost user id a roster username is bound to, see
+``shifts.identity``).
 
 ``add_shift_parsers`` adds them to dastbot's subcommands; ``dastbot.cli`` turns their ``CliError``
 into an exit code.
@@ -18,10 +20,13 @@ from typing import Any
 from dastbot.kernel.cli import EXIT_OK, CliError, config_from_args, parse_instant
 from dastbot.kernel.config import Config
 from dastbot.kernel.events import EventKind
+from dastbot.kernel.settings import normalise_username
 from dastbot.shifts.calendar import Calendar
 from dastbot.shifts.duty import Duty, describe_instant
 from dastbot.shifts.schedule_file import parse_schedule, schedule_ics, schedule_yaml
 from dastbot.store import Store
+
+MAX_EXPORT_DAYS = 3660
 
 
 def _store(config: Config) -> Store:
@@ -87,6 +92,10 @@ def cmd_shifts_export(args: argparse.Namespace) -> int:
         first = date.fromisoformat(args.start) if args.start else datetime.now(UTC).date()
     except ValueError:
         raise CliError(f"--from takes a date YYYY-MM-DD, not {args.start!r}") from None
+    if not 1 <= args.days <= MAX_EXPORT_DAYS:
+        raise CliError(f"--days takes 1 to {MAX_EXPORT_DAYS} days, not {args.days}")
+    if first > date.max - timedelta(days=args.days):
+        raise CliError(f"--from {first} with --days {args.days} ends after the year 9999")
     store = _store(config)
     assignments = store.assignments(first, first + timedelta(days=args.days))
     store.close()
@@ -95,6 +104,24 @@ def cmd_shifts_export(args: argparse.Namespace) -> int:
         sys.stdout.write(schedule_ics(rows, Calendar(config.shifts), datetime.now(UTC)))
     else:
         sys.stdout.write(schedule_yaml(rows) if rows else "[]\n")
+    return EXIT_OK
+
+
+def cmd_roster_forget(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    name = normalise_username(args.user)
+    store = _store(config)
+    try:
+        bound = store.user_ids().get(name)
+        forgotten = store.forget_user_id(name)
+    finally:
+        store.close()
+    if not forgotten:
+        raise CliError(f"{name} is bound to no Mattermost user id in {config.resolve(config.db)}")
+    print(
+        f"forgot that {name} is the Mattermost account {bound}; the bot binds the account that "
+        "holds the username when it next starts"
+    )
     return EXIT_OK
 
 
@@ -118,5 +145,14 @@ def add_shift_parsers(subparsers: Any, common: Callable[..., None]) -> None:
     common(p, db=True)
     p.add_argument("--ics", action="store_true", help="iCalendar, for calendar subscriptions")
     p.add_argument("--from", dest="start", help="first day (default: today)")
-    p.add_argument("--days", type=int, default=90)
+    p.add_argument("--days", type=int, default=90, help=f"how many days (1 to {MAX_EXPORT_DAYS})")
     p.set_defaults(func=cmd_shifts_export)
+
+    roster = subparsers.add_parser("roster", help="the roster's Mattermost accounts")
+    accounts = roster.add_subparsers(dest="roster", required=True)
+    p = accounts.add_parser(
+        "forget", help="drop the user id a roster username is bound to (the account changed)"
+    )
+    common(p, db=True)
+    p.add_argument("user")
+    p.set_defaults(func=cmd_roster_forget)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from functools import partial
 
-from dastbot.kernel.commands import CommandContext, Registry, refuse
+from dastbot.kernel.commands import CommandContext, Registry, refuse, whole_number
 from dastbot.kernel.events import EventKind
 from dastbot.kernel.markdown import mention, table
 from dastbot.kernel.models import Assignment, CommandReply, OutMessage
@@ -223,21 +223,38 @@ def _apply_swap(svc: ShiftServices, swap_id: int, actor: str, now: datetime) -> 
 
 
 async def _approve(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> CommandReply:
-    if not args or not args[0].lstrip("#").isdigit():
+    swap_id = whole_number(args[0]) if len(args) == 1 else None
+    if swap_id is None:
         pending = svc.store.pending_swaps()
         listed = ", ".join(f"#{s['id']} ({s['day']} {s['slot']})" for s in pending) or "none"
         return CommandReply(f"Usage: `/dast shift approve ID`. Pending: {listed}.")
     with svc.store.atomic():
-        return _apply_swap(svc, int(args[0].lstrip("#")), ctx.user_name, ctx.now)
+        return _apply_swap(svc, swap_id, ctx.user_name, ctx.now)
+
+
+AHEAD = 60
+"""The most days ``shift list`` and ``shift gaps`` look ahead."""
+
+
+def _days(args: list[str], default: int, command: str) -> int | str:
+    """The DAYS argument (1 to ``AHEAD``, ``default`` when absent), or why it is refused."""
+    if not args:
+        return default
+    days = whole_number(args[0], 1, AHEAD) if len(args) == 1 else None
+    if days is None:
+        return f"DAYS is a whole number from 1 to {AHEAD}, e.g. `/dast {command} 14`."
+    return days
 
 
 async def _list(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> CommandReply:
-    days = int(args[0]) if args and args[0].isdigit() else 7
+    days = _days(args, 7, "shift list")
+    if isinstance(days, str):
+        return CommandReply(days)
     calendar = svc.duty.calendar
     today = calendar.local_day(ctx.now)
     assignments = svc.store.assignments(today, today + timedelta(days=days))
     rows = []
-    for offset in range(min(days, 60)):
+    for offset in range(days):
         day = today + timedelta(days=offset)
         for slot in calendar.slots_on(day):
             a = assignments.get(slot.key)
@@ -255,9 +272,11 @@ async def _list(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> Com
 
 
 async def _gaps(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> CommandReply:
-    days = int(args[0]) if args and args[0].isdigit() else 14
+    days = _days(args, 14, "shift gaps")
+    if isinstance(days, str):
+        return CommandReply(days)
     duty = svc.duty
-    gaps = coverage_gaps(duty.calendar, duty.assignments_from(ctx.now), ctx.now, min(days, 60))
+    gaps = coverage_gaps(duty.calendar, duty.assignments_from(ctx.now), ctx.now, days)
     if not gaps:
         return CommandReply(f"Every slot of the next {days} days is staffed.")
     lines = [f"{len(gaps)} unstaffed slot(s) in the next {days} days:"]
@@ -306,11 +325,11 @@ def register(registry: Registry, svc: ShiftServices) -> None:
         partial(_list, svc),
         "shift list",
         "shift list [DAYS]",
-        "The schedule of the next days (default 7).",
+        "The schedule of the next DAYS days (default 7, at most 60).",
     )
     registry.add(
         partial(_gaps, svc),
         "shift gaps",
         "shift gaps [DAYS]",
-        "Unstaffed slots ahead (default 14).",
+        "Unstaffed slots in the next DAYS days (default 14, at most 60).",
     )

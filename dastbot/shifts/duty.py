@@ -26,7 +26,8 @@ REASONS = {
 @dataclass(frozen=True)
 class HumanNeeded:
     """What to post in the thread, the deadlines of the no-reply rule, and ``ack``: what to tell
-    the person whose feedback or click led here, saying the same as ``text`` in brief."""
+    the person whose feedback or click led here, saying the same as ``text`` in brief;
+    ``people``: the usernames ``text`` mentions."""
 
     text: str
     on_duty: bool
@@ -34,6 +35,7 @@ class HumanNeeded:
     reping_due: datetime | None
     coordinator_due: datetime | None
     ack: str = ""
+    people: tuple[str, ...] = ()
 
 
 def on_shift(shifter: str | None, trainee: str | None, nobody: str = "") -> str:
@@ -98,7 +100,8 @@ class Duty:
             people = on_shift(duty.shifter, duty.trainee)
             text = f"{people}, could you take this one? {why}".strip()
             ack = f"Thanks: I have asked {people} to take over."
-            return HumanNeeded(text, True, None, reping, coordinator, ack)
+            names = tuple(p for p in (duty.shifter, duty.trainee) if p)
+            return HumanNeeded(text, True, None, reping, coordinator, ack, names)
         when = describe_instant(duty.next_slot_start, tz_name, now) if duty.next_slot_start else ""
         if duty.trainee:
             trainee = mention(duty.trainee)
@@ -112,7 +115,9 @@ class Duty:
                 )
                 coordinator = now
             ack = f"Thanks: I have asked {trainee}, the trainee on shift, to take over."
-            return HumanNeeded(text, True, duty.next_slot_start, reping, coordinator, ack)
+            return HumanNeeded(
+                text, True, duty.next_slot_start, reping, coordinator, ack, (duty.trainee,)
+            )
         if duty.next_slot_start is not None:
             text = (
                 f"{why} Nobody is on shift right now; the next shift starts {when}. "

@@ -127,6 +127,24 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "Incoming posts (and feedback events) already handled: nothing is handled twice.",
         {"post_id": "post id or feedback key", "at": "when handled (UTC)"},
     ),
+    "pings": (
+        "The last time each person was mentioned in a question's thread to take it, so that one "
+        "is paged at most once per shifts.ping_quiet_minutes.",
+        {
+            "thread_id": "the question's thread",
+            "user": "username of the person mentioned",
+            "at": "when (UTC)",
+        },
+    ),
+    "user_ids": (
+        "The Mattermost user id each roster username had when first resolved: roles go to that id, "
+        "never to whoever holds the username later.",
+        {
+            "username": "username from the roster",
+            "user_id": "Mattermost user id it was bound to",
+            "bound_at": "when it was bound (UTC)",
+        },
+    ),
     "notices": (
         "Things told once, such as a coverage gap.",
         {"key": "what was told", "at": "when (UTC)"},

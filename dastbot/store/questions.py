@@ -1,4 +1,5 @@
-"""The ``questions`` table and the ``events`` audit trail."""
+"""The ``questions`` table, the ``events`` audit trail, and ``pings`` (who was mentioned in a
+question's thread to take it, and when)."""
 
 from __future__ import annotations
 
@@ -87,6 +88,19 @@ class QuestionRows(StoreBase):
 
     def update_question(self, thread_id: str, now: datetime, **fields: Any) -> None:
         self.db.table("questions").update(thread_id, {**fields, "updated_at": iso(now)})
+
+    def pinged_since(self, thread_id: str, users: Sequence[str], since: datetime) -> set[str]:
+        """Which of ``users`` were mentioned in ``thread_id`` to take it at or after ``since``."""
+        rows = self.db.execute_returning_dicts(
+            "SELECT user, at FROM pings WHERE thread_id = ?", [thread_id]
+        )
+        return {r["user"] for r in rows if r["user"] in users and r["at"] >= iso(since)}
+
+    def record_pings(self, thread_id: str, users: Sequence[str], now: datetime) -> None:
+        self.db.table("pings").upsert_all(
+            [{"thread_id": thread_id, "user": u, "at": iso(now)} for u in users],
+            pk=("thread_id", "user"),
+        )
 
     def questions(self, states: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
         if states:

@@ -173,6 +173,22 @@ def _m9_waiting_since(db: sqlite_utils.Database) -> None:
     db.table("questions").add_column("waiting_since", str)
 
 
+def _m11_pings(db: sqlite_utils.Database) -> None:
+    db.table("pings").create(
+        {"thread_id": str, "user": str, "at": str},
+        pk=("thread_id", "user"),
+        not_null={"at"},
+    )
+
+
+def _m12_user_ids(db: sqlite_utils.Database) -> None:
+    db.table("user_ids").create(
+        {"username": str, "user_id": str, "bound_at": str},
+        pk="username",
+        not_null={"user_id", "bound_at"},
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m1_initial,
     _m2_meta,
@@ -184,4 +200,6 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m8_lease,
     _m9_waiting_since,
     archive.migrate,
+    _m11_pings,
+    _m12_user_ids,
 )

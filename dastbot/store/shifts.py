@@ -1,4 +1,5 @@
-"""The shift schedule (``shifts``) and swap requests (``swaps``)."""
+"""The shift schedule (``shifts``), swap requests (``swaps``) and the Mattermost user ids the
+roster's usernames are bound to (``user_ids``)."""
 
 from __future__ import annotations
 
@@ -71,6 +72,21 @@ class ShiftRows(StoreBase):
             "UPDATE swaps SET state = ?, decided_by = ?, decided_at = ? WHERE id = ?",
             [state, actor, iso(now), swap_id],
         )
+
+    def user_ids(self) -> dict[str, str]:
+        """Roster username -> the Mattermost user id it was bound to."""
+        rows = self.db.execute_returning_dicts("SELECT username, user_id FROM user_ids")
+        return {r["username"]: r["user_id"] for r in rows}
+
+    def bind_user_id(self, username: str, user_id: str, now: datetime) -> None:
+        self.db.table("user_ids").upsert(
+            {"username": username, "user_id": user_id, "bound_at": iso(now)}, pk="username"
+        )
+
+    def forget_user_id(self, username: str) -> bool:
+        """Drop the binding of ``username``; False when it had none."""
+        cursor = self.db.execute("DELETE FROM user_ids WHERE username = ?", [username])
+        return cursor.rowcount == 1
 
     def notice_once(self, key: str, now: datetime) -> bool:
         """True the first time ``key`` is noticed, False ever after."""

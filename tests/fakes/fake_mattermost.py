@@ -227,6 +227,10 @@ class FakeMattermost:
             self.state.join(user, self._channel(channel))
         return user.id
 
+    def rename_user(self, name: str, new_name: str) -> None:
+        """The user ``name`` becomes ``new_name`` (same id); ``name`` is free for a newcomer."""
+        self.state.rename_user(self._user(name), new_name)
+
     def add_channel(
         self,
         name: str,

@@ -124,6 +124,13 @@ class FakeState:
         self.users[user.id] = user
         return user
 
+    def rename_user(self, user: User, new_name: str) -> None:
+        """Change a username, as a user or an admin does in Mattermost: the old name is free."""
+        if any(u.username == new_name for u in self.users.values()):
+            raise ValueError(f"user {new_name!r} exists")
+        user.username = new_name
+        user.update_at = self.now()
+
     def add_channel(
         self, team: Team, name: str, display_name: str, channel_type: str = "O"
     ) -> Channel:
