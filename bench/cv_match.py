@@ -17,6 +17,8 @@ Top-1 does not depend on the threshold, so without ``--nested`` its CV mean is t
     python bench/cv_match.py                         # ../shared/eval, or $DASTBOT_EVAL_DIR
     python bench/cv_match.py --folds 5 --repeats 20 --seed 1 --margin --nested --window 0.02
     python bench/cv_match.py --set pattern_weight=0.4 --set answer_weight=0.3
+    python bench/cv_match.py --kb knowledge --questions bench/eval/realistic-dev.yaml \
+        --questions bench/eval/realistic-dev-2.yaml      # several files are pooled
 """
 
 from __future__ import annotations
@@ -257,7 +259,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     eval_dir = default_eval_dir()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kb", type=Path, default=eval_dir / "knowledge.yaml")
-    parser.add_argument("--questions", type=Path, default=eval_dir / "questions-dev.yaml")
+    parser.add_argument(
+        "--questions",
+        type=Path,
+        action="append",
+        help="a labelled question file (repeatable: the files are pooled); "
+        "default the shared questions-dev.yaml",
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
@@ -280,7 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     kb = load_knowledge(args.kb)
-    questions = load_questions(args.questions, kb)
+    files = args.questions or [eval_dir / "questions-dev.yaml"]
+    questions = [q for path in files for q in load_questions(path, kb)]
     tuning = replace(Tuning(), **_parse_set(args.set))
     grid = tuning_grid(tuning) if args.nested else {"default": tuning}
     candidates = {name: score_all(kb, questions, t) for name, t in grid.items()}

@@ -250,7 +250,10 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
         print("  by kind: " + ", ".join(f"{k} {a}/{n}" for k, (a, n) in r.null_kinds.items()))
     if r.alt_accepted:
         print(f"answers accepted as an alternative (alt): {r.alt_accepted}")
-    print(f"overall with abstention (threshold {r.threshold:.2f}): {r.overall:.3f}")
+    print(
+        f"overall with abstention (threshold {r.threshold:.2f}, near ties within "
+        f"{config.matcher.margin:.2f} offered as a choice, not answered): {r.overall:.3f}"
+    )
     print(f"latency per question: p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms")
     return EXIT_OK
 

@@ -96,6 +96,18 @@ def test_the_realistic_dev_set_loads_against_the_shipped_knowledge_base() -> Non
     assert {q.kind for q in loaded if q.gold is None} == {"uncovered", "off-topic"}
 
 
+def test_the_second_realistic_set_loads_and_mixes_covered_and_uncovered_posts() -> None:
+    from dastbot.answering.knowledge import load_knowledge
+
+    root = Path(__file__).resolve().parent.parent
+    kb = load_knowledge(root / "knowledge")
+    loaded = load_questions(root / "bench" / "eval" / "realistic-dev-2.yaml", kb)
+    kinds = [q.kind for q in loaded if q.gold is None]
+    assert len(loaded) >= 40
+    assert kinds.count("uncovered") >= 10 and "off-topic" in kinds
+    assert all(q.kind == "" for q in loaded if q.gold is not None)
+
+
 def test_the_realistic_dev_figures_stay_above_a_floor() -> None:
     from dastbot.answering.knowledge import load_knowledge
 

@@ -17,15 +17,30 @@ def kinds(found: list[Part]) -> list[str]:
 def test_an_email_loses_its_greeting_and_signature_and_keeps_its_question() -> None:
     post = (
         "Dear DAST experts,\n\n"
-        "I am a new student and I have a small ROOT macro that works on lxplus.\n"
+        "I have a small ROOT macro that fills histograms from PHYSLITE files.\n"
+        "I am a new student and it works on lxplus.\n"
         "How do I send it to the grid with prun?\n\n"
         "Many thanks in advance,\n"
         "Giulia Rossi\n"
     )
     found = weights(post, context=0.5)
     assert found == [
-        ("context", 0.5, "I am a new student and I have a small ROOT macro that works on lxplus."),
+        ("subject", 1.0, "I have a small ROOT macro that fills histograms from PHYSLITE files."),
+        ("context", 0.5, "I am a new student and it works on lxplus."),
         ("question", 1.0, "How do I send it to the grid with prun?"),
+    ]
+
+
+def test_the_first_sentence_is_the_subject_when_the_question_names_nothing() -> None:
+    post = (
+        "Hello, build job on the grid fails, but it compiles fine on lxplus.\n"
+        "I did not change the CMakeLists.\n"
+        "Any idea why it's different there?"
+    )
+    assert weights(post, context=0.5) == [
+        ("subject", 1.0, "build job on the grid fails, but it compiles fine on lxplus."),
+        ("context", 0.5, "I did not change the CMakeLists."),
+        ("question", 1.0, "Any idea why it's different there?"),
     ]
 
 
@@ -36,8 +51,8 @@ def test_wrapped_lines_are_joined_before_the_sentences_are_split() -> None:
     )
     assert weights(post, context=0.4) == [
         (
-            "context",
-            0.4,
+            "subject",
+            1.0,
             "my task went to exhausted over the weekend and the dialog mentions a memory leak.",
         ),
         ("question", 1.0, "What should I do now?"),
@@ -74,8 +89,8 @@ def test_a_short_paste_counts_like_the_context_around_it() -> None:
 def test_a_fenced_block_is_pasted_even_without_log_markers() -> None:
     post = "my script fails:\n```\nline one of output\nline two of output\n```\nany idea?"
     found = parts(post, context=0.5)
+    assert [p.text for p in found if p.kind == "subject"] == ["my script fails:"]
     assert [p.text for p in found if p.kind == "context"] == [
-        "my script fails:",
         "line one of output",
         "line two of output",
     ]

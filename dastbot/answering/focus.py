@@ -11,7 +11,10 @@ log:
   they read as errors (``dastbot.answering.extract.is_error_line``) and ``log`` otherwise;
 * prose is joined into paragraphs (mail clients wrap lines) and split into sentences; when some
   sentence asks something (a question mark, or how/what/can/is there ... at its start), the asking
-  sentences weigh fully and the others ``context``; a post that asks nothing weighs all its prose.
+  sentences weigh fully and the others ``context``; a post that asks nothing weighs all its prose;
+* the first sentence of the prose (after the greeting) weighs fully too: it is the post's subject
+  line ("build job on the grid fails, but it compiles fine on lxplus"), and the question that
+  follows often names nothing ("any idea why?").
 
 Pure text rules, no I/O; the weights are parameters of the caller (``Tuning`` in the matcher).
 """
@@ -66,13 +69,13 @@ class Part:
 
     text: str
     weight: float
-    kind: str  # "question", "context", "prose", "pasted", "error", "log"
+    kind: str  # "question", "subject", "context", "prose", "pasted", "error", "log"
 
 
 def parts(text: str, context: float = 0.5, log: float = 0.25) -> list[Part]:
-    """``text`` as weighted pieces: asking sentences and error lines 1, other prose and short
-    pastes ``context`` (1 when nothing is asked), other lines of long pastes ``log``; greetings
-    and signatures dropped."""
+    """``text`` as weighted pieces: asking sentences, the first sentence and error lines 1, other
+    prose and short pastes ``context`` (1 when nothing is asked), other lines of long pastes
+    ``log``; greetings and signatures dropped."""
     blocks = _blocks(_lines(text))
     pieces: list[tuple[str, str]] = []  # (kind, text): error, pasted, long-paste, prose
     for kind, lines in blocks:
@@ -86,9 +89,12 @@ def parts(text: str, context: float = 0.5, log: float = 0.25) -> list[Part]:
             else:
                 pieces.append(("log" if len(lines) > _SHORT_PASTE else "pasted", line))
     asking = any(kind == "prose" and _asks(s) for kind, s in pieces)
+    subject = next((n for n, (kind, _) in enumerate(pieces) if kind == "prose"), -1)
     out: list[Part] = []
-    for kind, piece in pieces:
-        if kind == "error":
+    for n, (kind, piece) in enumerate(pieces):
+        if n == subject and asking and not _asks(piece):
+            out.append(Part(piece, 1.0, "subject"))
+        elif kind == "error":
             out.append(Part(piece, 1.0, "error"))
         elif kind == "log":
             out.append(Part(piece, log, "log"))

@@ -6,9 +6,9 @@ when the best score is below the threshold or too close to the runner-up (margin
 How a question is scored against an entry (terms come from ``dastbot.answering.textnorm.analyse``):
 
 * a post is first cut into weighted parts (``dastbot.answering.focus.parts``): its asking
-  sentences and pasted error lines count fully, the sentences around them ``context_weight``, the
-  other lines of a long pasted log ``log_weight``, greetings and signatures not at all; a term
-  takes the largest weight it has in any part;
+  sentences, its first sentence (the subject line) and pasted error lines count fully, the other
+  sentences around them ``context_weight``, the other lines of a long pasted log ``log_weight``,
+  greetings and signatures not at all; a term takes the largest weight it has in any part;
 * every query term weighs its idf over the knowledge base; a misspelt word one edit away from a
   title or pattern word counts as that word, discounted; a word the knowledge base never uses
   keeps the highest idf, so unexplained content pulls every score down (the abstention signal);
