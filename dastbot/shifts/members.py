@@ -37,9 +37,8 @@ def effective_roster(
         if change["change"] == ADDED and user not in people:
             people[user] = Person(user=user, zone=str(change["zone"]), level=change["level"])
             order.append(user)
-        elif change["change"] == PROMOTED and user in people:
-            if people[user].level == "trainee":
-                people[user] = people[user].model_copy(update={"level": "shifter"})
+        elif change["change"] == PROMOTED and user in people and people[user].level == "trainee":
+            people[user] = people[user].model_copy(update={"level": "shifter"})
     return [people[u] for u in order]
 
 

@@ -122,9 +122,7 @@ class RosterRows(StoreBase):
             "SELECT COUNT(*) FROM onboarding_items WHERE user = ? AND done_at IS NULL", [user]
         ).fetchone()[0]
         if not left:
-            self.db.execute(
-                "UPDATE onboarding SET closed_at = ? WHERE user = ?", [iso(now), user]
-            )
+            self.db.execute("UPDATE onboarding SET closed_at = ? WHERE user = ?", [iso(now), user])
         return True
 
     def checklist_reminded(self, user: str, now: datetime) -> None:

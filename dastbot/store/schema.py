@@ -5,8 +5,8 @@ Tables: ``questions`` (one row per thread the bot tracks), ``events`` (append-on
 marked after), ``job_runs`` (when each scheduled job last ran), ``meta``, ``notices``, ``shifts``,
 ``swaps``, ``escalations``, the mail archive's (``archive``), the schedule's history
 (``shift_changes``), the roster as last seen and its changes (``roster_seen``,
-``roster_changes``) and onboarding checklists (``onboarding``, ``onboarding_items``). A migration never changes after
-release; add a new one instead.
+``roster_changes``) and onboarding checklists (``onboarding``,
+``onboarding_items``). A migration never changes after release; add a new one instead.
 """
 
 from __future__ import annotations
