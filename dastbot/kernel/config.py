@@ -101,7 +101,7 @@ class Config(_Section):
     shifts: ShiftSettings = ShiftSettings()
     report: ReportSettings = ReportSettings()
     roster: list[Person] = Field(default_factory=list)
-    team: TeamSettings = TeamSettings()
+    people: TeamSettings = TeamSettings()
     mattermost_token: SecretStr | None = None
     slash_token: SecretStr | None = None
     base_dir: str = "."

@@ -1,4 +1,4 @@
-"""The ``team:`` section of bot.yaml: how the team's work is counted and looked after.
+"""The ``people:`` section of bot.yaml: how the team's work is counted and looked after.
 
 * ``credit``: shift credit per served slot, per level (OTP: 1.0 for a 1st-level shift, 0.5 for a
   trainee's);

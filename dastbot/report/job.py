@@ -102,7 +102,7 @@ class WeeklyReportJob:
             log.warning("weekly report %s posted without its chart: %s", week, exc)
         channel = self.config.mattermost.coordinators_channel
         matcher = self.knowledge.matcher if self.knowledge is not None else None
-        markdown = with_load(to_markdown(report), self.store, self.duty, self.config.team, report)
+        markdown = with_load(to_markdown(report), self.store, self.duty, self.config.people, report)
         text = with_archive_line(markdown, self.store, matcher, report, now)
         message = OutMessage(channel, text, key=f"weekly-report:{week}", files=files)
         self.store.enqueue(message, now)
@@ -154,7 +154,7 @@ async def _report(svc: ReportServices, ctx: CommandContext, args: list[str]) -> 
         svc.duty.roster,
         _titles(svc.knowledge.kb),
     )
-    markdown = with_load(to_markdown(report), svc.store, svc.duty, svc.config.team, report)
+    markdown = with_load(to_markdown(report), svc.store, svc.duty, svc.config.people, report)
     return CommandReply(
         with_archive_line(markdown, svc.store, svc.knowledge.matcher, report, ctx.now)
     )

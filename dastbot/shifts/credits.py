@@ -2,7 +2,7 @@
 earned, the questions taken and resolved and the escalations opened; as markdown, CSV or JSON.
 
 Shifts count by ``served.served_slots`` (ended slots, for whoever held each place at the start);
-credit per slot is ``team.credit`` (1.0 as 1st-level shifter, 0.5 as trainee by default). The
+credit per slot is ``people.credit`` (1.0 as 1st-level shifter, 0.5 as trainee by default). The
 period is of local days in the shift calendar's zone, both ends included; the counts from the
 audit trail are of the instants inside those days.
 
@@ -153,9 +153,9 @@ def ledger(
     counts: dict[str, Counter[str]] = {}
     zones: dict[str, Counter[str]] = {}
     for slot in served:
-        for person, level in slot.people():
-            counts.setdefault(person, Counter())[level] += 1
-            zones.setdefault(person, Counter())[slot.zone] += 1
+        for user, level in slot.people():
+            counts.setdefault(user, Counter())[level] += 1
+            zones.setdefault(user, Counter())[slot.zone] += 1
     taken = store.questions_taken(start, end)
     resolved = store.questions_resolved(start, end)
     escalations = store.escalations_opened_by(start, end)
@@ -164,7 +164,7 @@ def ledger(
     rows = []
     for name in people:
         person = on_roster.get(name)
-        level = counts.get(name, Counter())
+        served_as = counts.get(name, Counter())
         rows.append(
             CreditRow(
                 person=name,
@@ -172,9 +172,10 @@ def ledger(
                 level=person.level if person else "",
                 first=first,
                 last=last,
-                shifter_shifts=level["shifter"],
-                trainee_shifts=level["trainee"],
-                credit=level["shifter"] * weights.shifter + level["trainee"] * weights.trainee,
+                shifter_shifts=served_as["shifter"],
+                trainee_shifts=served_as["trainee"],
+                credit=served_as["shifter"] * weights.shifter
+                + served_as["trainee"] * weights.trainee,
                 taken=taken[name],
                 resolved=resolved[name],
                 escalations=escalations[name],

@@ -218,7 +218,7 @@ class CoverageJob:
         return candidate
 
     def _who_could_take(self, zones: list[str], now: datetime) -> list[str]:
-        load = team_load(self.store, self.duty.calendar, self.duty.roster, self.config.team, now)
+        load = team_load(self.store, self.duty.calendar, self.duty.roster, self.config.people, now)
         rate = f"{load.rate:g}"
         lines = []
         for zone in zones:

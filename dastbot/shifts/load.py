@@ -3,7 +3,7 @@ each zone is staffed, so that coordinators see overload before people burn out.
 
 * A person's load is the slots they served (``served.served_slots``, either place) in the last 4
   and the last 12 weeks: the local days ending today, slots that ended by now.
-* The rate is ``team.sustainable_shifts_per_4_weeks`` (R); a person is *above the rate* with more
+* The rate is ``people.sustainable_shifts_per_4_weeks`` (R); a person is *above the rate* with more
   than R in 4 weeks or more than 3R in 12; *under the rate* with fewer than R in 4 weeks.
 * A zone's staffed share is its slots of the last 4 weeks that had a 1st-level shifter; shown
   next to the zone's rostered 1st-level shifters and how many of them are under the rate.
@@ -169,3 +169,29 @@ def load_markdown(load: TeamLoad, limit: int = POST_LIMIT) -> str:
         lambda n: f"_… and {n} more people._",
         limit=limit,
     )
+
+
+def rate_warnings(
+    settings: TeamSettings, calendar: Calendar, roster: Sequence[Person]
+) -> list[str]:
+    """What ``dastbot check`` says about the team settings against the rota: a zone whose slots
+    need more shifts per person than the sustainable rate (everyone would be flagged), and an
+    empty onboarding checklist (newcomers' coordinators get nothing)."""
+    warnings = []
+    rate = settings.sustainable_shifts_per_4_weeks
+    weekdays = len(calendar.settings.days)
+    for zone in sorted({s.zone for s in calendar.slot_specs.values()}):
+        slots = 4 * weekdays * sum(1 for s in calendar.slot_specs.values() if s.zone == zone)
+        shifters = sum(1 for p in roster if p.zone == zone and p.level == "shifter")
+        if shifters and slots / shifters > rate:
+            warnings.append(
+                f"people.sustainable_shifts_per_4_weeks: zone {zone} has about {slots} slots in 4 "
+                f"weeks for {shifters} 1st-level shifter(s), {slots / shifters:.1f} each, above "
+                f"the sustainable {rate:g}: everyone who covers them will be flagged; the zone "
+                "needs more people (or a higher rate)"
+            )
+    if not settings.onboarding:
+        warnings.append(
+            "people.onboarding: empty, so nobody gets a checklist when a person joins the roster"
+        )
+    return warnings

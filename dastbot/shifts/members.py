@@ -106,7 +106,7 @@ def add_member(
         return None, f"`{zone}` is not a zone ({', '.join(sorted(zone_names.values()))})."
     if level not in ("shifter", "trainee"):
         return None, f"`{level}` is not a level (shifter or trainee)."
-    person = Person(user=name, zone=zone_names[zone.lower()], level=level)
+    person = Person.model_validate({"user": name, "zone": zone_names[zone.lower()], "level": level})
     with store.atomic():
         store.add_roster_change(name, ADDED, actor, now, person.zone, person.level)
         store.see_member(name, person.zone, person.level, now)

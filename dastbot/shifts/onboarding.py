@@ -1,5 +1,5 @@
 """Onboarding checklists: when a person joins the roster, their zone's coordinator gets the
-``team.onboarding`` checklist once (a direct message; the coordinators' channel when the zone has
+``people.onboarding`` checklist once (a direct message; the coordinators' channel when the zone has
 no coordinator), with a button per item; items are ticked with a button or
 ``/dast roster tick USER N``; open items are reminded weekly until all are done.
 
@@ -59,7 +59,7 @@ def open_onboarding(
 ) -> bool:
     """Send the zone's coordinator the checklist for ``person``, once ever; False when they had
     one already or the checklist has no items."""
-    items = list(config.team.onboarding)
+    items = list(config.people.onboarding)
     coordinator = coordinator_for(roster, person.zone) or ""
     if not items or not store.open_checklist(person.user, person.zone, coordinator, items, now):
         return False

@@ -1,5 +1,5 @@
 """Trainee progression: a trainee's record (slots served as trainee, question threads handled,
-escalations opened) against ``team.promotion``; when a trainee reaches it, the coordinators are
+escalations opened) against ``people.promotion``; when a trainee reaches it, the coordinators are
 told once (``ProgressionJob``, checked at every slot boundary) with the record, and
 ``/dast roster promote USER`` (``members.promote``) makes them a 1st-level shifter.
 
@@ -63,7 +63,7 @@ def trainee_records(
             shifts[slot.trainee] += 1
     names = [p.user for p in people]
     threads = store.threads_handled(names)
-    escalations = store.escalations_of(names)
+    escalations = store.escalations_opened_in_all(names)
     return [
         TraineeRecord(p.user, p.zone, shifts[p.user], threads[p.user], escalations[p.user])
         for p in people
@@ -90,7 +90,7 @@ class ProgressionJob:
     def run(self, due: datetime, now: datetime) -> None:
         roster = self.duty.roster
         trainees = [p for p in roster if p.level == "trainee"]
-        threshold = self.config.team.promotion
+        threshold = self.config.people.promotion
         for record in trainee_records(self.store, self.duty.calendar, trainees, now):
             if not record.reached(threshold):
                 continue

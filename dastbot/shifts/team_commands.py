@@ -30,7 +30,7 @@ async def _credits(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> 
     except ValueError as exc:
         return CommandReply(f"Cannot count credit: {exc}.")
     roster = svc.duty.roster
-    rows = ledger(svc.store, calendar, roster, svc.config.team.credit, first, last, ctx.now)
+    rows = ledger(svc.store, calendar, roster, svc.config.people.credit, first, last, ctx.now)
     if ctx.role != COORDINATOR:
         rows = [r for r in rows if r.person == ctx.user_name]
     return CommandReply(to_markdown(rows, zones_of(calendar)))
@@ -39,7 +39,7 @@ async def _credits(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> 
 async def _load(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> CommandReply:
     if args:
         return CommandReply("Usage: `/dast shift load` (no arguments).")
-    load = team_load(svc.store, svc.duty.calendar, svc.duty.roster, svc.config.team, ctx.now)
+    load = team_load(svc.store, svc.duty.calendar, svc.duty.roster, svc.config.people, ctx.now)
     return CommandReply(load_markdown(load))
 
 
@@ -130,7 +130,7 @@ async def _record(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> C
         return CommandReply(f"{escape_markdown(', '.join(sorted(names)))} is not on the roster.")
     if not people:
         return CommandReply("There are no trainees on the roster.")
-    threshold = svc.config.team.promotion
+    threshold = svc.config.people.promotion
     records = trainee_records(svc.store, svc.duty.calendar, people, ctx.now)
     lines = [
         f"- {r.user} ({r.zone}): {r.describe(threshold)}"

@@ -129,7 +129,7 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         {
             "user": "the new roster member",
             "position": "item number, from 1",
-            "item": "what to do (team.onboarding in bot.yaml)",
+            "item": "what to do (people.onboarding in bot.yaml)",
             "done_at": "when it was ticked (UTC)",
             "done_by": "who ticked it",
         },

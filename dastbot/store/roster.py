@@ -168,7 +168,7 @@ class RosterRows(StoreBase):
         ).fetchall()
         return Counter({str(actor): int(n) for actor, n in rows})
 
-    def escalations_of(self, users: Iterable[str]) -> Counter[str]:
+    def escalations_opened_in_all(self, users: Iterable[str]) -> Counter[str]:
         """Per person of ``users``, every escalation they ever opened."""
         names = list(users)
         if not names:
