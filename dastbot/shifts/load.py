@@ -124,10 +124,11 @@ def team_load(
 
 def zone_line(zone: ZoneLoad) -> str:
     share = f"{zone.share:.0%}" if zone.share is not None else "no slots yet"
+    each = f", {zone.slots / zone.shifters:.1f} slots each" if zone.shifters else ""
     return (
         f"- {zone.zone}: {zone.staffed} of {zone.slots} slots staffed in the last 4 weeks "
-        f"({share}); {zone.shifters} 1st-level shifter(s) on the roster, {zone.under} under "
-        "the rate"
+        f"({share}); {zone.shifters} 1st-level shifter(s) on the roster{each}, {zone.under} "
+        "under the rate"
     )
 
 
@@ -171,27 +172,8 @@ def load_markdown(load: TeamLoad, limit: int = POST_LIMIT) -> str:
     )
 
 
-def rate_warnings(
-    settings: TeamSettings, calendar: Calendar, roster: Sequence[Person]
-) -> list[str]:
-    """What ``dastbot check`` says about the team settings against the rota: a zone whose slots
-    need more shifts per person than the sustainable rate (everyone would be flagged), and an
-    empty onboarding checklist (newcomers' coordinators get nothing)."""
-    warnings = []
-    rate = settings.sustainable_shifts_per_4_weeks
-    weekdays = len(calendar.settings.days)
-    for zone in sorted({s.zone for s in calendar.slot_specs.values()}):
-        slots = 4 * weekdays * sum(1 for s in calendar.slot_specs.values() if s.zone == zone)
-        shifters = sum(1 for p in roster if p.zone == zone and p.level == "shifter")
-        if shifters and slots / shifters > rate:
-            warnings.append(
-                f"people.sustainable_shifts_per_4_weeks: zone {zone} has about {slots} slots in 4 "
-                f"weeks for {shifters} 1st-level shifter(s), {slots / shifters:.1f} each, above "
-                f"the sustainable {rate:g}: everyone who covers them will be flagged; the zone "
-                "needs more people (or a higher rate)"
-            )
+def people_warnings(settings: TeamSettings) -> list[str]:
+    """What ``dastbot check`` says about the ``people:`` settings beyond their validation."""
     if not settings.onboarding:
-        warnings.append(
-            "people.onboarding: empty, so nobody gets a checklist when a person joins the roster"
-        )
-    return warnings
+        return ["people.onboarding: empty, so nobody gets a checklist when a person joins"]
+    return []
