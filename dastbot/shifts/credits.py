@@ -129,6 +129,8 @@ def parse_period(text: str, today: date) -> tuple[date, date]:
 
 
 def checked_period(first: date, last: date) -> tuple[date, date]:
+    if first.year < 2000 or last.year > 2100:
+        raise ValueError("a period lies between the years 2000 and 2100")
     if last < first:
         raise ValueError(f"the period ends ({last}) before it starts ({first})")
     if (last - first).days >= MAX_PERIOD_DAYS:
