@@ -168,3 +168,199 @@ async def test_credit_weights_come_from_bot_yaml(config: Config, store: Store) -
     clock.set(utc("2026-03-03T00:00:00"))
     reply = await bot.command("tina", "shift credits 2026-03-02")
     assert "| tina | trainee | 1 | 0 | 0 | 1 | 0.25 | 0 | 0 | 0 |" in reply.text
+
+
+async def test_a_person_above_the_rate_is_flagged_in_load_the_weekly_summary_and_gaps(
+    shiftbot: ShiftBot,
+) -> None:
+    for day in range(2, 7):
+        shiftbot.book(f"2026-03-{day:02d}", "EU", "sam")
+    shiftbot.book("2026-03-02", "NA", "nick")
+    shiftbot.clock.set(utc("2026-03-02T06:00:00"))
+    await shiftbot.start()
+    posted = await shiftbot.wait(timedelta(days=7, hours=2, minutes=30))
+
+    load = await shiftbot.command("cora", "shift load")
+    assert load.text.splitlines()[:4] == [
+        "**Load** (shifts served; sustainable: 2 per 4 weeks, 6 per 12 weeks)",
+        "- EU: 5 of 19 slots staffed in the last 4 weeks (26%); 2 1st-level shifter(s) on the "
+        "roster, 9.5 slots each, 1 under the rate",
+        "- NA: 1 of 19 slots staffed in the last 4 weeks (5%); 2 1st-level shifter(s) on the "
+        "roster, 9.5 slots each, 2 under the rate",
+        "**Above the rate: sam.**",
+    ]
+    assert "| sam | EU | shifter | 5 | 5 | **above the rate** |" in load.text
+    assert "| nick | NA | shifter | 1 | 1 | under the rate |" in load.text
+
+    [summary] = [m for m in posted if m.key == "weekly-report:2026-W10"]
+    assert "**Above the rate: sam.**" in summary.message
+    assert "| sam | EU | shifter | 5 | 5 | **above the rate** |" in summary.message
+
+    alerts = {m.key: m for m in posted if m.key.startswith("coverage:")}
+    assert alerts["coverage:2026-03-02"].channel_id == COORDINATORS
+    assert (
+        "Under the rate of 2 shifts in 4 weeks in EU: cora (0 in 4 weeks), sam (0 in 4 weeks)."
+        in alerts["coverage:2026-03-02"].message.splitlines()
+    )
+    assert (
+        "Under the rate of 2 shifts in 4 weeks in EU: cora (0 in 4 weeks)."
+        in alerts["coverage:2026-03-09"].message.splitlines()
+    )
+
+
+async def test_load_is_for_coordinators(shiftbot: ShiftBot) -> None:
+    reply = await shiftbot.command("sam", "shift load")
+    assert reply.text.startswith(
+        "`/dast shift load` needs the coordinator role; you are a shifter."
+    )
+    reply = await shiftbot.command("cora", "shift load now")
+    assert reply.text == "Usage: `/dast shift load` (no arguments)."
+
+
+def promotable(config: Config, store: Store, clock: FakeClock) -> ShiftBot:
+    people = TeamSettings(promotion=PromotionThreshold(shifts=2, threads=1))
+    return ShiftBot(config.model_copy(update={"people": people}), store, clock)
+
+
+async def test_a_trainee_reaching_the_threshold_is_announced_once_and_promoted_with_an_audit(
+    config: Config, store: Store, clock: FakeClock
+) -> None:
+    bot = promotable(config, store, clock)
+    bot.book("2026-03-02", "EU", "sam", "tina")
+    bot.book("2026-03-03", "EU", "sam", "tina")
+    await bot.start()
+    await bot.say("alice", WEATHER, post_id="q1")
+    await bot.say("tina", "I am looking at it.", thread="q1")
+    record = await bot.command("tina", "roster record")
+    assert record.text == (
+        "Trainee records:\n- tina (EU): 0 of 2 shifts served as trainee, 1 of 1 question "
+        "threads handled, 0 escalation(s) opened"
+    )
+
+    posted = await bot.wait(timedelta(days=1, hours=6))
+    [notice] = [m for m in posted if m.key == "promotion-ready:tina"]
+    assert notice.channel_id == COORDINATORS
+    assert notice.message == (
+        "@cora: trainee **tina** (EU) has reached the promotion threshold: 2 of 2 shifts served "
+        "as trainee, 1 of 1 question threads handled, 0 escalation(s) opened. Promote with "
+        "`/dast roster promote tina`."
+    )
+    bot.book("2026-03-04", "EU", "sam", "tina")
+    posted = await bot.wait(timedelta(days=3))
+    assert [m for m in posted if m.key.startswith("promotion-ready")] == []
+    assert len(store.events(kind=EventKind.PROMOTION_READY)) == 1
+
+    refused = await bot.command("sam", "roster promote tina")
+    assert refused.text.startswith("`/dast roster promote` needs the coordinator role")
+    bot.clock.advance(timedelta(minutes=5))
+    done = await bot.command("cora", "roster promote @Tina")
+    assert done.text == (
+        "tina is now a 1st-level shifter (promoted by cora; `/dast roster history` shows the "
+        "change)."
+    )
+    assert bot.router.role_of("tina") == "shifter"
+    again = await bot.command("cora", "roster promote tina")
+    assert again.text == "Cannot promote: tina is already a 1st-level shifter."
+    nobody = await bot.command("cora", "roster promote zed")
+    assert nobody.text == "Cannot promote: zed is not on the roster."
+    [change] = [c for c in store.roster_changes("tina") if c["change"] == "promoted"]
+    assert (change["actor"], change["level"], change["detail"]) == (
+        "cora",
+        "shifter",
+        {"was": "trainee"},
+    )
+    history = await bot.command("cora", "roster history tina")
+    assert history.text == (
+        "Roster changes, newest first:\n- 2026-03-06 15:05 UTC: tina promoted (EU, shifter) by cora"
+    )
+    booked = await bot.command("tina", "shift book 2026-03-09 NA")
+    assert booked.text.startswith("Booked tina as shifter for NA on Mon 09 Mar 2026.")
+
+
+NEWCOMER: dict[str, object] = {"user": "newt", "zone": "EU", "level": "trainee"}
+
+
+async def test_a_newcomer_gets_one_checklist_and_ticking_every_item_stops_the_reminders(
+    config: Config, store: Store, clock: FakeClock
+) -> None:
+    first = ShiftBot(config, store, clock)
+    assert [m for m in await first.start() if m.key.startswith("onboarding")] == []
+
+    clock.advance(timedelta(hours=1))
+    joined = ShiftBot(config, store, clock, roster=[*ROSTER, NEWCOMER])
+    [checklist] = [m for m in await joined.start() if m.key.startswith("onboarding")]
+    assert checklist.channel_id == "@cora"
+    assert checklist.message.splitlines() == [
+        "@cora: **onboarding checklist for newt**, who joined the roster (EU, trainee). Tick "
+        "each item when it is done (the buttons, or `/dast roster tick newt N`); open items are "
+        "reminded weekly.",
+        "1. activate the talk nomination in GLANCE (open)",
+        "2. grant the channel permissions (open)",
+        "3. send the introductory guide link (open)",
+    ]
+    assert [b.id for b in checklist.buttons] == ["tick1", "tick2", "tick3"]
+
+    again = ShiftBot(config, store, clock, roster=[*ROSTER, NEWCOMER])
+    assert [m for m in await again.start() if m.key.startswith("onboarding")] == []
+    assert len(store.roster_changes("newt")) == 1
+
+    post_id = joined.post_id_of(checklist)
+    assert await joined.click("sam", post_id, "tick1") == (
+        "Only coordinators can tick onboarding items."
+    )
+    assert await joined.click("cora", post_id, "tick1") == (
+        "Ticked for newt: activate the talk nomination in GLANCE. 2 open item(s) left."
+    )
+    assert await joined.click("cora", post_id, "tick1") == (
+        "Nothing to tick: every item 1 of newt's checklist is done."
+    )
+
+    posted = await joined.wait(timedelta(days=7))
+    [reminder] = [m for m in posted if m.key.startswith("onboarding-reminder:newt")]
+    assert reminder.channel_id == "@cora"
+    assert reminder.message.splitlines() == [
+        "@cora: reminder, the onboarding of **newt** has 2 open item(s) (checklist sent Mon 02 "
+        "Mar 2026):",
+        "2. grant the channel permissions (open)",
+        "3. send the introductory guide link (open)",
+    ]
+    assert [b.id for b in reminder.buttons] == ["tick2", "tick3"]
+
+    ticked = await joined.command("cora", "roster tick newt all")
+    assert ticked.text == (
+        "Ticked for newt: grant the channel permissions; send the introductory guide link. "
+        "All done: no more reminders."
+    )
+    posted = await joined.wait(timedelta(days=21))
+    assert [m for m in posted if m.key.startswith("onboarding")] == []
+    checklist_now = await joined.command("cora", "roster checklist")
+    assert checklist_now.text == "No onboarding checklist has open items."
+
+
+async def test_roster_add_sends_the_zone_coordinator_one_checklist(shiftbot: ShiftBot) -> None:
+    await shiftbot.start()
+    added = await shiftbot.command("nora", "roster add @Nadia NA trainee")
+    assert added.text == (
+        "Added nadia to the roster (NA, trainee). The zone's coordinator got the onboarding "
+        "checklist. Add them to `roster:` in bot.yaml too, so the file stays the reference."
+    )
+    [checklist] = [m for _, m in shiftbot.chat.sent if m.key == "onboarding:nadia"]
+    assert checklist.channel_id == "@nora"
+    assert shiftbot.router.role_of("nadia") == "trainee"
+    booked = await shiftbot.command("nadia", "shift book 2026-03-09 NA")
+    assert booked.text.startswith("Booked nadia as trainee")
+    twice = await shiftbot.command("nora", "roster add nadia NA")
+    assert twice.text == "Cannot add: nadia is already on the roster."
+    for bad, why in (
+        ("roster add bob XX", "Cannot add: `XX` is not a zone (EU, NA)."),
+        ("roster add bob EU boss", "Cannot add: `boss` is not a level (shifter or trainee)."),
+        ("roster add @channel EU", "Cannot add: `@\u200bchannel` is not a Mattermost username."),
+        ("roster add bob", "Usage: `/dast roster add USER ZONE [shifter|trainee]`."),
+    ):
+        assert (await shiftbot.command("nora", bad)).text == why
+    assert (await shiftbot.command("nora", "roster tick nadia 9")).text == (
+        "`9` is not an item of nadia's checklist: give 1 to 3 or all."
+    )
+    assert (await shiftbot.command("nora", "roster tick zed 1")).text == (
+        "zed has no onboarding checklist."
+    )

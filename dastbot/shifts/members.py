@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from dastbot.kernel.events import EventKind
+from dastbot.kernel.markdown import escape_markdown
 from dastbot.kernel.settings import Person, normalise_username
 from dastbot.store import Store
 
@@ -76,7 +77,7 @@ def promote(store: Store, roster: Sequence[Person], user: str, actor: str, now: 
     name = normalise_username(user)
     person = next((p for p in roster if p.user == name), None)
     if person is None:
-        return f"{name} is not on the roster."
+        return f"{escape_markdown(name[:40])} is not on the roster."
     if person.level != "trainee":
         return f"{name} is already a 1st-level shifter."
     with store.atomic():
@@ -98,14 +99,17 @@ def add_member(
     """Add a person to the roster in force: (the person, "") or (None, why not)."""
     name = normalise_username(user)
     if not name or any(c.isspace() for c in name) or name in ("channel", "here", "all"):
-        return None, f"`{user}` is not a Mattermost username."
+        return None, f"`{escape_markdown(user[:40])}` is not a Mattermost username."
     if any(p.user == name for p in roster):
         return None, f"{name} is already on the roster."
     zone_names = {z.lower(): z for z in zones}
     if zone.lower() not in zone_names:
-        return None, f"`{zone}` is not a zone ({', '.join(sorted(zone_names.values()))})."
+        return (
+            None,
+            f"`{escape_markdown(zone[:40])}` is not a zone ({', '.join(sorted(zone_names.values()))}).",
+        )
     if level not in ("shifter", "trainee"):
-        return None, f"`{level}` is not a level (shifter or trainee)."
+        return None, f"`{escape_markdown(level[:40])}` is not a level (shifter or trainee)."
     person = Person.model_validate({"user": name, "zone": zone_names[zone.lower()], "level": level})
     with store.atomic():
         store.add_roster_change(name, ADDED, actor, now, person.zone, person.level)

@@ -49,7 +49,7 @@ async def _promote(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> 
     user = normalise_username(args[0])
     why = promote(svc.store, svc.duty.roster, user, ctx.user_name, ctx.now)
     if why:
-        return refuse(ctx, "roster promote", f"Cannot promote: {escape_markdown(why)}")
+        return refuse(ctx, "roster promote", f"Cannot promote: {why}")
     return CommandReply(
         f"{user} is now a 1st-level shifter (promoted by {ctx.user_name}; "
         "`/dast roster history` shows the change)."
@@ -66,7 +66,7 @@ async def _add(svc: ShiftServices, ctx: CommandContext, args: list[str]) -> Comm
         svc.store, roster, zones, args[0], args[1], level, ctx.user_name, ctx.now
     )
     if person is None:
-        return refuse(ctx, "roster add", f"Cannot add: {escape_markdown(why)}")
+        return refuse(ctx, "roster add", f"Cannot add: {why}")
     sent = open_onboarding(svc.store, svc.config, svc.duty.roster, person, ctx.now)
     note = " The zone's coordinator got the onboarding checklist." if sent else ""
     return CommandReply(
