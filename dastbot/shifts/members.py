@@ -104,10 +104,8 @@ def add_member(
         return None, f"{name} is already on the roster."
     zone_names = {z.lower(): z for z in zones}
     if zone.lower() not in zone_names:
-        return (
-            None,
-            f"`{escape_markdown(zone[:40])}` is not a zone ({', '.join(sorted(zone_names.values()))}).",
-        )
+        known = ", ".join(sorted(zone_names.values()))
+        return None, f"`{escape_markdown(zone[:40])}` is not a zone ({known})."
     if level not in ("shifter", "trainee"):
         return None, f"`{escape_markdown(level[:40])}` is not a level (shifter or trainee)."
     person = Person.model_validate({"user": name, "zone": zone_names[zone.lower()], "level": level})
