@@ -36,7 +36,7 @@ def _buttons(user: str, items: Sequence[dict[str, Any]]) -> tuple[Button, ...]:
         Button(
             f"tick{item['position']}",
             f"Done: {item['position']}",
-            {"kind": ONBOARDING, "member": user, "item": item["position"]},
+            {"kind": ONBOARDING, "member": user, "item": str(item["position"])},
             "primary",
         )
         for item in items
