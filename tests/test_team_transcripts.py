@@ -258,7 +258,7 @@ async def test_a_trainee_reaching_the_threshold_is_announced_once_and_promoted_w
         "tina is now a 1st-level shifter (promoted by cora; `/dast roster history` shows the "
         "change)."
     )
-    assert bot.router.role_of("tina") == "shifter"
+    assert bot.router.roles.role_of("tina", "tina") == "shifter"
     again = await bot.command("cora", "roster promote tina")
     assert again.text == "Cannot promote: tina is already a 1st-level shifter."
     nobody = await bot.command("cora", "roster promote zed")
@@ -346,7 +346,7 @@ async def test_roster_add_sends_the_zone_coordinator_one_checklist(shiftbot: Shi
     )
     [checklist] = [m for _, m in shiftbot.chat.sent if m.key == "onboarding:nadia"]
     assert checklist.channel_id == "@nora"
-    assert shiftbot.router.role_of("nadia") == "trainee"
+    assert shiftbot.router.roles.role_of("nadia", "nadia") == "trainee"
     booked = await shiftbot.command("nadia", "shift book 2026-03-09 NA")
     assert booked.text.startswith("Booked nadia as trainee")
     twice = await shiftbot.command("nora", "roster add nadia NA")

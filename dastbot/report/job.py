@@ -113,11 +113,11 @@ def with_load(
     markdown: str, store: Store, duty: Duty, team: TeamSettings, report: WeekReport
 ) -> str:
     """The report's markdown followed by the team's load at the week's end (``shifts.load``),
-    cut to what still fits in a post."""
-    load = team_load(store, duty.calendar, duty.roster, team, report.this.end)
+    cut to what still fits in a post; weeks outside 2000-2100 (no schedule) go without."""
     room = POST_LIMIT - len(markdown.rstrip()) - 2
-    if room < 200:
+    if room < 200 or not 2000 <= report.this.end.year <= 2100:
         return markdown
+    load = team_load(store, duty.calendar, duty.roster, team, report.this.end)
     return f"{markdown.rstrip()}\n\n{load_markdown(load, limit=room)}\n"
 
 
