@@ -364,3 +364,17 @@ async def test_roster_add_sends_the_zone_coordinator_one_checklist(shiftbot: Shi
     assert (await shiftbot.command("nora", "roster tick zed 1")).text == (
         "zed has no onboarding checklist."
     )
+
+
+async def test_with_bound_accounts_a_promotion_and_an_added_person_count_at_once(
+    shiftbot: ShiftBot, store: Store
+) -> None:
+    roles = shiftbot.router.roles
+    ids = {name: name for name in ("sam", "tina", "nick", "cora", "nora")}  # the test's ids
+    assert roles.bind(ids, shiftbot.clock.now()) == []
+    assert roles.role_of("tina", "tina") == "trainee"
+    await said(shiftbot, "cora", "roster promote tina", "tina is now a 1st-level shifter")
+    assert roles.role_of("tina", "tina") == "shifter"
+    await said(shiftbot, "cora", "roster add newt EU trainee", "Added newt to the roster")
+    assert roles.role_of("id-newt", "newt") == "trainee", "bound at the next start"
+    assert roles.role_of("id-impostor", "cora") == "user", "a name bound at start stays bound"
