@@ -378,3 +378,17 @@ async def test_with_bound_accounts_a_promotion_and_an_added_person_count_at_once
     await said(shiftbot, "cora", "roster add newt EU trainee", "Added newt to the roster")
     assert roles.role_of("id-newt", "newt") == "trainee", "bound at the next start"
     assert roles.role_of("id-impostor", "cora") == "user", "a name bound at start stays bound"
+
+
+async def test_the_weekly_summary_counts_credit_with_the_configured_weights(
+    config: Config, store: Store, clock: FakeClock
+) -> None:
+    people = TeamSettings.model_validate({"credit": {"shifter": 2.0, "trainee": 0.25}})
+    bot = ShiftBot(config.model_copy(update={"people": people}), store, clock)
+    bot.book("2026-03-02", "EU", "sam", "tina")
+    bot.clock.set(utc("2026-03-09T10:00:00"))
+    reply = await bot.command("sam", "report 2026-W10")
+    lines = reply.text.splitlines()
+    assert "| sam | 1 | 0 | 2 | 0 |" in lines
+    assert "| tina | 0 | 1 | 0.25 | 0 |" in lines
+    assert "| tina | EU | trainee | 1 | 1 | under the rate |" in lines

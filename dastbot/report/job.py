@@ -94,7 +94,14 @@ class WeeklyReportJob:
     def run(self, due: datetime, now: datetime) -> None:
         week = last_complete_week(due, self.duty.calendar.zone)
         kb = self.knowledge.kb if self.knowledge is not None else None
-        report = build_report(self.store, week, self.duty.calendar, self.duty.roster, _titles(kb))
+        report = build_report(
+            self.store,
+            week,
+            self.duty.calendar,
+            self.duty.roster,
+            _titles(kb),
+            self.config.people.credit,
+        )
         files: tuple[tuple[str, bytes], ...] = ()
         try:
             files = ((f"dast-report-{week}.png", chart_png(report)),)
@@ -153,6 +160,7 @@ async def _report(svc: ReportServices, ctx: CommandContext, args: list[str]) -> 
         calendar,
         svc.duty.roster,
         _titles(svc.knowledge.kb),
+        svc.config.people.credit,
     )
     markdown = with_load(to_markdown(report), svc.store, svc.duty, svc.config.people, report)
     return CommandReply(
