@@ -33,6 +33,9 @@ from dastbot.report.job import WeeklyReportJob
 from dastbot.router import Router
 from dastbot.scheduler import Sweeper, start_sweeping
 from dastbot.shifts.jobs import CoverageJob, HandoverJob, NoReplyJob
+from dastbot.shifts.members import sync_roster
+from dastbot.shifts.onboarding import OnboardingJob, open_onboarding
+from dastbot.shifts.progression import ProgressionJob
 from dastbot.store import Store
 
 log = logging.getLogger("dastbot.app")
@@ -73,11 +76,25 @@ class App:
         self.sweeper.add(EscalationJob(self.router.desk))
         handover.extra_sections.append(self.router.desk.handover_section)
         self.sweeper.add(WeeklyReportJob(config, self.store, duty, self.knowledge))
+        self.sweeper.add(OnboardingJob(config, self.store))
+        self.sweeper.add(ProgressionJob(config, self.store, duty))
+
+    def welcome_newcomers(self) -> int:
+        """Compare bot.yaml's roster with the one the database last saw; each newcomer's zone
+        coordinator gets the onboarding checklist (once). How many joined."""
+        now = self.clock.now()
+        newcomers = sync_roster(self.store, self.config.roster, now, self.config.bot_name)
+        roster = self.router.duty.roster
+        with self.store.atomic():
+            for person in newcomers:
+                open_onboarding(self.store, self.config, roster, person, now)
+        return len(newcomers)
 
     async def start(self, sweep: bool = True) -> None:
         """Send what a previous run decided but did not get to send; then sweep, unless the
         caller must first catch up on what was posted meanwhile (``run_bot``)."""
         await self.router.desk.recover(self.clock.now())
+        self.welcome_newcomers()
         pending = len(self.store.pending())
         if pending:
             log.info("draining %d unsent message(s) from the outbox", pending)

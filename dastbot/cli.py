@@ -41,6 +41,7 @@ from dastbot.kernel.config import (
 from dastbot.kernel.logs import configure_logging
 from dastbot.kernel.preflight import ca_file_problem, database_path_problem, database_problem
 from dastbot.shifts.cli import add_shift_parsers
+from dastbot.shifts.load import people_warnings
 from dastbot.shifts.roster import check_roster
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if roster.errors:
         problems.append("roster errors:\n" + "\n".join(f"  {e}" for e in roster.errors))
     warnings += roster.warnings
+    warnings += people_warnings(config.people)
     public = config.http.public_url
     if config.http.host not in ("127.0.0.1", "localhost") and "127.0.0.1" in public:
         warnings.append(

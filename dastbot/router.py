@@ -53,8 +53,10 @@ from dastbot.questions.services import QuestionServices
 from dastbot.report import job as report_commands
 from dastbot.report.job import ReportServices
 from dastbot.shifts import commands as shift_commands
+from dastbot.shifts import team_commands
 from dastbot.shifts.duty import Duty
 from dastbot.shifts.identity import RoleBook
+from dastbot.shifts.onboarding import ONBOARDING, tick
 from dastbot.shifts.services import ShiftServices
 from dastbot.store import Store
 
@@ -99,7 +101,7 @@ class Router:
             self._post_now,
             self._find_sent,
         )
-        self.roles = RoleBook(self.duty.roster, store)
+        self.roles = RoleBook(lambda: self.duty.roster, store)
         """Roles by the sender's Mattermost user id once ``run_bot`` has bound the roster."""
         self._timezones: dict[str, str | None] = {}
         self.metrics = metrics or Metrics()
@@ -132,14 +134,13 @@ class Router:
         )
         question_commands.register(self.registry, questions)
         kb_commands.register(self.registry, questions)
-        shift_commands.register(
-            self.registry,
-            ShiftServices(self.store, self.config, self.duty, self._timezones.get),
-        )
+        shifts = ShiftServices(self.store, self.config, self.duty, self._timezones.get)
+        shift_commands.register(self.registry, shifts)
+        team_commands.register(self.registry, shifts)
         escalation_commands.register(self.registry, self.desk)
         outbox_commands.register(self.registry, self.store)
         report_commands.register(
-            self.registry, ReportServices(self.store, self.duty, self.knowledge)
+            self.registry, ReportServices(self.store, self.duty, self.knowledge, self.config)
         )
 
     # posts ------------------------------------------------------------------------------------
@@ -238,6 +239,8 @@ class Router:
             return await self._on_click(click)
 
     async def _on_click(self, click: Click) -> str:
+        if click.context.get("kind") == ONBOARDING:
+            return await self._onboarding_click(click)
         thread = str(click.context.get("thread", ""))
         action = str(click.context.get("action", ""))
         if action in (TAKE_BUTTON, RESOLVE_BUTTON):
@@ -276,6 +279,26 @@ class Router:
                 reply = self.conversation.feedback(question, feedback, click.user_name, key)
         except Exception:
             log.exception("failed to handle a click")
+            return "Something went wrong on my side; it has been logged."
+        await self.flush()
+        return reply
+
+    async def _onboarding_click(self, click: Click) -> str:
+        """A "Done" button of an onboarding checklist: the same as `/dast roster tick`."""
+        if self.roles.role_of(click.user_id, click.user_name) != "coordinator":
+            return "Only coordinators can tick onboarding items."
+        member = str(click.context.get("member", ""))
+        try:
+            with self.store.atomic():
+                reply = tick(
+                    self.store,
+                    member,
+                    str(click.context.get("item", "")),
+                    click.user_name,
+                    self.clock.now(),
+                )
+        except Exception:
+            log.exception("failed to handle an onboarding click")
             return "Something went wrong on my side; it has been logged."
         await self.flush()
         return reply

@@ -226,7 +226,7 @@ def _cert_with_cryptography(cert: Path, key: Path) -> None:
     )
 
 
-ROSTER = [
+ROSTER: list[dict[str, object]] = [
     {"user": "sam", "zone": "EU", "level": "shifter"},
     {"user": "tina", "zone": "EU", "level": "trainee"},
     {"user": "nick", "zone": "NA", "level": "shifter"},
@@ -238,12 +238,21 @@ ROSTER = [
 class ShiftBot(Bot):
     """The whole app (router + scheduled jobs) with a roster, for shift transcripts."""
 
-    def __init__(self, config: Config, store: Store, clock: FakeClock) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        clock: FakeClock,
+        roster: list[dict[str, object]] | None = None,
+    ) -> None:
         from dastbot.app import App
         from dastbot.kernel.config import Config as ConfigModel
 
         config = ConfigModel.model_validate(
-            {**config.model_dump(exclude={"roster"}), "roster": ROSTER}
+            {
+                **config.model_dump(exclude={"roster"}),
+                "roster": ROSTER if roster is None else roster,
+            }
         )
         super().__init__(config, store, clock)
         self.app = App(config, self.chat, clock, store=store, knowledge=self.knowledge)

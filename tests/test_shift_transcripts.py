@@ -143,6 +143,7 @@ async def test_coverage_gaps_are_told_once_each(shiftbot: ShiftBot) -> None:
     assert notice.channel_id == COORDINATORS
     assert notice.message.splitlines()[1:] == [
         "- NA Tue 10 Mar 16:00 CET (trainee tina only)",
+        "Under the rate of 2 shifts in 4 weeks in NA: nick (0 in 4 weeks), nora (0 in 4 weeks).",
         "Book one with `/dast shift book DATE SLOT`.",
     ]
     posted = await shiftbot.wait(timedelta(days=1))

@@ -18,6 +18,7 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from dastbot.kernel.settings import Person, ReportSettings, ShiftSettings
+from dastbot.kernel.team_settings import TeamSettings
 from dastbot.kernel.validation import plain_error
 from dastbot.kernel.yamlsource import Located, YamlSyntaxError, parse_file
 
@@ -100,6 +101,7 @@ class Config(_Section):
     shifts: ShiftSettings = ShiftSettings()
     report: ReportSettings = ReportSettings()
     roster: list[Person] = Field(default_factory=list)
+    people: TeamSettings = TeamSettings()
     mattermost_token: SecretStr | None = None
     slash_token: SecretStr | None = None
     base_dir: str = "."

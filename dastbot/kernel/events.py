@@ -53,6 +53,12 @@ class EventKind(StrEnum):
     SHIFTS_IMPORTED = "shifts_imported"
     SWAP_REQUESTED = "swap_requested"
     SWAP_APPROVED = "swap_approved"
+    # the team
+    ROSTER_ADDED = "roster_added"
+    ROSTER_PROMOTED = "roster_promoted"
+    ONBOARDING_OPENED = "onboarding_opened"
+    ONBOARDING_TICKED = "onboarding_ticked"
+    PROMOTION_READY = "promotion_ready"
     # knowledge base, commands, reports
     KB_RELOADED = "kb_reloaded"
     KB_PROPOSED = "kb_proposed"

@@ -53,7 +53,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         kb = _kb(config)
         titles = {e.id: e.title for e in kb} if kb is not None else {}
-        report = build_report(store, week, calendar, config.roster, titles)
+        report = build_report(store, week, calendar, config.roster, titles, config.people.credit)
         markdown = to_markdown(report)
         if args.format == "md" and kb is not None:
             matcher = Matcher(kb, config.matcher.threshold, config.matcher.margin)

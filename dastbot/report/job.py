@@ -5,8 +5,9 @@ This module owns:
 * ``report_settings(config)``: the ``report:`` section (``dastbot.kernel.settings.ReportSettings``,
   re-exported here: ``weekday``, ``time``, in the shift calendar's zone) or its defaults;
 * ``WeeklyReportJob``: a coalescing ``DueJob`` (id ``weekly-report``) that posts the markdown of
-  the past ISO week with the chart attached to the coordinators' channel, once per week (outbox
-  key ``weekly-report:YYYY-Www``), even across restarts and outages;
+  the past ISO week (and the team's load at its end) with the chart attached to the
+  coordinators' channel, once per week (outbox key ``weekly-report:YYYY-Www``), even across
+  restarts and outages;
 * ``register``: ``/dast report [YYYY-Www]`` for shifters and coordinators, computed on a worker
   thread over a read-only connection (``stats.build_report_in_thread``) so the bot keeps
   answering meanwhile.
@@ -29,14 +30,17 @@ from dastbot.archive.weekly import report_line
 from dastbot.kernel.commands import CommandContext, Registry
 from dastbot.kernel.config import Config
 from dastbot.kernel.events import EventKind
+from dastbot.kernel.markdown import POST_LIMIT
 from dastbot.kernel.models import CommandReply, OutMessage
 from dastbot.kernel.settings import ReportSettings
+from dastbot.kernel.team_settings import TeamSettings
 from dastbot.report.chart import chart_png
 from dastbot.report.render import to_markdown
 from dastbot.report.stats import build_report, build_report_in_thread
 from dastbot.report.values import WeekReport
 from dastbot.report.weeks import WeekError, last_complete_week, reportable_week
 from dastbot.shifts.duty import Duty
+from dastbot.shifts.load import load_markdown, team_load
 from dastbot.store import Store
 
 __all__ = [
@@ -90,7 +94,14 @@ class WeeklyReportJob:
     def run(self, due: datetime, now: datetime) -> None:
         week = last_complete_week(due, self.duty.calendar.zone)
         kb = self.knowledge.kb if self.knowledge is not None else None
-        report = build_report(self.store, week, self.duty.calendar, self.duty.roster, _titles(kb))
+        report = build_report(
+            self.store,
+            week,
+            self.duty.calendar,
+            self.duty.roster,
+            _titles(kb),
+            self.config.people.credit,
+        )
         files: tuple[tuple[str, bytes], ...] = ()
         try:
             files = ((f"dast-report-{week}.png", chart_png(report)),)
@@ -98,10 +109,23 @@ class WeeklyReportJob:
             log.warning("weekly report %s posted without its chart: %s", week, exc)
         channel = self.config.mattermost.coordinators_channel
         matcher = self.knowledge.matcher if self.knowledge is not None else None
-        text = with_archive_line(to_markdown(report), self.store, matcher, report, now)
+        markdown = with_load(to_markdown(report), self.store, self.duty, self.config.people, report)
+        text = with_archive_line(markdown, self.store, matcher, report, now)
         message = OutMessage(channel, text, key=f"weekly-report:{week}", files=files)
         self.store.enqueue(message, now)
         self.store.record(EventKind.WEEKLY_REPORT, now, actor=self.config.bot_name, week=week)
+
+
+def with_load(
+    markdown: str, store: Store, duty: Duty, team: TeamSettings, report: WeekReport
+) -> str:
+    """The report's markdown followed by the team's load at the week's end (``shifts.load``),
+    cut to what still fits in a post; weeks outside 2000-2100 (no schedule) go without."""
+    room = POST_LIMIT - len(markdown.rstrip()) - 2
+    if room < 200 or not 2000 <= report.this.end.year <= 2100:
+        return markdown
+    load = team_load(store, duty.calendar, duty.roster, team, report.this.end)
+    return f"{markdown.rstrip()}\n\n{load_markdown(load, limit=room)}\n"
 
 
 def with_archive_line(
@@ -119,6 +143,7 @@ class ReportServices:
     store: Store
     duty: Duty
     knowledge: LiveKnowledge
+    config: Config
 
 
 async def _report(svc: ReportServices, ctx: CommandContext, args: list[str]) -> CommandReply:
@@ -135,8 +160,9 @@ async def _report(svc: ReportServices, ctx: CommandContext, args: list[str]) -> 
         calendar,
         svc.duty.roster,
         _titles(svc.knowledge.kb),
+        svc.config.people.credit,
     )
-    markdown = to_markdown(report)
+    markdown = with_load(to_markdown(report), svc.store, svc.duty, svc.config.people, report)
     return CommandReply(
         with_archive_line(markdown, svc.store, svc.knowledge.matcher, report, ctx.now)
     )

@@ -35,7 +35,8 @@ end count, so a week's report does not change once the week is over.
   *awaiting* have no reply yet; ages are hours from opening to the week's end; the median reply
   time is wall-clock hours from opening to the first reply, for replies inside the week.
 * Coverage: each slot of the week is staffed / trainee-only / empty / off (``coverage_grid``).
-  Shift credit per person: 1.0 per slot as shifter, 0.5 per slot as trainee (``shifts.credit``).
+  Shift credit per person: per slot as shifter and as trainee, the ``people.credit`` weights
+  (1.0 and 0.5 by default).
   Load: distinct threads a person replied in or took during the week (people not on the roster
   are grouped as ``OTHERS`` when a roster is given). The next four weeks start the Monday after
   the report's week.
@@ -56,6 +57,7 @@ from typing import Any
 from dastbot.answering.gaps import cluster_texts
 from dastbot.kernel.events import EventKind
 from dastbot.kernel.settings import WEEKDAYS, Person
+from dastbot.kernel.team_settings import CreditWeights
 from dastbot.questions.lifecycle import CLAIMED, ESCALATED, RESOLVED, STATE_KINDS, WAITING, replay
 from dastbot.report.values import (
     OTHERS,
@@ -78,7 +80,6 @@ from dastbot.report.values import (
 )
 from dastbot.report.weeks import previous_week, week_bounds, week_label, week_monday
 from dastbot.shifts.calendar import Calendar, staffed_by
-from dastbot.shifts.roster import credit
 from dastbot.shifts.staffing import coverage_grid, staffed_minutes_between
 from dastbot.store import ReportReader, ReportRows, iso, parse_iso
 
@@ -140,6 +141,7 @@ def week_stats(
     calendar: Calendar,
     roster: Sequence[Person] = (),
     titles: Mapping[str, str] | None = None,
+    weights: CreditWeights | None = None,
 ) -> WeekStats:
     """One week's statistics from its rows (see the module docstring for every definition)."""
     start, end = rows.start, rows.end
@@ -238,7 +240,7 @@ def week_stats(
         questions=questions,
         first_response=first_response,
         escalations=_escalation_stats(rows),
-        coverage=_coverage(rows, calendar, roster),
+        coverage=_coverage(rows, calendar, roster, weights or CreditWeights()),
         knowledge_gaps=KnowledgeGaps(
             abstained=len(abstained),
             clusters=tuple(cluster_texts(abstained)[:TOP_CLUSTERS]),
@@ -317,7 +319,9 @@ def _escalation_stats(rows: WeekRows) -> EscalationStats:
     )
 
 
-def _coverage(rows: WeekRows, calendar: Calendar, roster: Sequence[Person]) -> Coverage:
+def _coverage(
+    rows: WeekRows, calendar: Calendar, roster: Sequence[Person], weights: CreditWeights
+) -> Coverage:
     monday = calendar.local_day(rows.start)
     grid = coverage_grid(calendar, rows.assignments, monday, 7)
     tally: dict[str, Counter[str]] = {name: Counter() for name in calendar.slot_names}
@@ -361,7 +365,7 @@ def _coverage(rows: WeekRows, calendar: Calendar, roster: Sequence[Person]) -> C
                 user=p,
                 shifter_slots=shifter_slots[p],
                 trainee_slots=trainee_slots[p],
-                credit=shifter_slots[p] * credit("shifter") + trainee_slots[p] * credit("trainee"),
+                credit=shifter_slots[p] * weights.shifter + trainee_slots[p] * weights.trainee,
                 threads=len(threads.get(p, ())),
             )
             for p in sorted(people, key=lambda p: (p == OTHERS, p))
@@ -375,13 +379,14 @@ def build_report(
     calendar: Calendar,
     roster: Sequence[Person] = (),
     titles: Mapping[str, str] | None = None,
+    weights: CreditWeights | None = None,
 ) -> WeekReport:
     """The report for ``week`` (``YYYY-Www``; WeekError otherwise) from ``store``."""
     label = week_label(week_monday(week))
     before = previous_week(label)
     rows = load_rows(store, label, calendar)
-    this = week_stats(rows, calendar, roster, titles)
-    previous = week_stats(load_rows(store, before, calendar), calendar, roster, titles)
+    this = week_stats(rows, calendar, roster, titles, weights)
+    previous = week_stats(load_rows(store, before, calendar), calendar, roster, titles, weights)
     next_monday = calendar.local_day(rows.start) + timedelta(days=7)
     grid = coverage_grid(calendar, rows.assignments, next_monday, 7 * NEXT_WEEKS)
     return WeekReport(
@@ -401,19 +406,20 @@ async def build_report_in_thread(
     calendar: Calendar,
     roster: Sequence[Person] = (),
     titles: Mapping[str, str] | None = None,
+    weights: CreditWeights | None = None,
 ) -> WeekReport:
     """``build_report`` on a worker thread over a read-only connection of its own, in one read
     transaction, so the event loop runs on meanwhile. An in-memory store has no second
     connection: its report is computed in place."""
     path = store.database_file()
     if path is None:
-        return build_report(store, week, calendar, roster, titles)
+        return build_report(store, week, calendar, roster, titles, weights)
 
     def compute(path: Path) -> WeekReport:
         reader = ReportReader.open_read_only(path)
         try:
             with reader.snapshot():
-                return build_report(reader, week, calendar, roster, titles)
+                return build_report(reader, week, calendar, roster, titles, weights)
         finally:
             reader.close()
 

@@ -1,7 +1,7 @@
 """The shift subcommands of the command line: ``dastbot oncall`` (who is on duty at an instant),
-``dastbot shifts import|export`` (the schedule file to and from the database, or an iCalendar feed)
-and ``dastbot roster forget USER`` (drop the Mattermost user id a roster username is bound to, see
-``shifts.identity``).
+``dastbot shifts import|export`` (the schedule file to and from the database, or an iCalendar feed),
+``dastbot shifts credits`` (the credit ledger as markdown, CSV or JSON) and ``dastbot roster forget
+USER`` (drop the Mattermost user id a roster username is bound to, see ``shifts.identity``).
 
 ``add_shift_parsers`` adds them to dastbot's subcommands; ``dastbot.cli`` turns their ``CliError``
 into an exit code.
@@ -22,7 +22,9 @@ from dastbot.kernel.config import Config
 from dastbot.kernel.events import EventKind
 from dastbot.kernel.settings import normalise_username
 from dastbot.shifts.calendar import Calendar
+from dastbot.shifts.credits import checked_period, ledger, to_csv, to_json, to_markdown, zones_of
 from dastbot.shifts.duty import Duty, describe_instant
+from dastbot.shifts.members import roster_in_force
 from dastbot.shifts.schedule_file import parse_schedule, schedule_ics, schedule_yaml
 from dastbot.store import Store
 
@@ -125,6 +127,33 @@ def cmd_roster_forget(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_shifts_credits(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    calendar = Calendar(config.shifts)
+    now = datetime.now(UTC)
+    today = calendar.local_day(now)
+    try:
+        first = date.fromisoformat(args.start) if args.start else today.replace(day=1)
+        last = date.fromisoformat(args.end) if args.end else today
+        first, last = checked_period(first, last)
+    except ValueError as exc:
+        raise CliError(f"--from and --to take dates YYYY-MM-DD: {exc}") from None
+    store = _store(config)
+    try:
+        roster = roster_in_force(config.roster, store)
+        rows = ledger(store, calendar, roster, config.people.credit, first, last, now)
+    finally:
+        store.close()
+    zones = zones_of(calendar)
+    if args.format == "csv":
+        sys.stdout.write(to_csv(rows, zones))
+    elif args.format == "json":
+        sys.stdout.write(to_json(rows, zones))
+    else:
+        print(to_markdown(rows, zones, limit=10**9))
+    return EXIT_OK
+
+
 def add_shift_parsers(subparsers: Any, common: Callable[..., None]) -> None:
     """Add ``oncall`` and ``shifts import|export`` to dastbot's subcommands (``common(p, db=True)``
     adds --config, --kb and --db: ``dastbot.kernel.cli.add_common``)."""
@@ -147,6 +176,15 @@ def add_shift_parsers(subparsers: Any, common: Callable[..., None]) -> None:
     p.add_argument("--from", dest="start", help="first day (default: today)")
     p.add_argument("--days", type=int, default=90, help=f"how many days (1 to {MAX_EXPORT_DAYS})")
     p.set_defaults(func=cmd_shifts_export)
+    p = shifts.add_parser(
+        "credits",
+        help="shift credit per person and period (CSV columns: README 'For coordinators')",
+    )
+    common(p, db=True)
+    p.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (default: the 1st)")
+    p.add_argument("--to", dest="end", help="last day, included (default: today)")
+    p.add_argument("--format", choices=("md", "csv", "json"), default="md")
+    p.set_defaults(func=cmd_shifts_credits)
 
     roster = subparsers.add_parser("roster", help="the roster's Mattermost accounts")
     accounts = roster.add_subparsers(dest="roster", required=True)

@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dastbot.kernel.config import Config
 from dastbot.kernel.markdown import mention
 from dastbot.kernel.models import Assignment
+from dastbot.kernel.settings import Person
 from dastbot.shifts.calendar import HORIZON_DAYS, Calendar, Staffed, staffed_by
+from dastbot.shifts.members import roster_in_force
 from dastbot.shifts.roster import coordinators, role_of
 from dastbot.shifts.staffing import OnDuty, no_reply_due, on_duty
 from dastbot.store import Store
@@ -67,7 +69,11 @@ class Duty:
         self.config = config
         self.store = store
         self.calendar = Calendar(config.shifts)
-        self.roster = list(config.roster)
+
+    @property
+    def roster(self) -> list[Person]:
+        """bot.yaml's roster with the changes stored since (``members.effective_roster``)."""
+        return roster_in_force(self.config.roster, self.store)
 
     def assignments_from(self, at: datetime) -> dict[tuple[date, str], Assignment]:
         first = self.calendar.local_day(at) - timedelta(days=1)

@@ -10,7 +10,7 @@ run (the console, tests without Mattermost) the username is the id: roles go by 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from dastbot.kernel.settings import Person, normalise_username
@@ -21,10 +21,20 @@ FORGET = "dastbot roster forget"
 
 
 class RoleBook:
-    def __init__(self, roster: Sequence[Person], store: Store) -> None:
-        self.roster = list(roster)
+    def __init__(
+        self, roster: Sequence[Person] | Callable[[], Sequence[Person]], store: Store
+    ) -> None:
+        """``roster``: the people, or how to read the roster in force now (it changes while the
+        bot runs: ``/dast roster add`` and ``promote``)."""
+        self._roster = roster
         self.store = store
         self._names_by_id: dict[str, str] | None = None
+        self._at_bind: set[str] = set()
+        """The roster's usernames when it was bound."""
+
+    @property
+    def roster(self) -> list[Person]:
+        return list(self._roster() if callable(self._roster) else self._roster)
 
     @property
     def bound(self) -> bool:
@@ -32,10 +42,18 @@ class RoleBook:
 
     def role_of(self, user_id: str, user_name: str) -> str:
         """The role of the sender with ``user_id`` (``user_name`` only before ``bind``)."""
+        roster = self.roster
         if self._names_by_id is None:
-            return role_of(self.roster, user_name)
+            return role_of(roster, user_name)
         name = self._names_by_id.get(user_id)
-        return role_of(self.roster, name) if name else "user"
+        if name is None:
+            # A person the roster gained since the start is bound at the next start; until
+            # then their username, held by no bound account, gives their role.
+            candidate = normalise_username(user_name)
+            if candidate not in self._at_bind and candidate not in self.store.user_ids():
+                return role_of(roster, candidate)
+            return "user"
+        return role_of(roster, name)
 
     def bind(self, resolved: Mapping[str, str], now: datetime) -> list[str]:
         """Bind each roster username to its recorded id, recording the ids in ``resolved``
@@ -44,8 +62,10 @@ class RoleBook:
         recorded = self.store.user_ids()
         current = {normalise_username(k): v for k, v in resolved.items()}
         names_by_id: dict[str, str] = {}
+        names = list(dict.fromkeys(p.user for p in self.roster))
+        self._at_bind = set(names)
         with self.store.atomic():
-            for name in dict.fromkeys(p.user for p in self.roster):
+            for name in names:
                 bound, now_id = recorded.get(name), current.get(name)
                 if bound is None and now_id is not None:
                     self.store.bind_user_id(name, now_id, now)
@@ -75,6 +95,7 @@ class RoleBook:
         is recorded yet, so roles stay by username."""
         recorded = self.store.user_ids()
         names = {p.user for p in self.roster}
+        self._at_bind = names
         if not recorded:
             return False
         self._names_by_id = {uid: name for name, uid in recorded.items() if name in names}

@@ -14,12 +14,15 @@ from dastbot.kernel.markdown import POST_LIMIT, bounded, escape_markdown, mentio
 from dastbot.kernel.models import OutMessage
 from dastbot.questions.lifecycle import CLAIMED, ESCALATED, OPEN_STATES, WAITING
 from dastbot.shifts.duty import Duty, on_shift
+from dastbot.shifts.load import team_load
 from dastbot.shifts.staffing import coverage_gaps, next_boundary, no_reply_due, slot_boundaries
 from dastbot.store import Store, iso, parse_iso
 
 Permalink = Callable[[str], str]
 COVERAGE_DAYS = 14
 COVERAGE_AT = time(9, 0)
+CANDIDATES = 8
+"""People named per zone in the coverage alert as under the rate."""
 HANDOVER_ITEMS = 30
 """Questions listed in a handover, most urgent first; the rest are counted."""
 
@@ -197,7 +200,8 @@ class NoReplyJob:
 
 
 class CoverageJob:
-    """Once a day: unstaffed slots in the next two weeks, each gap told once."""
+    """Once a day: unstaffed slots in the next two weeks, each gap told once, with the people of
+    the gaps' zones who are under the sustainable rate (``load.could_take``), by name only."""
 
     id = "coverage"
     coalesce = True
@@ -213,6 +217,19 @@ class CoverageJob:
             candidate = datetime.combine(local.date() + timedelta(days=1), COVERAGE_AT, zone)
         return candidate
 
+    def _who_could_take(self, zones: list[str], now: datetime) -> list[str]:
+        load = team_load(self.store, self.duty.calendar, self.duty.roster, self.config.people, now)
+        rate = f"{load.rate:g}"
+        lines = []
+        for zone in zones:
+            people = load.could_take(zone)[:CANDIDATES]
+            if people:
+                names = ", ".join(f"{p.user} ({p.last4} in 4 weeks)" for p in people)
+                lines.append(f"Under the rate of {rate} shifts in 4 weeks in {zone}: {names}.")
+            else:
+                lines.append(f"Nobody in {zone} is under the rate of {rate} shifts in 4 weeks.")
+        return lines
+
     def run(self, due: datetime, now: datetime) -> None:
         assignments = self.duty.assignments_from(now)
         gaps = coverage_gaps(self.duty.calendar, assignments, now, COVERAGE_DAYS)
@@ -226,7 +243,9 @@ class CoverageJob:
             trainee = assignments.get(gap.key)
             note = f" (trainee {trainee.trainee} only)" if trainee and trainee.trainee else ""
             lines.append(f"- {gap.name} {local:%a %d %b %H:%M %Z}{note}")
+        lines += self._who_could_take(sorted({gap.zone for gap in new}), now)
         lines.append("Book one with `/dast shift book DATE SLOT`.")
         key = f"coverage:{self.duty.calendar.local_day(due).isoformat()}"
+        text = bounded(lines[0], lines[1:], lambda n: f"_… and {n} more: `/dast shift gaps`._")
         channel = self.config.mattermost.coordinators_channel
-        self.store.enqueue(OutMessage(channel, "\n".join(lines), key=key), now)
+        self.store.enqueue(OutMessage(channel, text, key=key), now)

@@ -2,8 +2,9 @@
 
 Each module owns a group of tables (``base``: connection, seen posts, meta, notices, job runs;
 ``questions``: questions and the audit trail; ``outbox``; ``shifts``; ``escalations``;
-``reports``: the weekly report's reads); ``Store`` combines them. Features import ``Store`` and
-the row types from here and never write SQL.
+``reports``: the weekly report's reads; ``roster``: the roster as seen, its changes,
+onboarding checklists and the credit ledger's counts); ``Store`` combines them. Features
+import ``Store`` and the row types from here and never write SQL.
 May import: ``dastbot.kernel`` only.
 """
 
@@ -13,6 +14,7 @@ from dastbot.store.lease import LeaseHolder, LeaseRows
 from dastbot.store.outbox import DeadLetter, OutboxRows, Pending
 from dastbot.store.questions import QuestionRows
 from dastbot.store.reports import ReportReader, ReportRows
+from dastbot.store.roster import RosterRows
 from dastbot.store.shifts import ShiftRows
 
 __all__ = [
@@ -28,5 +30,14 @@ __all__ = [
 ]
 
 
-class Store(ReportRows, LeaseRows, QuestionRows, EscalationRows, OutboxRows, ShiftRows, StoreBase):
+class Store(
+    RosterRows,
+    ReportRows,
+    LeaseRows,
+    QuestionRows,
+    EscalationRows,
+    OutboxRows,
+    ShiftRows,
+    StoreBase,
+):
     """All reads and writes of the bot's state."""

@@ -78,6 +78,62 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
             "updated_by": "who changed it",
         },
     ),
+    "shift_changes": (
+        "The schedule's history: every change of a slot's people, so that shift credit counts "
+        "whoever held a slot at its start.",
+        {
+            "id": "sequence number",
+            "day": "local date of the slot",
+            "slot": "slot name",
+            "shifter": "1st-level shifter after the change (empty: none)",
+            "trainee": "trainee after the change (empty: none)",
+            "at": "when it changed (UTC; empty for rows from before the history was kept)",
+            "actor": "who changed it (a username, import, or the bot)",
+        },
+    ),
+    "roster_seen": (
+        "The roster the database last saw, to tell who joined since the last start.",
+        {
+            "user": "Mattermost username",
+            "zone": "zone (EU, NA)",
+            "level": "shifter or trainee",
+            "first_seen_at": "when the bot first saw them on the roster (UTC)",
+        },
+    ),
+    "roster_changes": (
+        "Every change of the roster, with who, when and what.",
+        {
+            "id": "sequence number",
+            "at": "when (UTC)",
+            "actor": "who made the change (a coordinator, or the bot for bot.yaml changes)",
+            "user": "the person changed",
+            "change": "joined or left (bot.yaml), added or promoted (commands)",
+            "zone": "their zone",
+            "level": "their level after the change",
+            "detail": "JSON: more about the change (e.g. the level before)",
+        },
+    ),
+    "onboarding": (
+        "One onboarding checklist per person who joined the roster.",
+        {
+            "user": "the new roster member",
+            "zone": "their zone",
+            "coordinator": "the zone's coordinator the checklist went to (empty: the channel)",
+            "opened_at": "when the checklist was sent (UTC)",
+            "reminded_at": "when it was last sent or reminded (UTC)",
+            "closed_at": "when its last item was ticked (UTC)",
+        },
+    ),
+    "onboarding_items": (
+        "The items of each onboarding checklist.",
+        {
+            "user": "the new roster member",
+            "position": "item number, from 1",
+            "item": "what to do (people.onboarding in bot.yaml)",
+            "done_at": "when it was ticked (UTC)",
+            "done_by": "who ticked it",
+        },
+    ),
     "swaps": (
         "Shift swap requests and their approval.",
         {

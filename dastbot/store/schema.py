@@ -3,8 +3,10 @@
 Tables: ``questions`` (one row per thread the bot tracks), ``events`` (append-only audit trail),
 ``seen_posts`` (incoming post ids already handled), ``outbox`` (messages recorded before sending and
 marked after), ``job_runs`` (when each scheduled job last ran), ``meta``, ``notices``, ``shifts``,
-``swaps``, ``escalations`` and the mail archive's (``archive``). A migration never changes after
-release; add a new one instead.
+``swaps``, ``escalations``, the mail archive's (``archive``), the schedule's history
+(``shift_changes``), the roster as last seen and its changes (``roster_seen``,
+``roster_changes``) and onboarding checklists (``onboarding``,
+``onboarding_items``). A migration never changes after release; add a new one instead.
 """
 
 from __future__ import annotations
@@ -189,6 +191,63 @@ def _m12_user_ids(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m13_team(db: sqlite_utils.Database) -> None:
+    """The schedule's history (who held a slot when: shift credit counts the holder at the slot's
+    start), the roster as last seen and its changes, and onboarding checklists."""
+    db.table("shift_changes").create(
+        {
+            "id": int,
+            "day": str,
+            "slot": str,
+            "shifter": str,
+            "trainee": str,
+            "at": str,
+            "actor": str,
+        },
+        pk="id",
+        not_null={"day", "slot", "at"},
+    )
+    db.table("shift_changes").create_index(["day", "slot", "at"])
+    db.execute(
+        "INSERT INTO shift_changes (day, slot, shifter, trainee, at, actor) "
+        "SELECT day, slot, shifter, trainee, COALESCE(updated_at, ''), COALESCE(updated_by, '') "
+        "FROM shifts ORDER BY day, slot"
+    )
+    db.table("roster_seen").create(
+        {"user": str, "zone": str, "level": str, "first_seen_at": str}, pk="user"
+    )
+    db.table("roster_changes").create(
+        {
+            "id": int,
+            "at": str,
+            "actor": str,
+            "user": str,
+            "change": str,
+            "zone": str,
+            "level": str,
+            "detail": str,
+        },
+        pk="id",
+        not_null={"at", "user", "change"},
+    )
+    db.table("roster_changes").create_index(["user"])
+    db.table("onboarding").create(
+        {
+            "user": str,
+            "zone": str,
+            "coordinator": str,
+            "opened_at": str,
+            "reminded_at": str,
+            "closed_at": str,
+        },
+        pk="user",
+    )
+    db.table("onboarding_items").create(
+        {"user": str, "position": int, "item": str, "done_at": str, "done_by": str},
+        pk=("user", "position"),
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m1_initial,
     _m2_meta,
@@ -202,4 +261,5 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     archive.migrate,
     _m11_pings,
     _m12_user_ids,
+    _m13_team,
 )

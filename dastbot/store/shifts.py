@@ -1,5 +1,6 @@
-"""The shift schedule (``shifts``), swap requests (``swaps``) and the Mattermost user ids the
-roster's usernames are bound to (``user_ids``)."""
+"""The shift schedule (``shifts``), its history (``shift_changes``: every change of a slot's
+people, kept so that a slot counts for whoever held it at its start), swap requests (``swaps``)
+and the Mattermost user ids the roster's usernames are bound to (``user_ids``)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,24 @@ class ShiftRows(StoreBase):
         return self.assignments(day, day).get((day, slot))
 
     def set_assignment(self, assignment: Assignment, actor: str, now: datetime) -> None:
-        """Store a slot's people; a slot with neither shifter nor trainee is removed."""
+        """Store a slot's people; a slot with neither shifter nor trainee is removed. A change of
+        its people is appended to the slot's history."""
         key = [assignment.day.isoformat(), assignment.slot]
+        before = self.assignment(assignment.day, assignment.slot)
+        if (before.shifter if before else None, before.trainee if before else None) != (
+            assignment.shifter,
+            assignment.trainee,
+        ):
+            self.db.table("shift_changes").insert(
+                {
+                    "day": key[0],
+                    "slot": key[1],
+                    "shifter": assignment.shifter,
+                    "trainee": assignment.trainee,
+                    "at": iso(now),
+                    "actor": actor,
+                }
+            )
         if not assignment.shifter and not assignment.trainee:
             self.db.execute("DELETE FROM shifts WHERE day = ? AND slot = ?", key)
             return
@@ -42,6 +59,15 @@ class ShiftRows(StoreBase):
                 "updated_by": actor,
             },
             pk=("day", "slot"),
+        )
+
+    def shift_changes(self, first: date, last: date) -> list[dict[str, Any]]:
+        """Every recorded change of the slots of days ``first`` to ``last``, oldest first:
+        ``day``, ``slot``, ``shifter``, ``trainee`` (None when empty), ``at`` (UTC), ``actor``."""
+        return self.db.execute_returning_dicts(
+            "SELECT day, slot, shifter, trainee, at, actor FROM shift_changes "
+            "WHERE day >= ? AND day <= ? ORDER BY at, id",
+            [first.isoformat(), last.isoformat()],
         )
 
     def add_swap(self, day: date, slot: str, from_user: str, to_user: str, now: datetime) -> int:
