@@ -72,7 +72,8 @@ class App:
         self.sweeper.add(NoFeedbackJob(config, self.store, permalink))
         self.sweeper.add(EscalationJob(self.router.desk))
         handover.extra_sections.append(self.router.desk.handover_section)
-        self.sweeper.add(WeeklyReportJob(config, self.store, duty, self.knowledge))
+        self.weekly = WeeklyReportJob(config, self.store, duty, self.knowledge)
+        self.sweeper.add(self.weekly)
 
     async def start(self, sweep: bool = True) -> None:
         """Send what a previous run decided but did not get to send; then sweep, unless the
@@ -86,10 +87,11 @@ class App:
             await self.tick()
 
     async def tick(self) -> None:
+        await self.weekly.prepare(self.clock.now())
         self.sweeper.sweep()
         await self.router.flush()
-        self.metrics.open_questions.set(len(self.store.questions(OPEN_STATES)))
-        self.metrics.open_escalations.set(len(self.store.escalations(("open",))))
+        self.metrics.open_questions.set(self.store.count_questions(OPEN_STATES))
+        self.metrics.open_escalations.set(self.store.count_escalations(("open",)))
 
     async def advance(self, delta: timedelta, clock: SettableClock) -> None:
         """Move ``clock`` (this app's clock) forward, stopping at every due time on the way."""

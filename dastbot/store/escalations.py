@@ -78,6 +78,13 @@ class EscalationRows(OutboxRows):
         marks = ",".join("?" for _ in states)
         return self._escalations(f"state IN ({marks})", list(states))
 
+    def count_escalations(self, states: tuple[str, ...] = ("open",)) -> int:
+        marks = ",".join("?" for _ in states)
+        row = self.db.execute(
+            f"SELECT COUNT(*) FROM escalations WHERE state IN ({marks})", list(states)
+        ).fetchone()
+        return int(row[0])
+
     def escalations_of(self, thread_id: str) -> list[Escalation]:
         return self._escalations("thread_id = ?", [thread_id])
 

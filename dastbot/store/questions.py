@@ -111,6 +111,14 @@ class QuestionRows(StoreBase):
             )
         return self.db.execute_returning_dicts("SELECT * FROM questions ORDER BY created_at")
 
+    def count_questions(self, states: Sequence[str]) -> int:
+        """How many questions are in ``states`` (counted on the state index)."""
+        marks = ",".join("?" for _ in states)
+        row = self.db.execute(
+            f"SELECT COUNT(*) FROM questions WHERE state IN ({marks})", list(states)
+        ).fetchone()
+        return int(row[0])
+
     def questions_in_state_since(
         self, state: str, before: datetime, limit: int = 200
     ) -> list[dict[str, Any]]:
