@@ -295,13 +295,11 @@ async def run_bot(
         feed = MattermostFeed(chat, start_ms, lambda ms: store.set_meta(CURSOR_KEY, str(ms)))
         await _bind_roles(app, chat)
         await _report_unreachable(app, chat)
-        for esc in store.escalations(("open", "replied")):
-            channel = store.escalation_channel(esc.id)
-            if channel:
-                try:
-                    await chat.watch(channel)
-                except Exception as exc:
-                    log.warning("cannot watch %s for escalation %s: %s", channel, esc.id, exc)
+        for channel, esc_id in store.escalation_channels(("open", "replied")).items():
+            try:
+                await chat.watch(channel)  # once per channel, however many escalations wait there
+            except Exception as exc:
+                log.warning("cannot watch %s for escalation %s: %s", channel, esc_id, exc)
         synced = feed
 
         async def tick() -> None:

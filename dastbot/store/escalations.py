@@ -92,6 +92,16 @@ class EscalationRows(OutboxRows):
         row = self.db.execute("SELECT channel FROM escalations WHERE id = ?", [esc_id]).fetchone()
         return None if row is None else row[0]
 
+    def escalation_channels(self, states: tuple[str, ...]) -> dict[str, str]:
+        """Channel -> the oldest escalation in ``states`` posted there, one per channel."""
+        marks = ",".join("?" for _ in states)
+        rows = self.db.execute(
+            f"SELECT channel, id FROM escalations WHERE state IN ({marks}) AND channel IS NOT NULL "
+            "AND channel != '' ORDER BY opened_at DESC, id DESC",
+            list(states),
+        ).fetchall()
+        return {str(channel): str(esc_id) for channel, esc_id in rows}
+
     def escalation_by_post(self, post_id: str) -> Escalation | None:
         """The escalation whose post (in the target's channel or a contact's DM) is ``post_id``."""
         key = self.key_of_post(post_id)

@@ -141,7 +141,9 @@ class QuestionRows(StoreBase):
         step is due yet is for the caller to decide from ``reping_due``/``coordinator_due``."""
         marks = ",".join("?" for _ in open_states)
         return self.db.execute_returning_dicts(
-            f"SELECT * FROM questions WHERE state IN ({marks}) AND first_human_at IS NULL "
+            # the + keeps SQLite on the state index: the rows without a first human reply are
+            # all the bot's answers ever
+            f"SELECT * FROM questions WHERE state IN ({marks}) AND +first_human_at IS NULL "
             "AND claimed_by IS NULL AND ((reping_due IS NOT NULL AND repinged_at IS NULL) "
             "OR (coordinator_due IS NOT NULL AND coordinator_at IS NULL)) ORDER BY created_at",
             list(open_states),
