@@ -25,8 +25,8 @@ The schedule (GGUS "waiting for reply" style, counted in the target's working ho
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 
 from dastbot.escalations.contacts import Target
 from dastbot.escalations.workhours import (
