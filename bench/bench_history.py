@@ -5,11 +5,13 @@ kept under ``bench/.cache/``, which git ignores, and reused while the demo code 
 works on a migrated copy of it, and measures (medians of ``--runs`` runs):
 
 * ``dastbot report`` of the last complete week, markdown and chart, end to end (a subprocess),
-  its CPU time (less sensitive than wall time to other work on the machine) and peak RSS; the report's computation alone (``build_report``, in this process);
+  its CPU time (less sensitive than wall time to other work on the machine) and peak RSS; the
+  report's computation alone (``build_report``, in this process);
 * the bot (``dastbot run`` against the fake Mattermost server, both subprocesses): process start
   to the first 200 from ``/healthz`` (and the bot's CPU time until then); ``/healthz`` and
-  ``/dast escalations`` latency seen from the client, and the length of that listing; the length of ``/dast status`` as a shifter; a question's post to the bot's reply
-  in its thread (the fake's ``create_at`` of both); the bot's peak RSS (``VmHWM``) at the end;
+  ``/dast escalations`` latency seen from the client, and the length of that listing; the length
+  of ``/dast status`` as a shifter; a question's post to the bot's reply in its thread (the
+  fake's ``create_at`` of both); the bot's peak RSS (``VmHWM``) at the end;
 * the sweep (``App.tick``: due jobs, the outbox flush, the gauges) as it blocks the event loop,
   in this process, every 30 simulated seconds after the first.
 
