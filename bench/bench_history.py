@@ -516,21 +516,14 @@ def table(results: dict[float, JSON]) -> str:
         if years != first:
             head.append(f"linear {years / first:g}x")
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    rows = results[first]["rows"]
-    lines.append(
-        "| history: questions / events / outbox / seen posts / MB | "
-        + " | ".join(
-            (
-                f"{results[y]['rows']['questions']:,} / {results[y]['rows']['events']:,} / "
-                f"{results[y]['rows']['outbox']:,} / {results[y]['rows']['seen_posts']:,} / "
-                f"{results[y]['rows']['mb']}"
-            )
-            + ("" if y == first else " | ")
-            for y in sizes
-        )
-        + " |"
-    )
-    del rows
+    cells = ["history: questions / events / outbox / seen posts / MB"]
+    for years in sizes:
+        rows = results[years]["rows"]
+        counts = (rows[t] for t in ("questions", "events", "outbox", "seen_posts"))
+        cells.append(" / ".join(f"{n:,}" for n in counts) + f" / {rows['mb']}")
+        if years != first:
+            cells.append("")
+    lines.append("| " + " | ".join(cells) + " |")
     for key, label, unit in ROWS:
         cells = [label]
         base = results[first][key]
