@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import threading
+from array import array
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -163,8 +164,12 @@ def working_window(wh: WorkingHours, day: date) -> tuple[datetime, datetime] | N
     return _window(wh, day)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=4096)
 def _window(wh: WorkingHours, day: date) -> tuple[datetime, datetime] | None:
+    return _compute_window(wh, day)
+
+
+def _compute_window(wh: WorkingHours, day: date) -> tuple[datetime, datetime] | None:
     if not is_working_day(wh, day):
         return None
     opening = local_instant(wh.zone, day, minutes_of_day(wh.start))
@@ -237,14 +242,14 @@ def _overlap(wh: WorkingHours, day: date, a: datetime, b: datetime) -> timedelta
 
 
 class _Ledger:
-    """One target's working time before each local day, counted from an origin day and grown
+    """One target's working seconds before each local day, counted from an origin day and grown
     on demand (backwards by at least a year at a time), so a span of whole days is a
-    subtraction."""
+    subtraction. Eight bytes a day: ten years of a target take 30 kB."""
 
     def __init__(self, wh: WorkingHours) -> None:
         self.wh = wh
         self.origin: date | None = None
-        self.totals: list[timedelta] = [timedelta(0)]
+        self.totals = array("q", [0])
         self.lock = threading.Lock()
 
     def between(self, first: date, last: date) -> timedelta:
@@ -252,23 +257,23 @@ class _Ledger:
         with self.lock:
             if self.origin is None or first < self.origin:
                 self._restart(first - timedelta(days=366))
-            return self._before(last) - self._before(first)
+            return timedelta(seconds=self._before(last) - self._before(first))
 
-    def _before(self, day: date) -> timedelta:
-        """Working time from the origin up to local midnight starting ``day``."""
+    def _before(self, day: date) -> int:
+        """Working seconds from the origin up to local midnight starting ``day``."""
         assert self.origin is not None
         index = (day - self.origin).days
         while len(self.totals) <= index:
             self.totals.append(self.totals[-1] + self._length(self.origin, len(self.totals) - 1))
         return self.totals[index]
 
-    def _length(self, origin: date, offset: int) -> timedelta:
-        window = working_window(self.wh, origin + timedelta(days=offset))
-        return window[1] - window[0] if window is not None else timedelta(0)
+    def _length(self, origin: date, offset: int) -> int:
+        window = _compute_window(self.wh, origin + timedelta(days=offset))
+        return int((window[1] - window[0]).total_seconds()) if window is not None else 0
 
     def _restart(self, origin: date) -> None:
         end = len(self.totals) - 1 + ((self.origin - origin).days if self.origin else 0)
-        self.origin, self.totals = origin, [timedelta(0)]
+        self.origin, self.totals = origin, array("q", [0])
         for offset in range(end):
             self.totals.append(self.totals[-1] + self._length(origin, offset))
 
