@@ -87,7 +87,10 @@ class App:
             await self.tick()
 
     async def tick(self) -> None:
-        await self.weekly.prepare(self.clock.now())
+        try:
+            await self.weekly.prepare(self.clock.now())
+        except Exception:  # the sweep must run regardless; the job computes in place instead
+            log.exception("the weekly report could not be prepared off the event loop")
         self.sweeper.sweep()
         await self.router.flush()
         self.metrics.open_questions.set(self.store.count_questions(OPEN_STATES))
