@@ -112,7 +112,7 @@ def load_rows(store: ReportRows, week: str, calendar: Calendar) -> WeekRows:
         deadlines=store.deadline_notices(start, end),
         handling=store.thread_handlers(start, end),
         assignments=store.assignments(first_day - timedelta(days=1), last_day),
-        backlog_unchanged=store.backlog_unchanged(start, end),
+        backlog_unchanged=store.backlog_unchanged(start, end, OPEN_AT_END),
     )
 
 

@@ -29,7 +29,6 @@ _REPLAYED = "updated_at >= ? AND +created_at < ? AND (resolved_at IS NULL OR res
 """Questions asked before the window, not resolved by its end, and changed since its end (the
 ``updated_at`` index): their state at the end must be replayed from the audit trail. The unary
 ``+`` keeps SQLite off the ``created_at`` index, which would walk all history before the window."""
-_OPEN_AT_END = ("waiting", "claimed", "escalated")
 
 
 def _marks(values: Sequence[str]) -> str:
@@ -57,15 +56,15 @@ class ReportRows(ShiftRows):
         )
         return week + older
 
-    def backlog_unchanged(self, start: datetime, end: datetime) -> int:
-        """Questions asked before the window, open (waiting, claimed or escalated) and unchanged
-        since before ``end``: their stored state is their state at ``end``. Counted on the
-        ``(state, created_at)`` index: only open rows are read."""
+    def backlog_unchanged(self, start: datetime, end: datetime, states: Sequence[str]) -> int:
+        """Questions asked before the window, in ``states`` (the open ones) and unchanged since
+        before ``end``: their stored state is their state at ``end``. Counted on the
+        ``(state, created_at)`` index: only rows in those states are read."""
         return int(
             self.db.execute(
-                f"SELECT COUNT(*) FROM questions WHERE state IN ({_marks(_OPEN_AT_END)}) "
+                f"SELECT COUNT(*) FROM questions WHERE state IN ({_marks(states)}) "
                 "AND created_at < ? AND updated_at < ?",
-                [*_OPEN_AT_END, iso(start), iso(end)],
+                [*states, iso(start), iso(end)],
             ).fetchone()[0]
         )
 
