@@ -63,7 +63,8 @@ from dastbot.store import Store  # noqa: E402
 END = datetime(2026, 3, 15, 23, 0, tzinfo=UTC)  # Monday 16 March 2026, 00:00 in Zurich
 SEED = 1
 SLASH_TOKEN = "bench-slash-token"
-SHIFTER = "anna"
+SHIFTER = "carol"
+"""A user of the fake server, put on the roster as a shifter (roles are bound to user ids)."""
 JSON = dict[str, Any]
 
 ROWS: tuple[tuple[str, str, str], ...] = (
@@ -206,7 +207,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def write_config(folder: Path) -> Path:
-    lines = ["roster:"]
+    lines = ["roster:", f"  - {{user: {SHIFTER}, zone: EU, level: shifter}}"]
     for person in DEMO_ROSTER:
         roles = f", roles: [{', '.join(person.roles)}]" if person.roles else ""
         lines.append(
@@ -424,7 +425,7 @@ async def measure_bot(db: Path, folder: Path, runs: int) -> JSON:
                     "team_domain": "atlas",
                     "channel_id": info["channels"]["dast-help"],
                     "channel_name": "dast-help",
-                    "user_id": "uid-" + SHIFTER,
+                    "user_id": info["users"][SHIFTER]["id"],
                     "user_name": SHIFTER,
                     "command": "/dast",
                     "text": text,
