@@ -1,6 +1,6 @@
 """Time of one weekly report on a year of history: compute, then render markdown, JSON and chart.
 
-Builds 52 weeks of demo data (``dastbot.report.demo.fill_demo``, about 40 questions per working
+Builds 52 weeks of demo data (``dastbot.report.demo.fill_demo``, about 12 questions per working
 day) in a temporary SQLite file, then computes and renders the report of the last complete week
 several times (the first pass also pays matplotlib's import) and prints each stage's median and
 maximum against the target of 2 s for the whole report.

@@ -75,7 +75,8 @@ class App:
         self.sweeper.add(NoFeedbackJob(config, self.store, permalink))
         self.sweeper.add(EscalationJob(self.router.desk))
         handover.extra_sections.append(self.router.desk.handover_section)
-        self.sweeper.add(WeeklyReportJob(config, self.store, duty, self.knowledge))
+        self.weekly = WeeklyReportJob(config, self.store, duty, self.knowledge)
+        self.sweeper.add(self.weekly)
         self.sweeper.add(OnboardingJob(config, self.store))
         self.sweeper.add(ProgressionJob(config, self.store, duty))
 
@@ -103,10 +104,14 @@ class App:
             await self.tick()
 
     async def tick(self) -> None:
+        try:
+            await self.weekly.prepare(self.clock.now())
+        except Exception:  # the sweep must run regardless; the job computes in place instead
+            log.exception("the weekly report could not be prepared off the event loop")
         self.sweeper.sweep()
         await self.router.flush()
-        self.metrics.open_questions.set(len(self.store.questions(OPEN_STATES)))
-        self.metrics.open_escalations.set(len(self.store.escalations(("open",))))
+        self.metrics.open_questions.set(self.store.count_questions(OPEN_STATES))
+        self.metrics.open_escalations.set(self.store.count_escalations(("open",)))
 
     async def advance(self, delta: timedelta, clock: SettableClock) -> None:
         """Move ``clock`` (this app's clock) forward, stopping at every due time on the way."""
@@ -310,13 +315,11 @@ async def run_bot(
         feed = MattermostFeed(chat, start_ms, lambda ms: store.set_meta(CURSOR_KEY, str(ms)))
         await _bind_roles(app, chat)
         await _report_unreachable(app, chat)
-        for esc in store.escalations(("open", "replied")):
-            channel = store.escalation_channel(esc.id)
-            if channel:
-                try:
-                    await chat.watch(channel)
-                except Exception as exc:
-                    log.warning("cannot watch %s for escalation %s: %s", channel, esc.id, exc)
+        for channel, esc_id in store.escalation_channels(("open", "replied")).items():
+            try:
+                await chat.watch(channel)  # once per channel, however many escalations wait there
+            except Exception as exc:
+                log.warning("cannot watch %s for escalation %s: %s", channel, esc_id, exc)
         synced = feed
 
         async def tick() -> None:

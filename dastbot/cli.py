@@ -43,6 +43,7 @@ from dastbot.kernel.preflight import ca_file_problem, database_path_problem, dat
 from dastbot.shifts.cli import add_shift_parsers
 from dastbot.shifts.load import people_warnings
 from dastbot.shifts.roster import check_roster
+from dastbot.store import integrity_problems
 
 if TYPE_CHECKING:
     from dastbot.app import App
@@ -110,9 +111,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     ca = ca_file_problem(config)
     if ca:
         problems.append(ca)
-    db_problem = database_path_problem(config.resolve(config.db))
+    db_path = config.resolve(config.db)
+    db_problem = database_path_problem(db_path)
     if db_problem:
         problems.append(db_problem)
+    elif db_path.is_file():
+        damage = integrity_problems(db_path)
+        if damage:
+            problems.append(
+                f"{db_path}: the database is damaged (PRAGMA quick_check):\n"
+                + "\n".join(f"  {line}" for line in damage)
+                + "\n  restore it from a backup (see Upgrades and backups in the README)"
+            )
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if problems:
@@ -539,4 +549,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return code
-

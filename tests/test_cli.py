@@ -460,3 +460,29 @@ def test_version_comes_from_the_installed_package(capsys: pytest.CaptureFixture[
     assert done.value.code == 0
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
     assert capsys.readouterr().out == f"dastbot {declared}\n"
+
+
+def test_check_finds_a_damaged_database_and_passes_an_intact_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from dastbot.store import Store
+
+    path = tmp_path / "bot.db"
+    store = Store.open(path)
+    with store.atomic():
+        for i in range(3000):
+            store.claim_post(f"post-{i:05d}", datetime(2026, 3, 2, tzinfo=UTC))
+    store.close()
+    monkeypatch.setenv("DASTBOT_DB", str(path))
+    config = ["check", "--config", str(REPO / "bot.yaml")]
+    assert run(config, capsys)[0] == 0
+    damaged = bytearray(path.read_bytes())
+    for page in range(2, 12):  # the headers of pages holding the seen posts and their index
+        damaged[page * 4096 : page * 4096 + 8] = b"\xa5" * 8
+    path.write_bytes(bytes(damaged))
+    code, _, err = run(config, capsys)
+    assert code == 1
+    assert f"{path}: the database is damaged (PRAGMA quick_check):" in err
+    assert "restore it from a backup" in err

@@ -1,9 +1,10 @@
-"""Synthetic history: deterministic for a seed, about 40 questions per working day, a realistic
-outcome mix, NA often unstaffed, escalations (some overdue), nothing after ``end``."""
+"""Synthetic history: deterministic for a seed, about 12 questions per working day from many
+askers (most of them once), the posts and messages a live run records, a realistic outcome mix,
+NA often unstaffed, escalations (some overdue), nothing after ``end``."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from statistics import mean
 from typing import Any
@@ -21,6 +22,7 @@ from dastbot.store import Store, iso, parse_iso
 
 END = datetime(2026, 3, 15, 23, 0, tzinfo=UTC)  # Monday 16 March 00:00 in Zurich
 WEEKS = 3
+SEED = 1  # a seed whose three weeks end with a question in every open state
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,7 @@ def default_config() -> Config:
 @pytest.fixture(scope="module")
 def filled(default_config: Config) -> tuple[Store, DemoSummary]:
     store = Store.memory()
-    return store, fill_demo(store, WEEKS, END, 7, default_config)
+    return store, fill_demo(store, WEEKS, END, SEED, default_config)
 
 
 def dump(store: Store) -> dict[str, list[dict[str, Any]]]:
@@ -45,23 +47,23 @@ def test_same_seed_same_rows_other_seed_other_rows(
     default_config: Config, filled: tuple[Store, DemoSummary]
 ) -> None:
     again = Store.memory()
-    fill_demo(again, WEEKS, END, 7, default_config)
+    fill_demo(again, WEEKS, END, SEED, default_config)
     assert dump(again) == dump(filled[0])
     other = Store.memory()
     fill_demo(other, WEEKS, END, 8, default_config)
     assert dump(other)["questions"] != dump(again)["questions"]
 
 
-def test_about_forty_questions_per_working_day(filled: tuple[Store, DemoSummary]) -> None:
+def test_about_twelve_questions_per_working_day(filled: tuple[Store, DemoSummary]) -> None:
     _, summary = filled
     calendar = Calendar()
     assert summary.first_day == date(2026, 2, 23) and summary.last_day == date(2026, 3, 15)
     working = [n for day, n in summary.per_day.items() if calendar.is_working_day(day)]
     off = [n for day, n in summary.per_day.items() if not calendar.is_working_day(day)]
     assert len(working) == 15 and len(off) == 6
-    assert 34 <= mean(working) <= 46
-    assert max(working) - min(working) >= 8  # daily variation
-    assert mean(off) < 10
+    assert 9 <= mean(working) <= 15
+    assert max(working) - min(working) >= 4  # daily variation
+    assert mean(off) < 4
     assert summary.questions == sum(summary.per_day.values())
 
 
@@ -121,7 +123,7 @@ def test_answers_nobody_rated_are_closed_when_the_bot_would_close_them(
     still_answered = [r for r in unrated if r["state"] == "answered"]
     assert still_answered and all(parse_iso(r["created_at"]) >= END - after for r in still_answered)
     closed = store.events(kind=EventKind.CLOSED_NO_FEEDBACK)
-    assert len(closed) == len(unrated) - len(still_answered) > 20
+    assert len(closed) == len(unrated) - len(still_answered) > 5
     for event in closed:
         question = store.question(event["thread_id"])
         assert question is not None and question["state"] == "resolved"
@@ -166,12 +168,39 @@ def test_schedule_has_na_gaps_and_runs_four_weeks_ahead(
 def test_escalations_with_replies_and_some_overdue(filled: tuple[Store, DemoSummary]) -> None:
     store, summary = filled
     escalations = store.db.execute_returning_dicts("SELECT * FROM escalations")
-    assert summary.escalations == len(escalations) >= 10
+    assert summary.escalations == len(escalations) >= 5
     replied = [e for e in escalations if e["replied_at"]]
     assert len(replied) >= len(escalations) / 2
-    assert len({e["target_id"] for e in escalations}) >= 4
+    assert len({e["target_id"] for e in escalations}) >= 3
     assert len(store.events(kind="escalation_deadline")) >= 1
     assert all(e["thread_id"] for e in escalations)
+
+
+def test_a_live_run_s_posts_and_messages_are_recorded(filled: tuple[Store, DemoSummary]) -> None:
+    """Every question and every reply a person wrote is a seen post; the bot's answers, pings
+    and escalation posts are in the outbox, sent; people reply more than once in some threads."""
+    store, _ = filled
+    questions = store.questions()
+    replies = store.events(kind="human_reply") + store.events(kind="asker_reply")
+    assert all(store.seen(q["thread_id"]) for q in questions)
+    assert all(store.seen(e["data"]["post_id"]) for e in replies)
+    seen = store.db.execute("SELECT COUNT(*) FROM seen_posts").fetchone()[0]
+    assert 2.5 * len(questions) <= seen <= 4 * len(questions)  # about 10,000 messages a year
+    assert store.pending() == []
+    keys = list(store.outbox_keys())
+    answered = [q for q in questions if q["entry_id"]]
+    assert sum(k.startswith("answer:") for k in keys) == len(answered)
+    assert sum(k.startswith("abstain:") for k in keys) == len(questions) - len(answered)
+    assert {k.split(":")[0] for k in keys} >= {"escalation", "reminder", "reply", "reping"}
+    assert store.key_of_post(str(store.sent(keys[0])["post_id"])) == keys[0]  # type: ignore[index]
+
+
+def test_many_ask_once_and_a_few_ask_often(filled: tuple[Store, DemoSummary]) -> None:
+    store, _ = filled
+    asked = Counter(q["author_name"] for q in store.questions())
+    once = [name for name, n in asked.items() if n == 1]
+    assert len(once) >= len(asked) / 2
+    assert max(asked.values()) >= 3
 
 
 def test_nothing_is_written_after_the_end(filled: tuple[Store, DemoSummary]) -> None:
@@ -193,9 +222,9 @@ def test_nothing_is_written_after_the_end(filled: tuple[Store, DemoSummary]) -> 
 def test_the_report_of_demo_data_has_every_section(filled: tuple[Store, DemoSummary]) -> None:
     store, _ = filled
     report = build_report(store, "2026-W10", Calendar())
-    assert 160 <= report.this.questions.asked <= 280
-    assert report.this.first_response.on_duty.count > 20
-    assert report.this.first_response.off_duty.count > 5
+    assert 45 <= report.this.questions.asked <= 100
+    assert report.this.first_response.on_duty.count > 10
+    assert report.this.first_response.off_duty.count > 2
     assert report.this.coverage.empty >= 1
-    assert report.this.knowledge_gaps.clusters[0].count >= 3
+    assert report.this.knowledge_gaps.clusters[0].count >= 2
     assert report.previous.questions.asked > 0

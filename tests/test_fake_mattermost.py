@@ -576,6 +576,45 @@ async def test_slash_command_round_trip(fake: FakeMattermost) -> None:
             )
 
 
+async def test_a_slash_reply_over_the_post_limit_is_not_posted(fake: FakeMattermost) -> None:
+    """As Mattermost's HandleCommandResponse: an in_channel text over 16,383 runes cannot be
+    posted, so the command fails with "failed to post response" while the parts that fit are
+    posted; ephemeral texts are not validated by the server."""
+    long_text = "é" * 16_384  # runes, not bytes
+
+    async def reply(request: web.Request) -> web.StreamResponse:
+        form = dict(await request.post())
+        if form["text"] == "fits":
+            return web.json_response({"response_type": "in_channel", "text": "é" * 16_383})
+        if form["text"] == "ephemeral":
+            return web.json_response({"text": long_text})
+        extra = {"response_type": "in_channel", "text": "the part that fits"}
+        return web.json_response(
+            {"response_type": "in_channel", "text": long_text, "extra_responses": [extra]}
+        )
+
+    async with Integration(reply) as app:
+        bot = await login(fake)
+        await call(
+            bot.commands.create_command,
+            {"team_id": fake.team_id(), "trigger": "dast", "url": app.url, "method": "P"},
+        )
+        channel = fake.channel_id("dast-help")
+
+        def execute(text: str) -> requests.Response:
+            body = {"channel_id": channel, "command": f"/dast {text}"}
+            return raw(fake, "POST", "/api/v4/commands/execute", user="alice", json=body)
+
+        refused = await asyncio.to_thread(execute, "status")
+        assert refused.status_code == 500
+        assert refused.json()["id"] == "api.command.execute_command.create_post_failed.app_error"
+        assert "failed to post response" in refused.json()["message"]
+        assert [p["message"] for p in fake.posts("dast-help")] == ["the part that fits"]
+        assert (await asyncio.to_thread(execute, "fits")).status_code == 200
+        assert (await asyncio.to_thread(execute, "ephemeral")).status_code == 200
+        assert [len(e.message) for e in fake.ephemeral_posts("alice")] == [16_384]
+
+
 async def test_button_click_round_trip(fake: FakeMattermost) -> None:
     async def reply(request: web.Request) -> web.StreamResponse:
         return web.json_response(

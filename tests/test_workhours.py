@@ -225,3 +225,38 @@ def test_working_hours_are_immutable_and_normalised() -> None:
     assert wh.holidays_country == "CH"
     with pytest.raises(ValidationError):
         wh.start = "08:00"
+
+
+# --- long spans ----------------------------------------------------------------------------
+
+
+def _day_by_day(wh: WorkingHours, a: datetime, b: datetime) -> float:
+    """The definition, one local day at a time."""
+    total = timedelta(0)
+    day = a.astimezone(wh.zone).date()
+    while day <= b.astimezone(wh.zone).date():
+        opening = datetime.combine(day, datetime.strptime(wh.start, "%H:%M").time(), wh.zone)
+        closing = datetime.combine(day, datetime.strptime(wh.end, "%H:%M").time(), wh.zone)
+        if wh.days.count(("mon", "tue", "wed", "thu", "fri", "sat", "sun")[day.weekday()]) and (
+            holiday_name(wh, day) is None
+        ):
+            begin, end = max(opening, a), min(closing, b)
+            total += max(end - begin, timedelta(0))
+        day += timedelta(days=1)
+    return total / timedelta(hours=1)
+
+
+@pytest.mark.parametrize("wh", [GENEVA, NEW_YORK, TAIPEI], ids=["geneva", "new-york", "taipei"])
+def test_years_of_working_hours_add_up_day_by_day_across_holidays_and_clock_changes(
+    wh: WorkingHours,
+) -> None:
+    # spans asked in an order that makes the running total grow forwards and backwards
+    spans = [
+        (zurich("2026-03-02", "10:17"), zurich("2026-03-02", "15:00")),
+        (zurich("2025-12-19", "16:45"), zurich("2026-01-07", "09:30")),
+        (zurich("2019-06-03", "08:00"), zurich("2026-11-02", "11:11")),
+        (zurich("2026-03-27", "23:59"), zurich("2026-04-07", "00:01")),
+        (zurich("2016-02-29", "12:00"), zurich("2017-02-28", "12:00")),
+    ]
+    for a, b in spans:
+        assert working_hours_between(wh, a, b) == pytest.approx(_day_by_day(wh, a, b), abs=1e-9)

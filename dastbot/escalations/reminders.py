@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from dastbot.escalations.contacts import Target
 from dastbot.escalations.workhours import (
@@ -78,8 +79,13 @@ class Schedule:
 
 
 def schedule(target: Target, opened_at: datetime) -> Schedule:
-    """The reminder and deadline instants of an escalation to ``target`` opened at ``opened_at``."""
-    opened_at = as_utc(opened_at, "opened_at")
+    """The reminder and deadline instants of an escalation to ``target`` opened at ``opened_at``
+    (computed once per target and opening: the sweep asks for every open escalation's)."""
+    return _schedule(target, as_utc(opened_at, "opened_at"))
+
+
+@lru_cache(maxsize=4096)
+def _schedule(target: Target, opened_at: datetime) -> Schedule:
     wh = target.working_hours
     return Schedule(
         reminders=tuple(

@@ -20,7 +20,7 @@ from dastbot.answering.extract import extract
 from dastbot.escalations.contacts import USERNAME_RE, Contacts, Target
 from dastbot.escalations.reminders import check_target, next_due, schedule
 from dastbot.escalations.workhours import WorkingHours, describe, working_hours_between
-from dastbot.kernel.markdown import escape_markdown, mention, one_line, shorten
+from dastbot.kernel.markdown import bounded, escape_markdown, mention, one_line, shorten
 from dastbot.kernel.models import Escalation, as_utc
 
 __all__ = [
@@ -43,6 +43,9 @@ MAX_QUOTE_LINES = 30
 MAX_REASON_CHARS = 500
 RELAY_LIMIT = 1500
 """How much of a target's reply is quoted back in the user's thread."""
+LISTED = 300
+"""At most this many escalations are composed for ``listing``: a row is never shorter than 60
+characters, so more never fit in one post."""
 
 
 def _quote(text: str) -> str:
@@ -240,13 +243,16 @@ def listing(
     rows = sorted((e for e in escalations if e.state == "open"), key=lambda e: (e.opened_at, e.id))
     if not rows:
         return "No open escalations."
-    out = [
-        f"**Open escalations** ({len(rows)}, oldest first)",
-        "",
-        "| Escalation | Target | Opened | Age | Reminders | Next | Why |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for esc in rows:
+    head = "\n".join(
+        [
+            f"**Open escalations** ({len(rows)}, oldest first)",
+            "",
+            "| Escalation | Target | Opened | Age | Reminders | Next | Why |",
+            "|---|---|---|---|---|---|---|",
+        ]
+    )
+    lines = []
+    for esc in rows[:LISTED]:
         target = lookup.get(esc.target_id)
         if target is None:
             name = f"unknown target {one_line(esc.target_id, 40)}"
@@ -264,8 +270,13 @@ def listing(
             upcoming,
             one_line(esc.reason, 80),
         ]
-        out.append("| " + " | ".join(cells) + " |")
-    return "\n".join(out)
+        lines.append("| " + " | ".join(cells) + " |")
+    unlisted = len(rows) - len(lines)
+    return bounded(
+        head,
+        lines,
+        lambda n: f"\u2026 and {n + unlisted} newer ones not shown (the oldest come first).",
+    )
 
 
 def summarise_identifiers(text: str) -> str:

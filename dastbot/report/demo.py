@@ -5,18 +5,22 @@ trail, escalations and a shift schedule, written the way the bot writes them (ev
 state change through ``dastbot.questions.lifecycle.transition``, every other record through the
 ``Store``'s own methods) so the rows look exactly like the bot's.
 
-The shape, per working day: about 40 new threads (Monday busiest, Friday quietest, a random
-factor per week and per day; a few on weekends and holidays), asked mostly in European office
-hours; about 40 % answered by the bot from the shipped knowledge base (most confirmed helpful,
-some not, some without feedback and closed after ``questions.close_unrated_after_hours`` as the
-bot closes them), the rest handed to the shifter on duty, with first responses a few staffed
-minutes later on duty and at the next staffed shift (or from a coordinator) off duty; about one
-handled thread in eleven escalated to a cloud, site support or an expert group, most of which
-reply, some only after their deadline. The schedule (``demo_rota``) has the EU slot
-mostly staffed and the NA slot often empty, and runs four weeks past ``end``. Question texts
-(``demo_texts``) come from the knowledge base's patterns; abstentions also draw from recurring
-out-of-scope topics. Nothing after ``end`` is written: the history is what the bot would know at
-``end``.
+The shape is DAST's forum: about 10,000 messages a year (questions and the replies people write
+in their threads) from about 1,400 askers a year, many of whom ask once (``demo_traffic.Askers``).
+Per working day about 12 new threads (Monday busiest, Friday quietest, a random factor per week
+and per day; a few on weekends and holidays), asked mostly in European office hours; about 40 %
+answered by the bot from the shipped knowledge base (most confirmed helpful, some not, some
+without feedback and closed after ``questions.close_unrated_after_hours`` as the bot closes
+them), the rest handed to the shifter on duty, with first responses a few staffed minutes later
+on duty and at the next staffed shift (or from a coordinator) off duty, and often a follow-up or
+two between the asker and the shifter; about one handled thread in eleven escalated to a cloud,
+site support or an expert group, most of which reply, some only after their deadline. Around
+every event the rows a live run writes are written too (``demo_traffic.Traffic``): the posts the
+bot saw (``seen_posts``) and the messages it sent, marked sent (``outbox``). The schedule
+(``demo_rota``) has the EU slot mostly staffed and the NA slot often empty, and runs four weeks
+past ``end``. Question texts (``demo_texts``) come from the knowledge base's patterns;
+abstentions also draw from recurring out-of-scope topics. Nothing after ``end`` is written: the
+history is what the bot would know at ``end``.
 """
 
 from __future__ import annotations
@@ -43,18 +47,18 @@ from dastbot.questions.lifecycle import (
 from dastbot.report.demo_rota import DEMO_ROSTER, Rota, write_schedule
 from dastbot.report.demo_texts import (
     QuestionKind,
-    askers,
     pick,
     post_id,
     question_text,
     shifter_reply,
 )
+from dastbot.report.demo_traffic import Askers, Traffic
 from dastbot.shifts.calendar import Calendar
 from dastbot.store import Store, iso
 
-DAILY_QUESTIONS = 40
+DAILY_QUESTIONS = 12
 WEEKDAY_FACTOR = (1.15, 1.08, 1.0, 0.97, 0.8, 0.15, 0.1)
-OFF_DAY_QUESTIONS = 5
+OFF_DAY_QUESTIONS = 2
 BOT_ANSWERS = 0.40
 HOUR_WEIGHTS = (
     *(0.2, 0.15, 0.1, 0.1, 0.15, 0.3, 0.6, 1.2, 2.6, 3.4, 3.6, 3.2),
@@ -130,8 +134,11 @@ class _Demo:
         for person in roster:
             pool = self.trainees if person.level == "trainee" else self.shifters
             pool.setdefault(person.zone, []).append(person.user)
-        self.authors = askers()
+        self.askers = Askers(random.Random(seed + 1))
         self.channel = config.channels[0] if config.channels else "dast-help"
+        coordinators = config.mattermost.coordinators_channel
+        self.traffic = Traffic(store, random.Random(seed + 2), self.channel, coordinators)
+        self.answers = {e.id: e.answer for e in self.entries}
         self.summary = DemoSummary()
 
     def day_count(self, day: date, week_factor: float) -> int:
@@ -155,7 +162,7 @@ class _Demo:
     def question(self, asked: datetime, rota: Rota) -> None:
         rng = self.rng
         thread = post_id(rng)
-        author = rng.choice(self.authors)
+        author = self.askers.next()
         events: list[Event] = []
         entry_id: str | None = None
         bot = self.config.bot_name
@@ -238,6 +245,13 @@ class _Demo:
             take = max(first - timedelta(seconds=rng.randrange(20, 180)), since)
             events.append((take, EventKind.TAKE, responder, {}))
         events.append((first, EventKind.HUMAN_REPLY, responder, {"text": shifter_reply(rng)}))
+        for chance in (0.65, 0.35, 0.2):  # the asker follows up, the shifter answers again
+            if rng.random() >= chance:
+                break
+            first += timedelta(minutes=_lognormal(rng, 45, 0.9))
+            events.append((first, EventKind.ASKER_REPLY, author, {}))
+            first += timedelta(minutes=_lognormal(rng, 30, 0.9))
+            events.append((first, EventKind.HUMAN_REPLY, responder, {"text": shifter_reply(rng)}))
         done: datetime | None = first + timedelta(minutes=_lognormal(rng, 150, 1.1))
         if rng.random() < 0.09:
             reply = self.escalate(
@@ -364,10 +378,13 @@ class _Demo:
             score=score,
             state=initial_state(entry_id),
         )
+        self.traffic.seen(thread, asked)
+        answer = self.answers.get(entry_id or "", "") or text
         written = 0
         for at, kind, actor, data in sorted(
             (e for e in events if e[0] < self.end), key=lambda e: e[0]
         ):
+            data = self.traffic.record(kind, at, thread, actor, data, answer)
             event = EVENT_OF.get(kind)
             if event == "escalate" and not is_open(self.state(thread)):
                 event = None

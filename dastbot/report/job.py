@@ -12,12 +12,16 @@ This module owns:
   thread over a read-only connection (``stats.build_report_in_thread``) so the bot keeps
   answering meanwhile.
 
-The weekly job runs inside the scheduler's synchronous sweep (``dastbot.scheduler``), so
-its report is computed on the sweeping thread.
+The weekly job runs inside the scheduler's synchronous sweep (``dastbot.scheduler``), which
+runs on the event loop. So that the report and its chart do not block the loop, the bot calls
+``WeeklyReportJob.prepare`` before each sweep: when the report is due it is computed on a worker
+thread over a read-only connection, and the chart drawn on a worker thread too; ``run`` then
+only posts what was prepared (it computes in place only when nothing was, e.g. in-memory stores).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -79,6 +83,39 @@ class WeeklyReportJob:
         that did not help by their titles; without it they are listed by id."""
         self.config, self.store, self.duty, self.knowledge = config, store, duty, knowledge
         self.settings = report_settings(config)
+        self.prepared: tuple[str, WeekReport, bytes | None] | None = None
+
+    def _due_week(self, now: datetime) -> str | None:
+        """The week whose report the next sweep will post (the latest due time up to ``now``),
+        or None when nothing is due."""
+        last = self.store.last_due(self.id)
+        if last is None:
+            return None
+        due = self.next_due(last)
+        if due > now:
+            return None
+        for _ in range(1000):  # a coalescing job posts only the latest missed week
+            following = self.next_due(due)
+            if following > now:
+                break
+            due = following
+        return last_complete_week(due, self.duty.calendar.zone)
+
+    async def prepare(self, now: datetime) -> None:
+        """When the report is due, compute it and its chart off the event loop for ``run``."""
+        week = self._due_week(now)
+        if week is None or (self.prepared is not None and self.prepared[0] == week):
+            return
+        kb = self.knowledge.kb if self.knowledge is not None else None
+        report = await build_report_in_thread(
+            self.store,
+            week,
+            self.duty.calendar,
+            self.duty.roster,
+            _titles(kb),
+            self.config.people.credit,
+        )
+        self.prepared = (week, report, await asyncio.to_thread(_chart, report))
 
     def next_due(self, after: datetime) -> datetime:
         zone = self.duty.calendar.zone
@@ -93,20 +130,17 @@ class WeeklyReportJob:
 
     def run(self, due: datetime, now: datetime) -> None:
         week = last_complete_week(due, self.duty.calendar.zone)
-        kb = self.knowledge.kb if self.knowledge is not None else None
-        report = build_report(
-            self.store,
-            week,
-            self.duty.calendar,
-            self.duty.roster,
-            _titles(kb),
-            self.config.people.credit,
-        )
-        files: tuple[tuple[str, bytes], ...] = ()
-        try:
-            files = ((f"dast-report-{week}.png", chart_png(report)),)
-        except ImportError as exc:
-            log.warning("weekly report %s posted without its chart: %s", week, exc)
+        if self.prepared is not None and self.prepared[0] == week:
+            _, report, png = self.prepared
+        else:
+            kb = self.knowledge.kb if self.knowledge is not None else None
+            calendar, roster = self.duty.calendar, self.duty.roster
+            report = build_report(
+                self.store, week, calendar, roster, _titles(kb), self.config.people.credit
+            )
+            png = _chart(report)
+        self.prepared = None
+        files = ((f"dast-report-{week}.png", png),) if png is not None else ()
         channel = self.config.mattermost.coordinators_channel
         matcher = self.knowledge.matcher if self.knowledge is not None else None
         markdown = with_load(to_markdown(report), self.store, self.duty, self.config.people, report)
@@ -126,6 +160,14 @@ def with_load(
         return markdown
     load = team_load(store, duty.calendar, duty.roster, team, report.this.end)
     return f"{markdown.rstrip()}\n\n{load_markdown(load, limit=room)}\n"
+
+
+def _chart(report: WeekReport) -> bytes | None:
+    try:
+        return chart_png(report)
+    except ImportError as exc:
+        log.warning("weekly report %s posted without its chart: %s", report.week, exc)
+        return None
 
 
 def with_archive_line(

@@ -16,7 +16,9 @@ end count, so a week's report does not change once the week is over.
   week's end); *still open*: its state at the week's end (replayed from the audit trail) is
   waiting, claimed or escalated, i.e. it waits for a person (a bot answer without feedback is
   not open: it is counted as ``bot_no_feedback``). The *backlog* is the same for every thread
-  created before the week's end, whenever asked.
+  created before the week's end, whenever asked; a thread asked before the week and unchanged
+  since before its end is counted by its stored state (the same, as every change goes through
+  ``lifecycle.transition``), so an old week's report reads only the threads changed since.
 * Outcomes (exclusive, for the daily chart), the first that applies: ``bot_helped``,
   ``shifters``, ``bot_no_feedback`` (a bot answer nobody rated, open or closed for lack of
   feedback), ``resolved_otherwise`` (resolved without a person's reply or a helpful answer),
@@ -107,10 +109,11 @@ def load_rows(store: ReportRows, week: str, calendar: Calendar) -> WeekRows:
         questions=store.report_questions(start, end),
         events=store.report_events(start, end, THREAD_KINDS),
         responses=responses,
-        escalations=store.escalations_opened_before(end),
-        deadlines=store.deadline_notices(end),
+        escalations=store.report_escalations(start, end),
+        deadlines=store.deadline_notices(start, end),
         handling=store.thread_handlers(start, end),
         assignments=store.assignments(first_day - timedelta(days=1), last_day),
+        backlog_unchanged=store.backlog_unchanged(start, end, OPEN_AT_END),
     )
 
 
@@ -161,7 +164,7 @@ def week_stats(
     answered_by: Counter[str] = Counter()
     missed_by: Counter[str] = Counter()
     abstained: list[tuple[str, str]] = []
-    backlog = 0
+    backlog = rows.backlog_unchanged
     for row in rows.questions:
         thread = str(row["thread_id"])
         events = by_thread.get(thread, [])

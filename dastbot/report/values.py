@@ -167,15 +167,17 @@ class WeekReport:
 class WeekRows:
     """What one week's statistics are computed from (``stats.load_rows`` reads it from a store).
 
-    ``questions``: question rows created before ``end`` that were asked in the week or were not
-    resolved by ``end`` (the backlog candidates); ``events``: their events before ``end`` of the
-    kinds that move a question or show a person's help (``stats.THREAD_KINDS``), each with
-    ``data`` decoded, ordered by time;
-    ``responses``: question rows whose ``first_human_at`` is in the week, with ``needed_at`` (the
-    first ``needs_human`` event, or None); ``escalations``: escalation rows opened before ``end``;
-    ``deadlines``: escalation id -> first ``escalation_deadline`` before ``end``; ``handling``:
-    (actor, thread) of every ``human_reply`` and ``take`` in the week; ``assignments``: the
-    schedule from the earliest response clock to four weeks after ``end``.
+    ``questions``: question rows asked in the week, and those asked before it, not resolved by
+    ``end`` and changed since (the backlog whose state at ``end`` is replayed); ``events``: their
+    events before ``end`` of the kinds that move a question or show a person's help
+    (``stats.THREAD_KINDS``), each with ``data`` decoded, ordered by time; ``responses``:
+    question rows whose ``first_human_at`` is in the week, with ``needed_at`` (the first
+    ``needs_human`` event, or None); ``escalations``: escalation rows opened before ``end`` and
+    not closed before the week; ``deadlines``: escalation id -> first ``escalation_deadline``
+    before ``end``; ``handling``: (actor, thread) of every ``human_reply`` and ``take`` in the
+    week; ``assignments``: the schedule from the earliest response clock to four weeks after
+    ``end``; ``backlog_unchanged``: the backlog asked before the week and unchanged since before
+    ``end`` (counted, not read: its stored state is its state at ``end``).
     """
 
     week: str
@@ -188,3 +190,4 @@ class WeekRows:
     deadlines: Mapping[str, datetime]
     handling: Sequence[tuple[str, str]]
     assignments: Mapping[tuple[date, str], Assignment]
+    backlog_unchanged: int = 0

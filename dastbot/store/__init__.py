@@ -8,7 +8,7 @@ import ``Store`` and the row types from here and never write SQL.
 May import: ``dastbot.kernel`` only.
 """
 
-from dastbot.store.base import SchemaTooNew, StoreBase, iso, parse_iso
+from dastbot.store.base import SchemaTooNew, StoreBase, integrity_problems, iso, parse_iso
 from dastbot.store.escalations import EscalationRows
 from dastbot.store.lease import LeaseHolder, LeaseRows
 from dastbot.store.outbox import DeadLetter, OutboxRows, Pending
@@ -25,6 +25,7 @@ __all__ = [
     "ReportRows",
     "SchemaTooNew",
     "Store",
+    "integrity_problems",
     "iso",
     "parse_iso",
 ]

@@ -26,6 +26,21 @@ def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
+def integrity_problems(path: Path, most: int = 10) -> list[str]:
+    """What ``PRAGMA quick_check`` finds wrong in the database file at ``path`` (read-only; a
+    full pass over every page, so for ``dastbot check``, never for the health probe)."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10.0)
+        try:
+            rows = conn.execute(f"PRAGMA quick_check({int(most)})").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return [str(exc)]
+    found = [str(row[0]) for row in rows]
+    return [] if found == ["ok"] else found
+
+
 class SchemaTooNew(Exception):
     """The database was written by a newer dastbot: this one would lose data in it."""
 

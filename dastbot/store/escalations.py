@@ -78,12 +78,29 @@ class EscalationRows(OutboxRows):
         marks = ",".join("?" for _ in states)
         return self._escalations(f"state IN ({marks})", list(states))
 
+    def count_escalations(self, states: tuple[str, ...] = ("open",)) -> int:
+        marks = ",".join("?" for _ in states)
+        row = self.db.execute(
+            f"SELECT COUNT(*) FROM escalations WHERE state IN ({marks})", list(states)
+        ).fetchone()
+        return int(row[0])
+
     def escalations_of(self, thread_id: str) -> list[Escalation]:
         return self._escalations("thread_id = ?", [thread_id])
 
     def escalation_channel(self, esc_id: str) -> str | None:
         row = self.db.execute("SELECT channel FROM escalations WHERE id = ?", [esc_id]).fetchone()
         return None if row is None else row[0]
+
+    def escalation_channels(self, states: tuple[str, ...]) -> dict[str, str]:
+        """Channel -> the oldest escalation in ``states`` posted there, one per channel."""
+        marks = ",".join("?" for _ in states)
+        rows = self.db.execute(
+            f"SELECT channel, id FROM escalations WHERE state IN ({marks}) AND channel IS NOT NULL "
+            "AND channel != '' ORDER BY opened_at DESC, id DESC",
+            list(states),
+        ).fetchall()
+        return {str(channel): str(esc_id) for channel, esc_id in rows}
 
     def escalation_by_post(self, post_id: str) -> Escalation | None:
         """The escalation whose post (in the target's channel or a contact's DM) is ``post_id``."""

@@ -111,6 +111,14 @@ class QuestionRows(StoreBase):
             )
         return self.db.execute_returning_dicts("SELECT * FROM questions ORDER BY created_at")
 
+    def count_questions(self, states: Sequence[str]) -> int:
+        """How many questions are in ``states`` (counted on the state index)."""
+        marks = ",".join("?" for _ in states)
+        row = self.db.execute(
+            f"SELECT COUNT(*) FROM questions WHERE state IN ({marks})", list(states)
+        ).fetchone()
+        return int(row[0])
+
     def questions_in_state_since(
         self, state: str, before: datetime, limit: int = 200
     ) -> list[dict[str, Any]]:
@@ -133,7 +141,9 @@ class QuestionRows(StoreBase):
         step is due yet is for the caller to decide from ``reping_due``/``coordinator_due``."""
         marks = ",".join("?" for _ in open_states)
         return self.db.execute_returning_dicts(
-            f"SELECT * FROM questions WHERE state IN ({marks}) AND first_human_at IS NULL "
+            # the + keeps SQLite on the state index: the rows without a first human reply are
+            # all the bot's answers ever
+            f"SELECT * FROM questions WHERE state IN ({marks}) AND +first_human_at IS NULL "
             "AND claimed_by IS NULL AND ((reping_due IS NOT NULL AND repinged_at IS NULL) "
             "OR (coordinator_due IS NOT NULL AND coordinator_at IS NULL)) ORDER BY created_at",
             list(open_states),

@@ -23,8 +23,12 @@ from dastbot.kernel.events import EventKind
 from dastbot.store.base import iso, parse_iso
 from dastbot.store.shifts import ShiftRows
 
-_IN_SCOPE = "created_at < ? AND (created_at >= ? OR resolved_at IS NULL OR resolved_at >= ?)"
-"""Questions asked in the window, or asked before it and not resolved by its end."""
+_WEEK = "created_at >= ? AND created_at < ?"
+"""Questions asked in the window (the ``created_at`` index)."""
+_REPLAYED = "updated_at >= ? AND +created_at < ? AND (resolved_at IS NULL OR resolved_at >= ?)"
+"""Questions asked before the window, not resolved by its end, and changed since its end (the
+``updated_at`` index): their state at the end must be replayed from the audit trail. The unary
+``+`` keeps SQLite off the ``created_at`` index, which would walk all history before the window."""
 
 
 def _marks(values: Sequence[str]) -> str:
@@ -32,28 +36,53 @@ def _marks(values: Sequence[str]) -> str:
 
 
 class ReportRows(ShiftRows):
-    """The report's queries (the schedule's ``assignments`` included, through ``ShiftRows``)."""
+    """The report's queries (the schedule's ``assignments`` included, through ``ShiftRows``).
+
+    Every query reads the rows of its window (or the threads of those rows) through an index;
+    the only rows from before the window are those still open, the backlog itself."""
 
     def report_questions(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        """Question rows created before ``end`` and either asked in the window or not resolved
-        by ``end`` (the week's questions and the backlog), oldest first."""
+        """Question rows asked in the window, then those asked before it, not resolved by
+        ``end`` and changed since ``end`` (their state at ``end`` needs the audit trail), each
+        group oldest first. The backlog unchanged since ``end`` is ``backlog_unchanged``."""
         s, e = iso(start), iso(end)
-        return self.db.execute_returning_dicts(
-            f"SELECT * FROM questions WHERE {_IN_SCOPE} ORDER BY created_at, thread_id", [e, s, e]
+        week = self.db.execute_returning_dicts(
+            f"SELECT * FROM questions WHERE {_WEEK} ORDER BY created_at, thread_id", [s, e]
+        )
+        older = self.db.execute_returning_dicts(
+            f"SELECT * FROM questions INDEXED BY idx_questions_updated_at WHERE {_REPLAYED} "
+            "ORDER BY created_at, thread_id",
+            [e, s, e],
+        )
+        return week + older
+
+    def backlog_unchanged(self, start: datetime, end: datetime, states: Sequence[str]) -> int:
+        """Questions asked before the window, in ``states`` (the open ones) and unchanged since
+        before ``end``: their stored state is their state at ``end``. Counted on the
+        ``(state, created_at)`` index: only rows in those states are read."""
+        return int(
+            self.db.execute(
+                f"SELECT COUNT(*) FROM questions WHERE state IN ({_marks(states)}) "
+                "AND created_at < ? AND updated_at < ?",
+                [*states, iso(start), iso(end)],
+            ).fetchone()[0]
         )
 
     def report_events(
         self, start: datetime, end: datetime, kinds: Sequence[EventKind]
     ) -> list[dict[str, Any]]:
         """The events of ``kinds`` before ``end`` in the threads of ``report_questions``, oldest
-        first, ``data`` decoded."""
+        first, ``data`` decoded. Read through the thread index (the ``+`` keep SQLite off the
+        ``(kind, at)`` index, which would walk every event of those kinds ever)."""
         s, e = iso(start), iso(end)
         rows = self.db.execute_returning_dicts(
             "SELECT thread_id, at, kind, actor, data FROM events "
-            f"WHERE at < ? AND kind IN ({_marks(kinds)}) "
-            f"AND thread_id IN (SELECT thread_id FROM questions WHERE {_IN_SCOPE}) "
+            f"WHERE +at < ? AND +kind IN ({_marks(kinds)}) AND thread_id IN "
+            f"(SELECT thread_id FROM questions WHERE {_WEEK} "
+            "UNION ALL SELECT thread_id FROM questions INDEXED BY idx_questions_updated_at "
+            f"WHERE {_REPLAYED}) "
             "ORDER BY at, id",
-            [e, *kinds, e, s, e],
+            [e, *kinds, s, e, e, s, e],
         )
         for row in rows:
             row["data"] = json.loads(row["data"] or "{}")
@@ -72,19 +101,25 @@ class ReportRows(ShiftRows):
             [EventKind.NEEDS_HUMAN, iso(start), iso(end)],
         )
 
-    def escalations_opened_before(self, end: datetime) -> list[dict[str, Any]]:
-        """Escalation rows opened before ``end``, oldest first."""
+    def report_escalations(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Escalation rows opened before ``end`` and not closed before ``start``, oldest first:
+        every escalation opened, replied to, overdue or open in the window (an escalation is
+        closed after all of those)."""
         return self.db.execute_returning_dicts(
-            "SELECT * FROM escalations WHERE opened_at < ? ORDER BY opened_at, id", [iso(end)]
+            "SELECT * FROM escalations WHERE (closed_at IS NULL OR closed_at >= ?) "
+            "AND +opened_at < ? ORDER BY opened_at, id",
+            [iso(start), iso(end)],
         )
 
-    def deadline_notices(self, end: datetime) -> dict[str, datetime]:
+    def deadline_notices(self, start: datetime, end: datetime) -> dict[str, datetime]:
         """Escalation id -> when its first deadline notice was recorded, for notices before
-        ``end``."""
+        ``end`` about the escalations of ``report_escalations`` (read through their threads)."""
         notices: dict[str, datetime] = {}
         for at, data in self.db.execute(
-            "SELECT at, data FROM events WHERE kind = ? AND at < ? ORDER BY at, id",
-            [EventKind.ESCALATION_DEADLINE, iso(end)],
+            "SELECT at, data FROM events WHERE +kind = ? AND +at < ? AND thread_id IN "
+            "(SELECT thread_id FROM escalations WHERE (closed_at IS NULL OR closed_at >= ?) "
+            "AND +opened_at < ?) ORDER BY at, id",
+            [EventKind.ESCALATION_DEADLINE, iso(end), iso(start), iso(end)],
         ).fetchall():
             escalation = str(json.loads(data or "{}").get("escalation", ""))
             notices.setdefault(escalation, parse_iso(at))

@@ -248,6 +248,16 @@ def _m13_team(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m14_history_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes that keep the report, the sweep and the per-event lookups on the rows of their
+    window or thread, however many years the database holds."""
+    questions = db.table("questions")
+    questions.create_index(["created_at"])
+    questions.create_index(["updated_at"])
+    questions.create_index(["first_human_at"])
+    db.table("escalations").create_index(["closed_at"])
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m1_initial,
     _m2_meta,
@@ -262,4 +272,5 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m11_pings,
     _m12_user_ids,
     _m13_team,
+    _m14_history_indexes,
 )

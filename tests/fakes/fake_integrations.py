@@ -28,6 +28,9 @@ from .fake_model import (
 )
 from .fake_state import FakeState
 
+MAX_INTEGRATION_RESPONSE = 1024 * 1024
+"""Bytes of a command response Mattermost reads (``MaxIntegrationResponseSize``); the rest is cut
+off, so a longer JSON body fails to parse."""
 _USER_MENTION = re.compile(r"@([a-z0-9][a-z0-9._-]*)")
 _CHANNEL_MENTION = re.compile(r"~([a-z0-9][a-z0-9_-]*)")
 
@@ -126,6 +129,7 @@ class Integrations:
             raise self._command_failed(trigger, repr(exc)) from exc
         if status != 200:
             raise self._command_failed(trigger, f"status {status}: {raw[:200]!r}")
+        raw = raw[:MAX_INTEGRATION_RESPONSE]
         response: JSON
         if ctype.startswith("application/json"):
             try:
@@ -138,6 +142,15 @@ class Integrations:
         response.setdefault("response_type", "ephemeral")
         self.apply_command_response(response, command, user, channel, root_id, "command")
         return response | {"trigger_id": trigger_id}
+
+    @staticmethod
+    def _post_failed(trigger: str) -> FakeAppError:
+        return FakeAppError(
+            500,
+            "api.command.execute_command.create_post_failed.app_error",
+            f"Command '{trigger}' failed to post response. Please contact your System "
+            "Administrator.",
+        )
 
     def _command_team(self, user: User, channel: Channel, team_id: object) -> Team:
         if channel.team_id:
@@ -189,10 +202,16 @@ class Integrations:
         """Turn a command response (and its ``extra_responses``) into posts.
 
         As in Mattermost, ``in_channel`` posts belong to the invoking user and carry
-        ``props.from_webhook: "true"``; ephemeral ones are shown to that user only.
+        ``props.from_webhook: "true"``; ephemeral ones are shown to that user only. As in
+        Mattermost's ``HandleCommandResponse`` (server/channels/app/command.go), every part is
+        tried, and when any ``in_channel`` part cannot be posted (e.g. its text is over the post
+        limit of 16,383 runes: ``CreatePostMissingChannel`` validates it) the command fails with
+        "failed to post response" (500); the other parts stay posted. Ephemeral parts are not
+        validated by the server (``SendEphemeralPost``); they are recorded as sent.
         """
         extras = response.get("extra_responses") or []
         parts = [response] + [r for r in extras if isinstance(r, dict)]
+        failed = False
         for part in parts:
             text = part.get("text") or ""
             attachments = part.get("attachments")
@@ -207,17 +226,20 @@ class Integrations:
                 target = self._state.member_channel(user, wanted)
             if part.get("response_type") == "in_channel":
                 override = command.username or str(part.get("username") or "")
-                self._state.create_post(
-                    user,
-                    {
-                        "channel_id": target.id,
-                        "message": str(text),
-                        "root_id": root_id,
-                        "props": props,
-                    },
-                    from_webhook=True,
-                    override_username=override,
-                )
+                try:
+                    self._state.create_post(
+                        user,
+                        {
+                            "channel_id": target.id,
+                            "message": str(text),
+                            "root_id": root_id,
+                            "props": props,
+                        },
+                        from_webhook=True,
+                        override_username=override,
+                    )
+                except FakeAppError:
+                    failed = True
             else:
                 self._state.add_ephemeral(
                     recipient=user,
@@ -228,6 +250,8 @@ class Integrations:
                     props=self._state.checked_props(props),
                     source=source,
                 )
+        if failed:
+            raise self._post_failed(command.trigger)
 
     def use_response_url(self, hook_id: str, response: JSON) -> None:
         hook = self._state.use_hook(hook_id)
