@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from dastbot.answering.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
-from dastbot.answering.matcher import Matcher
 from dastbot.kernel.cli import EXIT_USAGE, CliError, config_from_args, parse_instant
 from dastbot.kernel.config import Config
 from dastbot.kernel.paths import knowledge_path
@@ -26,7 +25,7 @@ from dastbot.report.render import to_markdown
 from dastbot.report.stats import build_report
 from dastbot.report.weeks import WeekError, last_complete_week, reportable_week
 from dastbot.shifts.calendar import Calendar
-from dastbot.store import Store
+from dastbot.store import Store, archive
 
 
 def _kb(config: Config) -> KnowledgeBase | None:
@@ -55,7 +54,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         titles = {e.id: e.title for e in kb} if kb is not None else {}
         report = build_report(store, week, calendar, config.roster, titles, config.people.credit)
         markdown = to_markdown(report)
-        if args.format == "md" and kb is not None:
+        if args.format == "md" and kb is not None and archive.thread_count(store.db):
+            from dastbot.answering.matcher import Matcher  # costly: only to measure an archive
+
             matcher = Matcher(kb, config.matcher.threshold, config.matcher.margin)
             markdown = with_archive_line(markdown, store, matcher, report, datetime.now(UTC))
     finally:
