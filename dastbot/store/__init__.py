@@ -8,6 +8,7 @@ import ``Store`` and the row types from here and never write SQL.
 May import: ``dastbot.kernel`` only.
 """
 
+import dastbot.store._driver  # noqa: F401  (first: sqlite-utils without numpy)
 from dastbot.store.base import SchemaTooNew, StoreBase, integrity_problems, iso, parse_iso
 from dastbot.store.escalations import EscalationRows
 from dastbot.store.lease import LeaseHolder, LeaseRows
