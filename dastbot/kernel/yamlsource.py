@@ -114,8 +114,9 @@ def _parse(text: str, file: str, loader_class: type[yaml.SafeLoader]) -> Located
     node: yaml.Node | None = None
     lines: dict[PathKey, int] = {}
     data: Any = None
-    loader = loader_class(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = loader_class(text)  # PyYAML's reader refuses control characters here
         node = loader.get_single_node()
         if node is not None:
             _Walk(file, lines).node(node, ())
@@ -136,7 +137,8 @@ def _parse(text: str, file: str, loader_class: type[yaml.SafeLoader]) -> Located
         line, value = _bad_scalar(node) if node is not None else (1, "")
         raise YamlSyntaxError(f"{file}:{line}", f"invalid date {value!r}: {exc}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return Located(data=data, file=file, lines=lines)
 
 
