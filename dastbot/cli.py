@@ -7,7 +7,6 @@ The general subcommands live here; features add theirs (``add_shift_parsers``,
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -19,7 +18,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dastbot.answering.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 from dastbot.kernel.cli import (
     EXIT_DATABASE,
     EXIT_ERRORS,
@@ -39,13 +37,9 @@ from dastbot.kernel.config import (
     load_config,
 )
 from dastbot.kernel.logs import configure_logging
-from dastbot.kernel.preflight import ca_file_problem, database_path_problem, database_problem
-from dastbot.shifts.cli import add_shift_parsers
-from dastbot.shifts.load import people_warnings
-from dastbot.shifts.roster import check_roster
-from dastbot.store import integrity_problems
 
 if TYPE_CHECKING:
+    from dastbot.answering.knowledge import KnowledgeBase
     from dastbot.app import App
 
 
@@ -56,6 +50,8 @@ def _kb_path(config: Config) -> Path:
 
 
 def _load_kb(config: Config) -> KnowledgeBase:
+    from dastbot.answering.knowledge import KnowledgeError, load_knowledge
+
     try:
         return load_knowledge(_kb_path(config))
     except KnowledgeError as exc:
@@ -86,6 +82,11 @@ def _checked_config(args: argparse.Namespace) -> tuple[Config, list[str]]:
 def cmd_check(args: argparse.Namespace) -> int:
     """Every problem of the configuration, the knowledge base, the contacts, the site map and the
     roster, in one run; warnings do not fail the check."""
+    from dastbot.kernel.preflight import ca_file_problem, database_path_problem
+    from dastbot.shifts.load import people_warnings
+    from dastbot.shifts.roster import check_roster
+    from dastbot.store import integrity_problems
+
     problems: list[str] = []
     warnings: list[str] = []
     config, config_errors = _checked_config(args)
@@ -131,6 +132,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"dastbot check: {count} problem(s) to fix, listed above", file=sys.stderr)
         return EXIT_ERRORS
     if getattr(args, "online", False):
+        import asyncio
+
         online = asyncio.run(_check_online(config))
         if online:
             print("online check: the bot cannot post to", file=sys.stderr)
@@ -197,6 +200,8 @@ def _check_escalation_data(
 def _preflight(config: Config) -> None:
     """What ``run`` and ``console`` need before they start, checked without changing anything:
     the escalation data and the CA file (EXIT_ERRORS), the database path (EXIT_DATABASE)."""
+    from dastbot.kernel.preflight import ca_file_problem, database_path_problem
+
     problems: list[str] = []
     _check_escalation_data(config, problems)
     ca = ca_file_problem(config)
@@ -276,10 +281,13 @@ DEMO_WEEKS = 4
 
 
 def cmd_console(args: argparse.Namespace) -> int:
+    import asyncio
+
     from dastbot.app import App, serve
     from dastbot.chat.console import BANNER, Console, ConsoleChat
     from dastbot.chat.console_input import LineReader
     from dastbot.kernel.clock import OffsetClock
+    from dastbot.kernel.preflight import database_problem
 
     config = config_from_args(args)
     if args.demo and not config.roster:
@@ -402,11 +410,13 @@ def cmd_db_metadata(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
     import signal
 
     from dastbot.app import run_bot
     from dastbot.chat.base import AuthRejected
     from dastbot.chat.http import ListenError
+    from dastbot.kernel.preflight import database_problem
     from dastbot.lease import LeaseHeld, LeaseLost
     from dastbot.store import SchemaTooNew
 
@@ -491,6 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p, db=True)
     p.add_argument("--ready-json", action="store_true", help="print one JSON line when ready")
     p.set_defaults(func=cmd_run)
+
+    from dastbot.shifts.cli import add_shift_parsers
 
     add_shift_parsers(sub, add_common)
 

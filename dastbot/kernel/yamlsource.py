@@ -1,7 +1,8 @@
 """YAML with line numbers: parsed data plus the line of every mapping key and list item.
 
 Validation errors must name the file and line; PyYAML keeps marks only on nodes, so this module
-walks the node tree once and records a line for each path into the document.
+composes the node tree once, records a line for each path into the document, and constructs
+the data from that same tree.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class Located:
 
 
 MAX_NODES = 200_000
+
+_FAST: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser when PyYAML was built with it (some ten times faster), else PyYAML's own.
+One pass: the node tree gives the lines, and the same tree is constructed into the data."""
 
 
 class _Walk:
@@ -95,13 +100,27 @@ def _bad_scalar(root: yaml.Node) -> tuple[int, str]:
 
 def parse(text: str, file: str) -> Located:
     """Parse one YAML document; a syntax error becomes ``YamlSyntaxError`` naming file and line."""
+    try:
+        return _parse(text, file, _FAST)
+    except YamlSyntaxError:
+        if _FAST is yaml.SafeLoader:
+            raise
+    # libyaml words its errors differently: a broken file is parsed again by PyYAML, so that
+    # the message is the same with or without libyaml.
+    return _parse(text, file, yaml.SafeLoader)
+
+
+def _parse(text: str, file: str, loader_class: type[yaml.SafeLoader]) -> Located:
     node: yaml.Node | None = None
     lines: dict[PathKey, int] = {}
+    data: Any = None
+    loader: yaml.SafeLoader | None = None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = loader_class(text)  # PyYAML's reader refuses control characters here
+        node = loader.get_single_node()
         if node is not None:
             _Walk(file, lines).node(node, ())
-        data = yaml.safe_load(text)
+            data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -117,6 +136,9 @@ def parse(text: str, file: str) -> Located:
         # PyYAML raises a bare ValueError for a well-formed but impossible date (2026-02-30).
         line, value = _bad_scalar(node) if node is not None else (1, "")
         raise YamlSyntaxError(f"{file}:{line}", f"invalid date {value!r}: {exc}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     return Located(data=data, file=file, lines=lines)
 
 

@@ -14,19 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from dastbot.answering.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
-from dastbot.answering.matcher import Matcher
 from dastbot.kernel.cli import EXIT_USAGE, CliError, config_from_args, parse_instant
 from dastbot.kernel.config import Config
 from dastbot.kernel.paths import knowledge_path
 from dastbot.report.chart import chart_png
-from dastbot.report.demo import fill_demo
 from dastbot.report.export import to_csv, to_json
-from dastbot.report.job import with_archive_line
 from dastbot.report.render import to_markdown
 from dastbot.report.stats import build_report
 from dastbot.report.weeks import WeekError, last_complete_week, reportable_week
 from dastbot.shifts.calendar import Calendar
-from dastbot.store import Store
+from dastbot.store import Store, archive
 
 
 def _kb(config: Config) -> KnowledgeBase | None:
@@ -55,7 +52,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         titles = {e.id: e.title for e in kb} if kb is not None else {}
         report = build_report(store, week, calendar, config.roster, titles, config.people.credit)
         markdown = to_markdown(report)
-        if args.format == "md" and kb is not None:
+        if args.format == "md" and kb is not None and archive.thread_count(store.db):
+            from dastbot.answering.matcher import Matcher  # costly: only to measure an archive
+            from dastbot.report.job import with_archive_line
+
             matcher = Matcher(kb, config.matcher.threshold, config.matcher.margin)
             markdown = with_archive_line(markdown, store, matcher, report, datetime.now(UTC))
     finally:
@@ -79,6 +79,8 @@ MAX_DEMO_WEEKS = 520
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
+    from dastbot.report.demo import fill_demo
+
     if not 1 <= args.weeks <= MAX_DEMO_WEEKS:
         raise CliError(f"--weeks must be at least 1 and at most {MAX_DEMO_WEEKS}", EXIT_USAGE)
     config = config_from_args(args)

@@ -22,10 +22,6 @@ from dastbot.kernel.config import Config
 from dastbot.kernel.events import EventKind
 from dastbot.kernel.settings import normalise_username
 from dastbot.shifts.calendar import Calendar
-from dastbot.shifts.credits import checked_period, ledger, to_csv, to_json, to_markdown, zones_of
-from dastbot.shifts.duty import Duty, describe_instant
-from dastbot.shifts.members import roster_in_force
-from dastbot.shifts.schedule_file import parse_schedule, schedule_ics, schedule_yaml
 from dastbot.store import Store
 
 MAX_EXPORT_DAYS = 3660
@@ -35,7 +31,12 @@ def _store(config: Config) -> Store:
     return Store.open(config.resolve(config.db))
 
 
+# Each command imports what only it uses: every dastbot command builds this parser.
+
+
 def cmd_oncall(args: argparse.Namespace) -> int:
+    from dastbot.shifts.duty import Duty, describe_instant
+
     config = config_from_args(args)
     at = (parse_instant(args.at) if args.at else datetime.now(UTC)).astimezone(UTC)
     store = _store(config)
@@ -59,6 +60,8 @@ def cmd_oncall(args: argparse.Namespace) -> int:
 
 
 def cmd_shifts_import(args: argparse.Namespace) -> int:
+    from dastbot.shifts.schedule_file import parse_schedule
+
     config = config_from_args(args)
     path = Path(args.file)
     try:
@@ -89,6 +92,8 @@ def cmd_shifts_import(args: argparse.Namespace) -> int:
 
 
 def cmd_shifts_export(args: argparse.Namespace) -> int:
+    from dastbot.shifts.schedule_file import schedule_ics, schedule_yaml
+
     config = config_from_args(args)
     try:
         first = date.fromisoformat(args.start) if args.start else datetime.now(UTC).date()
@@ -128,6 +133,16 @@ def cmd_roster_forget(args: argparse.Namespace) -> int:
 
 
 def cmd_shifts_credits(args: argparse.Namespace) -> int:
+    from dastbot.shifts.credits import (
+        checked_period,
+        ledger,
+        to_csv,
+        to_json,
+        to_markdown,
+        zones_of,
+    )
+    from dastbot.shifts.members import roster_in_force
+
     config = config_from_args(args)
     calendar = Calendar(config.shifts)
     now = datetime.now(UTC)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import icalendar
 import yaml
 
 from dastbot.kernel.models import Assignment
@@ -239,6 +238,8 @@ def schedule_ics(
     UID ``<date>-<slot>@dastbot`` is stable per (date, slot); DTSTART/DTEND are UTC; DTSTAMP is
     ``now``. Assignments on days without shifts or for unknown slots are left out.
     """
+    import icalendar  # only here: a tenth of a second of start-up for a feed rarely asked for
+
     feed = icalendar.Calendar()
     feed.add("prodid", "-//ATLAS DAST//dastbot shifts//EN")
     feed.add("version", "2.0")
