@@ -239,18 +239,20 @@ class Checker:
 
     def once(self) -> None:
         chat = self.sim.chat
-        for key, ids in chat.by_key.items():
-            bots = [i for i in ids if chat.posts[i].user == "dastbot"]
+        new = chat.bot_posts[self._keys_checked :]
+        self._keys_checked = len(chat.bot_posts)
+        for post_id in new:
+            post = chat.posts[post_id]
+            bots = [i for i in chat.by_key.get(post.key, ()) if chat.posts[i].user == "dastbot"]
             if len(bots) > 1:
-                self.fail("once", chat.posts[bots[0]].root_id, f"{key} posted {len(bots)} times")
-        firsts: dict[str, int] = {}
-        for key, ids in chat.by_key.items():
-            kind, _, rest = key.partition(":")
+                self.fail("once", post.root_id, f"{post.key} posted {len(bots)} times")
+            kind, _, rest = post.key.partition(":")
             if kind in ("answer", "abstain") and ":" not in rest:
-                firsts[rest] = firsts.get(rest, 0) + 1
-        for thread, count in firsts.items():
-            if count > 1:
-                self.fail("once", thread, f"the question got {count} first replies")
+                firsts = [
+                    k for k in (f"answer:{rest}", f"abstain:{rest}") if chat.by_key.get(k)
+                ]
+                if len(firsts) > 1:
+                    self.fail("once", rest, "the question got an answer and an abstention")
 
     # 5 ----------------------------------------------------------------------------------------
 

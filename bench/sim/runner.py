@@ -18,12 +18,20 @@ import re
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import dastbot.answering.answers as answers_module
+import dastbot.report.job as report_job
+import dastbot.router as router_module
 
 from dastbot.answering.answers import LiveKnowledge
+from dastbot.answering.matcher import Matcher
+from dastbot.answering.rebuild import Loaded
 from dastbot.app import App, serve
 from dastbot.kernel.clock import FakeClock
 from dastbot.kernel.config import Config, load_config
@@ -50,6 +58,8 @@ START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 """A Monday; the year runs across the end-of-year closure when 52 weeks are simulated."""
 HELP, COORDINATORS = "dast-help", "dast-coordinators"
 STEPS_PER_TICK = 1000
+SWEEP_SECONDS = timedelta(seconds=30)
+SWEEP_AFTER_ACTIVITY = timedelta(minutes=5)
 _THREAD_LINK = re.compile(re.escape(PERMALINK) + r"([a-z0-9]+)")
 _MENTION = re.compile(r"@([a-z0-9._-]+)")
 _ESCALATION = re.compile(r"\b(E\d+)\b")
@@ -126,8 +136,7 @@ class Simulation:
             Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
         self.rng = random.Random(seed)
         self.chaos = random.Random(seed + 1)
-        kb_probe = LiveKnowledge.load(REPO / "knowledge", load_config(None, {}))
-        self.people = Population(random.Random(seed + 2), kb_probe.kb)
+        self.people = Population(random.Random(seed + 2), _knowledge().kb)
         self.config = sim_config(self.db_path, self.people.rota.roster_json())
         self.chat = SimChat(self.clock, random.Random(seed + 3), Faults(level=faults))
         self.chat.not_member.add(NOT_MEMBER_TARGET[1])
@@ -139,6 +148,9 @@ class Simulation:
         logging.getLogger("dastbot").addHandler(self.checker.crashes)
         self.growth_window = timedelta(weeks=max(1, min(4, weeks // 8)))
         self.app: App | None = None
+        self.sweep_at = START
+        """When the bot sweeps next: its sweeper's next due time (the real bot sweeps every
+        ``sweep_seconds`` and finds the same), soon after people acted."""
         self.agenda: list[Action] = []
         self.seq = 0
         self.finishing = False
@@ -171,9 +183,12 @@ class Simulation:
         store.db.conn.set_progress_handler(self._count_step, STEPS_PER_TICK)
         self.chat.kill_in_sends = None
         self.chat.kill_after_post = False
-        self.app = App(self.config, self.chat, self.clock, store=store, bot_user_id=BOT)
+        self.app = App(
+            self.config, self.chat, self.clock, store=store, knowledge=_knowledge(), bot_user_id=BOT
+        )
         self.app.router.bot_username = BOT
         self.feed.reconnect(again=[])
+        self.sweep_at = self.clock.now()
         try:
             await self.app.start(sweep=False)
             await self.pump()
@@ -195,9 +210,9 @@ class Simulation:
         self.summary.restarts += 1
         self.later(self.people.delay(3, 1.0), "boot", self.boot)
 
-    async def pump(self) -> None:
-        """What the bot does now: handle what the feed has, then sweep and send (or only send
-        while it is out of step with the chat, as ``run_bot`` does)."""
+    async def pump(self, sweep: bool = True) -> None:
+        """What the bot does now: handle what the feed has, then sweep (when something is due)
+        and send; only send while it is out of step with the chat, as ``run_bot`` does."""
         app = self.app
         if app is None:
             return
@@ -212,8 +227,11 @@ class Simulation:
                 self.checker.windows[-1].event_steps += self.steps - steps
         elif self.feed.queue:
             await serve(self.feed, app.router, app.metrics)
-        if self.feed.in_sync:
+        if sweep and self.feed.in_sync:
             await app.tick()
+            due = app.sweeper.next_due()
+            now = self.clock.now()
+            self.sweep_at = max(due, now + SWEEP_SECONDS) if due else now + timedelta(days=1)
         else:
             await app.router.flush()
 
@@ -247,20 +265,24 @@ class Simulation:
             stops = [self.end, next_check]
             if self.agenda:
                 stops.append(self.agenda[0].at)
-            if self.app is not None and self.feed.in_sync:
-                due = self.app.sweeper.next_due()
-                if due is not None:
-                    stops.append(max(due, now + timedelta(seconds=30)))
+            retry = None
+            if self.app is not None:
+                stops.append(max(self.sweep_at, now))
                 retry = self.next_retry()
                 if retry is not None:
-                    stops.append(max(retry, now + timedelta(seconds=1)))
+                    stops.append(max(retry, now))
             stop = max(min(stops), now)
             self.clock.set(stop)
             try:
+                acted = False
                 while self.agenda and self.agenda[0].at <= stop:
                     action = heapq.heappop(self.agenda)
                     await action.run()
-                await self.pump()
+                    acted = True
+                if acted:  # what people did may be due sooner than anything known so far
+                    self.sweep_at = min(self.sweep_at, stop + SWEEP_AFTER_ACTIVITY)
+                if acted or stop >= self.sweep_at or (retry is not None and stop >= retry):
+                    await self.pump(sweep=stop >= self.sweep_at)
             except Killed:
                 self._died()
             if stop >= next_check:
@@ -357,6 +379,7 @@ class Simulation:
     async def _reconnect(self, again: list[Post]) -> None:
         if self.app is not None and not self.feed.connected:
             self.feed.reconnect(again)
+            self.sweep_at = self.clock.now()
 
     def _recent_posts(self, n: int) -> list[Post]:
         ids = [i for i in list(self.feed.delivered)[-n:]]
@@ -601,12 +624,62 @@ class Simulation:
             await self.command(self.people.rota.coordinator_names[0], f"shift approve {swap_id}")
 
 
+_LOADED: dict[str, object] = {}
+
+
+def _knowledge() -> LiveKnowledge:
+    """The knowledge base, read once per process: a restarted bot reads the same files (and
+    ``/dast kb reload`` still reads them again)."""
+    if "kb" not in _LOADED:
+        _LOADED["kb"] = LiveKnowledge.load(REPO / "knowledge", load_config(None, {}))
+    kb = _LOADED["kb"]
+    assert isinstance(kb, LiveKnowledge)
+    return kb
+
+
+@contextmanager
+def files_read_once() -> Iterator[None]:
+    """Contacts and sites read once per process rather than at every restart (the same files:
+    the same result; YAML parsing would otherwise dominate the restarts' cost); a knowledge
+    reload builds its matcher in this process from those files rather than in a child process
+    (bench/bench_reload.py measures that); the weekly chart is not drawn (its pixels are not
+    checked; bench/bench_report.py measures it)."""
+    contacts, sites = router_module.load_contacts, router_module.load_sites
+    chart, child = report_job.chart_png, answers_module.build_in_child
+    report_job.chart_png = lambda report: b"\x89PNG (not drawn in the simulation)"
+
+    async def in_process(path: Path, threshold: float, margin: float) -> Loaded:
+        kb = _knowledge().kb  # the same files: parsed once; the matcher is built again
+        return Loaded(kb, Matcher(kb, threshold, margin))
+
+    answers_module.build_in_child = in_process  # type: ignore[assignment]
+    cache: dict[tuple[str, Path], object] = {}
+
+    def once(name: str, load: Callable[..., Any]) -> Callable[..., Any]:
+        def read(path: Path, *args: Any, **kwargs: Any) -> Any:
+            if (name, path) not in cache:
+                cache[(name, path)] = load(path, *args, **kwargs)
+            return cache[(name, path)]
+
+        return read
+
+    router_module.load_contacts = once("contacts", contacts)  # type: ignore[assignment]
+    router_module.load_sites = once("sites", sites)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        router_module.load_contacts, router_module.load_sites = contacts, sites
+        report_job.chart_png = chart
+        answers_module.build_in_child = child  # type: ignore[assignment]
+
+
 def replay_command(seed: int, weeks: int, faults: float) -> str:
     return f"python bench/simulate.py --seed {seed} --weeks {weeks} --faults {faults:g}"
 
 
 def simulate(seed: int, weeks: int, faults: float, workdir: Path) -> tuple[Summary, Checker]:
-    sim = Simulation(seed, weeks, faults, workdir)
-    summary = asyncio.run(sim.run())
+    with files_read_once():
+        sim = Simulation(seed, weeks, faults, workdir)
+        summary = asyncio.run(sim.run())
     logging.getLogger("dastbot").removeHandler(sim.checker.crashes)
     return summary, sim.checker

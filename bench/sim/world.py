@@ -85,6 +85,7 @@ class SimChat:
     posts: dict[str, ChatPost] = field(default_factory=dict)
     by_key: dict[str, list[str]] = field(default_factory=dict)
     replies: dict[str, list[str]] = field(default_factory=dict)
+    bot_posts: list[str] = field(default_factory=list)
     """Root post id -> its replies' ids, oldest first."""
     not_member: set[str] = field(default_factory=set)
     timezones: dict[str, str] = field(default_factory=dict)
@@ -125,6 +126,8 @@ class SimChat:
             buttons,
         )
         self.posts[post.id] = post
+        if user == BOT:
+            self.bot_posts.append(post.id)
         if root_id:
             self.replies.setdefault(root_id, []).append(post.id)
         if key:
