@@ -234,6 +234,8 @@ class Simulation:
             self.sweep_at = max(due, now + SWEEP_SECONDS) if due else now + timedelta(days=1)
         else:
             await app.router.flush()
+            if sweep:  # out of step with the chat: try again at the next sweep
+                self.sweep_at = self.clock.now() + SWEEP_SECONDS
 
     def next_retry(self) -> datetime | None:
         row = self.store.db.execute(
@@ -270,7 +272,10 @@ class Simulation:
                 stops.append(max(self.sweep_at, now))
                 retry = self.next_retry()
                 if retry is not None:
-                    stops.append(max(retry, now))
+                    # one that is due and still unsent waits behind its thread: the sender tries
+                    # again at its next flush (every sweep in the real bot)
+                    retry = retry if retry > now else now + SWEEP_SECONDS
+                    stops.append(retry)
             stop = max(min(stops), now)
             self.clock.set(stop)
             try:
@@ -434,6 +439,8 @@ class Simulation:
         """An asker writing into a question a person holds: the follow-up must reach them."""
         if self.app is None or not post.root_id or post.user_id != self.question_posts.get(post.root_id):
             return
+        if self.feed.delivered.get(post.id) != self.clock.now():
+            return  # yielded again (a catch-up's overlap): judged at its first delivery
         question = self.app.store.question(post.root_id)
         if question is None or question["state"] not in ("claimed", "escalated"):
             return
