@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sim.runner import replay_command, simulate  # noqa: E402
+from sim.runner import failure_report, simulate
 
 
 def _seeds(text: str) -> list[int]:
@@ -45,11 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         print(summary.text())
         if checker.violations:
             failed += 1
-            for violation in checker.violations[:20]:
-                print("  " + violation.line())
-            if len(checker.violations) > 20:
-                print(f"  ... and {len(checker.violations) - 20} more")
-            print(f"  replay: {replay_command(seed, args.weeks, args.faults)}")
+            print("\n".join(failure_report(summary, checker)))
     return 1 if failed else 0
 
 

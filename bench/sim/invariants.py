@@ -137,13 +137,15 @@ class Checker:
                 "SELECT DISTINCT thread_id FROM escalations WHERE state IN ('open', 'replied')"
             )
         }
-        for q in store.questions(("answered", "waiting", "escalated")):
+        for thread, created in store.db.execute(
+            "SELECT thread_id, created_at FROM questions WHERE state = 'answered' "
+            "AND created_at < ?",
+            [iso(now - unrated - SLACK)],
+        ):
+            self.fail("person", thread, f"a bot answer unrated since {created[:16]}")
+        for q in store.questions(("waiting", "escalated")):
             thread = str(q["thread_id"])
-            created = parse_iso(q["created_at"])
-            if q["state"] == "answered":
-                if now - created > unrated + SLACK:
-                    self.fail("person", thread, f"a bot answer unrated since {created:%F %H:%M}")
-            elif q["state"] == "escalated":
+            if q["state"] == "escalated":
                 if thread not in live:
                     self.fail("person", thread, "escalated, but no escalation is open or replied")
             else:
@@ -179,10 +181,14 @@ class Checker:
             elif parse_iso(str(waiting_for)) + SLACK < now:
                 self.fail("person", thread, f"waiting past the shift it was told ({waiting_for})")
         if not q.get("first_human_at") and not told and now - since > WAITING_BOUND:
-            self.fail("person", thread, f"no person replied since {since:%F} and no coordinator told")
+            self.fail(
+                "person", thread, f"no person replied since {since:%F} and no coordinator told"
+            )
         root = self.sim.chat.posts.get(thread)
         if root is not None and not root.deleted:
-            bot_said = any(p.user == "dastbot" and p.at >= since for p in self.sim.chat.thread(thread))
+            bot_said = any(
+                p.user == "dastbot" and p.at >= since for p in self.sim.chat.thread(thread)
+            )
             dead = self.sim.store.db.execute(
                 "SELECT 1 FROM outbox WHERE root_id = ? AND dead_at IS NOT NULL LIMIT 1", [thread]
             ).fetchone()
@@ -205,8 +211,7 @@ class Checker:
             elif now - created > budget:
                 self.fail("outbox", "", f"#{row[0]} {row[1]} unsent since {created:%F %H:%M}")
         rows = db.execute(
-            "SELECT id, key, dead_at FROM outbox WHERE id > ? AND dead_at IS NOT NULL "
-            "ORDER BY id",
+            "SELECT id, key, dead_at FROM outbox WHERE id > ? AND dead_at IS NOT NULL ORDER BY id",
             [self._dead_checked],
         ).fetchall()
         for outbox_id, key, dead_at in rows:
@@ -222,9 +227,7 @@ class Checker:
 
     def limit(self) -> None:
         for item in self.sim.chat.oversized[self._oversized_checked :]:
-            self.fail(
-                "limit", item.root_id, f"{item.key} is {item.runes} runes (> {POST_LIMIT})"
-            )
+            self.fail("limit", item.root_id, f"{item.key} is {item.runes} runes (> {POST_LIMIT})")
         self._oversized_checked = len(self.sim.chat.oversized)
         db = self.sim.store.db
         for outbox_id, key, length in db.execute(
@@ -248,9 +251,7 @@ class Checker:
                 self.fail("once", post.root_id, f"{post.key} posted {len(bots)} times")
             kind, _, rest = post.key.partition(":")
             if kind in ("answer", "abstain") and ":" not in rest:
-                firsts = [
-                    k for k in (f"answer:{rest}", f"abstain:{rest}") if chat.by_key.get(k)
-                ]
+                firsts = [k for k in (f"answer:{rest}", f"abstain:{rest}") if chat.by_key.get(k)]
                 if len(firsts) > 1:
                     self.fail("once", rest, "the question got an answer and an abstention")
 
@@ -269,9 +270,8 @@ class Checker:
             if chat.by_key.get(key):
                 continue
             row = store.sent(key)
-            if row is not None and row["dead_at"]:
-                if chat.by_key.get(f"dead-letter:{row['id']}"):
-                    continue
+            if row is not None and row["dead_at"] and chat.by_key.get(f"dead-letter:{row['id']}"):
+                continue  # given up on (the thread was deleted, say), and reported
             self.fail("relay", reply.thread, f"{reply.esc_id}: reply {reply.post_id} not relayed")
 
     # 6 ----------------------------------------------------------------------------------------
@@ -289,7 +289,9 @@ class Checker:
         zone = self.sim.calendar_zone
         monday = week_monday(week)
         start = datetime.combine(monday, datetime.min.time(), zone).astimezone(UTC)
-        end = datetime.combine(monday + timedelta(days=7), datetime.min.time(), zone).astimezone(UTC)
+        end = datetime.combine(monday + timedelta(days=7), datetime.min.time(), zone).astimezone(
+            UTC
+        )
         asked = _ASKED.search(text)
         opened = _OPENED.search(text)
         if asked is None or opened is None:

@@ -136,7 +136,8 @@ class Population:
         lines = rng.randint(150, 180)
         log = "\n".join(
             f"2026-03-0{rng.randint(1, 9)} 12:{rng.randint(10, 59)} ERROR pilot: "
-            f"payload {n + i} failed with exit code {rng.randint(1, 255)} at {rng.choice(SITE_NAMES)}"
+            f"payload {n + i} failed with exit code {rng.randint(1, 255)} "
+            f"at {rng.choice(SITE_NAMES)}"
             for i in range(lines)
         )
         return "paste", f"my jobs all fail, here is the log:\n{log[:15_500]}"

@@ -11,13 +11,13 @@ commands go to the router as the HTTP endpoint would pass them; everything else 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import logging
 import random
 import re
 import sqlite3
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,7 +28,6 @@ from typing import Any
 import dastbot.answering.answers as answers_module
 import dastbot.report.job as report_job
 import dastbot.router as router_module
-
 from dastbot.answering.answers import LiveKnowledge
 from dastbot.answering.matcher import Matcher
 from dastbot.answering.rebuild import Loaded
@@ -201,10 +200,8 @@ class Simulation:
             return
         self.feed.drop("the bot process ended")
         self.feed.queue.clear()
-        try:
+        with contextlib.suppress(sqlite3.Error):
             self.app.store.db.conn.rollback()
-        except sqlite3.Error:
-            pass
         self.app.store.close()
         self.app = None
         self.summary.restarts += 1
@@ -349,8 +346,12 @@ class Simulation:
         self._chaos("kill", 12.0, self._arm_kill)
         self._chaos("reload", 40.0, self._reload)
         if self.fault_level > 0:
-            self._chaos("outage", 7.0 / self.chat.faults.p(self.chat.faults.outages_per_week), self._outage)
-            self._chaos("drop", 7.0 / self.chat.faults.p(self.chat.faults.drops_per_week), self._drop)
+            self._chaos(
+                "outage", 7.0 / self.chat.faults.p(self.chat.faults.outages_per_week), self._outage
+            )
+            self._chaos(
+                "drop", 7.0 / self.chat.faults.p(self.chat.faults.drops_per_week), self._drop
+            )
 
     def _chaos(self, name: str, mean_days: float, run: Callable[[], Awaitable[None]]) -> None:
         at = START + timedelta(days=self.chaos.expovariate(1 / mean_days))
@@ -425,7 +426,7 @@ class Simulation:
 
     async def _ask(self) -> None:
         user = self.people.asker()
-        kind, text = self.people.question_text()
+        _, text = self.people.question_text()
         channel = f"dm-{user.name}" if self.rng.random() < 0.03 else HELP
         post = self.say(user.name, channel, text)
         self.question_posts[post.id] = user.name
@@ -437,7 +438,11 @@ class Simulation:
 
     def _on_deliver(self, post: Post) -> None:
         """An asker writing into a question a person holds: the follow-up must reach them."""
-        if self.app is None or not post.root_id or post.user_id != self.question_posts.get(post.root_id):
+        if (
+            self.app is None
+            or not post.root_id
+            or post.user_id != self.question_posts.get(post.root_id)
+        ):
             return
         if self.feed.delivered.get(post.id) != self.clock.now():
             return  # yielded again (a catch-up's overlap): judged at its first delivery
@@ -459,7 +464,9 @@ class Simulation:
             esc = rest.split(":")[0]
             who = self.escalated_by.get(post.root_id)
             if who and self.rng.random() < 0.8:
-                self.later(self.people.delay(180), "close", lambda: self._close(who, post.root_id, esc))
+                self.later(
+                    self.people.delay(180), "close", lambda: self._close(who, post.root_id, esc)
+                )
         elif kind == "deadline":
             self._coordinator_on_deadline(rest)
         elif kind == "weekly-report":
@@ -467,13 +474,19 @@ class Simulation:
         elif kind == "command" and "could not post the escalation" in post.message:
             who = self.taken.get(post.root_id)
             if who:
-                self.later(self.people.delay(60), "resolve", lambda: self._resolve(who, post.root_id))
+                self.later(
+                    self.people.delay(60), "resolve", lambda: self._resolve(who, post.root_id)
+                )
         elif kind == "coordinator":
             match = _THREAD_LINK.search(post.message)
             mentioned = _MENTION.findall(post.message)
             if match and mentioned and self.rng.random() < 0.9:
                 thread = match.group(1)
-                self.later(self.people.delay(90), "coordinator takes", lambda: self._take(mentioned[0], thread))
+                self.later(
+                    self.people.delay(90),
+                    "coordinator takes",
+                    lambda: self._take(mentioned[0], thread),
+                )
         elif post.root_id in self.question_posts:
             for name in _MENTION.findall(post.message):
                 if name in self.people.rota.shifters or name in self.people.rota.coordinator_names:
@@ -488,10 +501,16 @@ class Simulation:
         elif roll < 0.40:
             emoji = "x"
         elif roll < 0.50:
-            self.later(delay, "thanks", lambda: self._reply(asker, post.root_id, self.rng.choice(THANKS)))
+            self.later(
+                delay, "thanks", lambda: self._reply(asker, post.root_id, self.rng.choice(THANKS))
+            )
             return
         elif roll < 0.62:
-            self.later(delay, "not helped", lambda: self._reply(asker, post.root_id, self.rng.choice(NOT_HELPED)))
+            self.later(
+                delay,
+                "not helped",
+                lambda: self._reply(asker, post.root_id, self.rng.choice(NOT_HELPED)),
+            )
             return
         elif roll < 0.70 and post.buttons:
             button = self.rng.choice(post.buttons)
@@ -528,16 +547,25 @@ class Simulation:
             return
         self.taken[thread] = name
         self.say(name, root.channel, f"@{BOT} take", thread)
-        self.later(self.people.delay(10), "help", lambda: self._reply(name, thread, self.rng.choice(HELP_TEXTS)))
+        self.later(
+            self.people.delay(10),
+            "help",
+            lambda: self._reply(name, thread, self.rng.choice(HELP_TEXTS)),
+        )
         roll = self.rng.random()
         if roll < 0.68:
             self.later(self.people.delay(300, 1.2), "resolve", lambda: self._resolve(name, thread))
         elif roll < 0.88:
             self.later(self.people.delay(60, 1.0), "escalate", lambda: self._escalate(name, thread))
+        else:  # forgotten for a while: the handover lists it until it is resolved
+            weeks = self.people.delay(14 * 1440, 0.5)
+            self.later(weeks, "resolve", lambda: self._resolve(name, thread))
         asker = self.question_posts.get(thread)
         if asker and self.rng.random() < 0.3:
             text = self.rng.choice(FOLLOW_UPS).format(n=self.rng.randint(10_000_000, 49_999_999))
-            self.later(self.people.delay(600, 1.0), "follow-up", lambda: self._reply(asker, thread, text))
+            self.later(
+                self.people.delay(600, 1.0), "follow-up", lambda: self._reply(asker, thread, text)
+            )
 
     async def _resolve(self, name: str, thread: str) -> None:
         await self._reply(name, thread, f"@{BOT} resolve")
@@ -565,7 +593,9 @@ class Simulation:
             self.later(delay * 2, "target adds", lambda: self._target_reply(person, post, esc_id))
 
     async def _target_reply(self, person: str, root: ChatPost, esc_id: str) -> None:
-        reply = self.say(person, root.channel, "we fixed the queue configuration, please retry", root.id)
+        reply = self.say(
+            person, root.channel, "we fixed the queue configuration, please retry", root.id
+        )
         thread = _THREAD_LINK.search(root.message)
         self.target_replies.append(TargetReply(reply.id, esc_id, thread.group(1) if thread else ""))
 
@@ -576,9 +606,18 @@ class Simulation:
         coordinator = self.rng.choice(self.people.rota.coordinator_names)
         roll = self.rng.random()
         if roll < 0.5:
-            self.later(self.people.delay(120), "cancel", lambda: self._by_hand(coordinator, "cancel", esc_id))
+            self.later(
+                self.people.delay(120),
+                "cancel",
+                lambda: self._by_hand(coordinator, "cancel", esc_id),
+            )
         elif roll < 0.8:
-            self.later(self.people.delay(240), "close", lambda: self._by_hand(coordinator, "close", esc_id))
+            self.later(
+                self.people.delay(240), "close", lambda: self._by_hand(coordinator, "close", esc_id)
+            )
+        else:  # chased by hand for weeks, then given up
+            weeks = self.people.delay(21 * 1440, 0.5)
+            self.later(weeks, "close", lambda: self._by_hand(coordinator, "close", esc_id))
 
     async def _by_hand(self, coordinator: str, what: str, esc_id: str) -> None:
         reply = await self.command(coordinator, f"escalation {what} {esc_id}")
@@ -586,7 +625,11 @@ class Simulation:
             esc = self.app.store.escalation(esc_id)
             if esc is not None:
                 self.taken[esc.thread_id] = coordinator
-                self.later(self.people.delay(600), "resolve", lambda: self._resolve(coordinator, esc.thread_id))
+                self.later(
+                    self.people.delay(600),
+                    "resolve",
+                    lambda: self._resolve(coordinator, esc.thread_id),
+                )
 
     # the rota ---------------------------------------------------------------------------------
 
@@ -605,11 +648,17 @@ class Simulation:
             if day.weekday() >= 5:
                 continue
             if self.rng.random() < 0.95:
-                await self.command(coordinator, f"shift book {day} EU {self.rng.choice(rota.eu_shifters)}")
+                await self.command(
+                    coordinator, f"shift book {day} EU {self.rng.choice(rota.eu_shifters)}"
+                )
             if self.rng.random() < 0.35:
-                await self.command(coordinator, f"shift book {day} EU {self.rng.choice(('tom', 'uma'))}")
+                await self.command(
+                    coordinator, f"shift book {day} EU {self.rng.choice(('tom', 'uma'))}"
+                )
             if self.rng.random() < 0.45:
-                await self.command(coordinator, f"shift book {day} NA {self.rng.choice(rota.na_shifters)}")
+                await self.command(
+                    coordinator, f"shift book {day} NA {self.rng.choice(rota.na_shifters)}"
+                )
             if self.rng.random() < 0.15:
                 await self.command(coordinator, f"shift book {day} NA vic")
 
@@ -620,7 +669,9 @@ class Simulation:
         assignment = self.app.store.assignment(day, "EU")
         if assignment is None or not assignment.shifter:
             return
-        other = self.rng.choice([u for u in self.people.rota.eu_shifters if u != assignment.shifter])
+        other = self.rng.choice(
+            [u for u in self.people.rota.eu_shifters if u != assignment.shifter]
+        )
         await self.command(assignment.shifter, f"shift swap {day} EU {other}")
         self.later(self.people.delay(120), "approve", self._approve)
 
@@ -632,6 +683,7 @@ class Simulation:
 
 
 _LOADED: dict[str, object] = {}
+_FILES: dict[tuple[str, Path], object] = {}
 
 
 def _knowledge() -> LiveKnowledge:
@@ -652,6 +704,7 @@ def files_read_once() -> Iterator[None]:
     (bench/bench_reload.py measures that); the weekly chart is not drawn (its pixels are not
     checked; bench/bench_report.py measures it)."""
     contacts, sites = router_module.load_contacts, router_module.load_sites
+    cache = _FILES
     chart, child = report_job.chart_png, answers_module.build_in_child
     report_job.chart_png = lambda report: b"\x89PNG (not drawn in the simulation)"
 
@@ -660,7 +713,6 @@ def files_read_once() -> Iterator[None]:
         return Loaded(kb, Matcher(kb, threshold, margin))
 
     answers_module.build_in_child = in_process  # type: ignore[assignment]
-    cache: dict[tuple[str, Path], object] = {}
 
     def once(name: str, load: Callable[..., Any]) -> Callable[..., Any]:
         def read(path: Path, *args: Any, **kwargs: Any) -> Any:
@@ -682,6 +734,15 @@ def files_read_once() -> Iterator[None]:
 
 def replay_command(seed: int, weeks: int, faults: float) -> str:
     return f"python bench/simulate.py --seed {seed} --weeks {weeks} --faults {faults:g}"
+
+
+def failure_report(summary: Summary, checker: Checker, most: int = 20) -> list[str]:
+    """The violations (the first ``most``) and the command that replays the run."""
+    lines = ["  " + v.line() for v in checker.violations[:most]]
+    if len(checker.violations) > most:
+        lines.append(f"  ... and {len(checker.violations) - most} more")
+    lines.append(f"  replay: {replay_command(summary.seed, summary.weeks, summary.faults)}")
+    return lines
 
 
 def simulate(seed: int, weeks: int, faults: float, workdir: Path) -> tuple[Summary, Checker]:
