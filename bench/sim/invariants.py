@@ -189,10 +189,11 @@ class Checker:
             bot_said = any(
                 p.user == "dastbot" and p.at >= since for p in self.sim.chat.thread(thread)
             )
-            dead = self.sim.store.db.execute(
-                "SELECT 1 FROM outbox WHERE root_id = ? AND dead_at IS NOT NULL LIMIT 1", [thread]
-            ).fetchone()
-            if not bot_said and not dead:
+            decided = self.sim.store.db.execute(
+                "SELECT 1 FROM outbox WHERE root_id = ? AND created_at >= ? LIMIT 1",
+                [thread, iso(since)],
+            ).fetchone()  # sending it (or giving up and saying so) is the outbox invariant's
+            if not bot_said and not decided:
                 self.fail("person", thread, "waiting, and the bot said nothing in the thread")
 
     # 2 ----------------------------------------------------------------------------------------
@@ -334,6 +335,8 @@ class Checker:
         if not self.windows:
             return
         current = self.windows[-1]
+        if self.sim.finishing and not current.events:
+            return
         if now - current.start < self.sim.growth_window and not self.sim.finishing:
             return
         page = self.sim.store.db.execute("PRAGMA page_count").fetchone()[0]
@@ -348,21 +351,21 @@ class Checker:
         per_first = (first.db_bytes - done[0].db_bytes) / max(first.messages - done[0].messages, 1)
         before = done[-2]
         per_last = (last.db_bytes - before.db_bytes) / max(last.messages - before.messages, 1)
-        if per_last > GROWTH_FACTOR * per_first + 2048:
+        if per_last > GROWTH_FACTOR * per_first + 512:
             self.fail(
                 "growth",
                 "",
                 f"the database grew {per_last:.0f} bytes a message in the last window, "
                 f"{per_first:.0f} in the second",
             )
-        cost_first = first.event_steps / max(first.events, 1)
+        cost_first = done[0].event_steps / max(done[0].events, 1)
         cost_last = last.event_steps / max(last.events, 1)
-        if cost_last > GROWTH_FACTOR * cost_first + 50:
+        if cost_last > GROWTH_FACTOR * cost_first + 2:
             self.fail(
                 "growth",
                 "",
                 f"handling an event took {cost_last:.0f} thousand SQLite steps in the last window, "
-                f"{cost_first:.0f} thousand in the second",
+                f"{cost_first:.0f} thousand in the first",
             )
 
     # 8 ----------------------------------------------------------------------------------------

@@ -109,13 +109,15 @@ class Summary:
     checks: int = 0
     violations: int = 0
     wall_s: float = 0.0
+    cpu_s: float = 0.0
     fault_kinds: dict[str, int] = field(default_factory=dict)
     cost: str = ""
 
     def text(self) -> str:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.fault_kinds.items()))
         return (
-            f"seed {self.seed}: {self.weeks} simulated weeks in {self.wall_s:.1f} s wall time\n"
+            f"seed {self.seed}: {self.weeks} simulated weeks in {self.wall_s:.1f} s wall time "
+            f"({self.cpu_s:.1f} s CPU)\n"
             f"  questions {self.questions}, messages by people {self.messages}, "
             f"bot answers {self.answers}, pings {self.pings}\n"
             f"  escalations {self.escalations} (target replies {self.target_replies}), "
@@ -252,7 +254,7 @@ class Simulation:
         heapq.heappush(self.agenda, Action(when, self.seq, name, run))
 
     async def run(self) -> Summary:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         self._plan()
         await self.boot()
         next_check = START + timedelta(hours=1)
@@ -295,6 +297,7 @@ class Simulation:
                 break
         await self._finish()
         self.summary.wall_s = time.perf_counter() - started
+        self.summary.cpu_s = time.process_time() - cpu
         return self.summary
 
     async def _finish(self) -> None:
