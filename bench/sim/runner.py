@@ -483,7 +483,7 @@ class Simulation:
         elif kind == "coordinator":
             match = _THREAD_LINK.search(post.message)
             mentioned = _MENTION.findall(post.message)
-            if match and mentioned and self.rng.random() < 0.9:
+            if match and mentioned:
                 thread = match.group(1)
                 self.later(
                     self.people.delay(90),
