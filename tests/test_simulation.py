@@ -25,6 +25,7 @@ from dastbot.kernel.models import OutMessage, Post
 from dastbot.outbox.sender import Sender
 from dastbot.router import Router
 from dastbot.store import Store
+from dastbot.store.reports import ReportRows
 
 SEED = 20261205
 
@@ -132,12 +133,12 @@ def test_a_target_reply_that_is_not_relayed_is_caught(
 def test_a_report_that_leaves_out_direct_messages_is_caught(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    questions = Store.report_questions
+    questions = ReportRows.report_questions
 
-    def channel_only(self: Store, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    def channel_only(self: ReportRows, start: datetime, end: datetime) -> list[dict[str, Any]]:
         return [r for r in questions(self, start, end) if r.get("channel_type") != "D"]
 
-    monkeypatch.setattr(Store, "report_questions", channel_only)
+    monkeypatch.setattr(ReportRows, "report_questions", channel_only)
     lines = fired(run(tmp_path, 4, faults=0.0), "report")
     assert any("asked; the audit trail has" in line for line in lines), lines
 
