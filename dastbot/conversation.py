@@ -187,6 +187,11 @@ class Conversation:
         )
         if not question["first_human_at"]:
             self.store.update_question(post.thread_id, now, first_human_at=iso(now))
+        elif question["state"] == q.WAITING:
+            # A person answers a reopened question: nothing left for the no-reply rule to chase.
+            self.store.update_question(
+                post.thread_id, now, waiting_for=None, reping_due=None, coordinator_due=None
+            )
 
     def _follow_up(self, question: dict[str, Any], post: Post, now: datetime) -> None:
         """The asker added something to a question a person holds: tell that person (whoever

@@ -243,3 +243,20 @@ async def test_escalating_again_to_a_target_that_has_not_replied_posts_nothing_n
     )
     assert [m.key for _, m in by_key(shiftbot, "escalation:")] == ["escalation:E1"]
     assert "E2 opened" in (await shiftbot.command("sam", "escalate CERN help", thread="q1")).text
+
+
+async def test_an_escalation_posted_though_its_response_was_lost_is_recorded(
+    shiftbot: ShiftBot,
+) -> None:
+    """Found by the simulation: the post reached the target but its response was lost; the bot
+    said nothing was escalated and forgot it, so the target's reply was never relayed."""
+    shiftbot.clock.set(FRIDAY_3PM)
+    await shiftbot.start()
+    await shiftbot.say("alice", QUESTION, post_id="q1")
+    shiftbot.chat.lose_response_next = 1
+    reply = await shiftbot.command("sam", "escalate FZK-LCG2 all jobs fail there", thread="q1")
+    assert reply.text == "E1 opened for DE cloud support (GridKa)."
+    [(post_id, _)] = by_key(shiftbot, "escalation:E1")
+    await shiftbot.say("tom", "fixed the queue, retry", thread=post_id, channel="adc-cloud-de")
+    [(_, relay)] = by_key(shiftbot, "escalation-reply:E1")
+    assert relay.root_id == "q1"

@@ -380,3 +380,31 @@ async def test_within_the_quiet_window_only_a_person_not_yet_asked_is_paged(
     shiftbot.book("2026-03-02", "EU", "sam", "tina")
     [second] = await shiftbot.say("alice", "did not help", thread="q1")
     assert second.message.startswith("sam and @tina, could you take this one?")
+
+
+async def test_a_question_reopened_off_duty_after_a_shifter_resolved_it_is_chased_again(
+    shiftbot: ShiftBot,
+) -> None:
+    """Found by the simulation (bench/simulate.py): sam took and resolved the question; at night
+    the asker wrote that it still fails. The question waits again, for the next shift, and must
+    be pinged when it starts and chased by the no-reply rule, like any waiting question (before,
+    sam's old claim and reply kept it out of both, so it waited for ever)."""
+    shiftbot.book("2026-03-02", "EU", "sam")
+    shiftbot.book("2026-03-03", "EU", "kim")
+    await shiftbot.start()
+    await shiftbot.say("alice", WEATHER, post_id="q1")
+    await shiftbot.say("sam", "@dastbot take", thread="q1")
+    await shiftbot.say("sam", "try again with a fresh proxy", thread="q1")
+    await shiftbot.say("sam", "@dastbot resolve", thread="q1")
+    shiftbot.clock.set(datetime(2026, 3, 2, 22, 0, tzinfo=UTC))
+    [sorry] = await shiftbot.say("alice", "this did not help, it still fails", thread="q1")
+    assert "Nobody is on shift right now" in sorry.message
+
+    posted = await shiftbot.wait(timedelta(hours=11))
+    pings = [m.message for m in posted if m.root_id == "q1"]
+    assert pings == [
+        "@kim: this question has been waiting for your shift.",
+        "@kim: still no reply from a person after 60 minutes on shift.",
+    ]
+    question = shiftbot.store.question("q1")
+    assert question is not None and question["claimed_by"] is None

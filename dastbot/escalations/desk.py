@@ -208,6 +208,10 @@ class Desk:
                 )
             except Exception as exc:
                 log.warning("escalation to %s failed: %s", plan.target.id, exc)
+                posted = await self._posted_after_all(message, now)
+                if posted:  # only the response was lost: the target has the escalation
+                    sent.append(posted)
+                    continue
                 if not sent:
                     self._forget(plan, sent)
                     return (
@@ -219,6 +223,14 @@ class Desk:
         with self.store.atomic():
             self._commit(plan, sent, now)
         return f"{plan.esc.id} opened for {plan.target.name}."
+
+    async def _posted_after_all(self, message: OutMessage, since: datetime) -> str | None:
+        """The post's id if a failed attempt got through after all (its response was lost)."""
+        try:
+            return await self.find_sent(message, since)
+        except Exception as exc:
+            log.warning("cannot tell whether %s was posted: %s", message.key, exc)
+            return None
 
     def _forget(self, plan: Plan, sent: list[str]) -> None:
         with self.store.atomic():

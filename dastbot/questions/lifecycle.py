@@ -142,8 +142,8 @@ def transition(
         fields["claimed_by"] = actor
         if not question["first_human_at"]:
             fields["first_human_at"] = iso(now)
-    elif event in ("release", "reopen"):
-        fields["claimed_by"] = None
+    elif event in ("release", "reopen") or new == WAITING:
+        fields["claimed_by"] = None  # a waiting question is nobody's (not its old claimer's)
     if event in ("helped", "not_helped"):
         fields["feedback"] = event
     if new == RESOLVED and question["state"] != RESOLVED:

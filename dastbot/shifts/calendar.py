@@ -116,6 +116,9 @@ class Calendar:
         }
         self._weekdays = {WEEKDAYS.index(d) for d in self.settings.days}
         self._closures = self.settings.closure_ranges
+        self._slots_of_day: dict[date, tuple[SlotInstance, ...]] = {}
+        """``slots_on`` per day: the settings never change, and the sweeper asks about the same
+        days again at every sweep (staffed time from each waiting question on)."""
 
     @property
     def slot_names(self) -> list[str]:
@@ -174,10 +177,15 @@ class Calendar:
 
     def slots_on(self, day: date) -> list[SlotInstance]:
         """The slots of local ``day`` in order; none on a non-working day."""
-        if not self.is_working_day(day):
-            return []
-        instances = [self.slot_instance(day, name) for name in self.slot_specs]
-        return [s for s in instances if s.start < s.end]
+        slots = self._slots_of_day.get(day)
+        if slots is None:
+            if len(self._slots_of_day) > 20_000:
+                self._slots_of_day.clear()
+            instances = (self.slot_instance(day, name) for name in self.slot_specs)
+            working = self.is_working_day(day)
+            slots = tuple(s for s in instances if s.start < s.end) if working else ()
+            self._slots_of_day[day] = slots
+        return list(slots)
 
     def local_day(self, instant: datetime) -> date:
         return as_utc(instant).astimezone(self.zone).date()
@@ -192,15 +200,17 @@ class Calendar:
 
     def slots_between(self, start: datetime, end: datetime) -> list[SlotInstance]:
         """Slots overlapping ``[start, end)``, in time order (a slot in force at start counts)."""
+        return list(self.iter_slots(start, end))
+
+    def iter_slots(self, start: datetime, end: datetime) -> Iterator[SlotInstance]:
+        """``slots_between``, one at a time (for walks that stop early)."""
         start, end = as_utc(start), as_utc(end)
         if end <= start:
-            return []
-        return [
-            slot
-            for day in local_days(self.local_day(start), self.local_day(end))
-            for slot in self.slots_on(day)
-            if slot.end > start and slot.start < end
-        ]
+            return
+        for day in local_days(self.local_day(start), self.local_day(end)):
+            for slot in self.slots_on(day):
+                if slot.end > start and slot.start < end:
+                    yield slot
 
     def next_slot_start(
         self,

@@ -35,6 +35,13 @@ def needing_a_person(store: Store) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (order[r["state"]], r["created_at"]))
 
 
+def replied_since_waiting(row: dict[str, Any]) -> bool:
+    """A person replied after the question last started waiting (a reply before it was
+    reopened does not count)."""
+    first, since = row.get("first_human_at"), row.get("waiting_since")
+    return bool(first) and (not since or str(first) >= str(since))
+
+
 def age(since: str, now: datetime) -> str:
     delta = now - parse_iso(since)
     hours = int(delta.total_seconds() // 3600)
@@ -110,7 +117,7 @@ class HandoverJob:
         for row in rows:
             if not row.get("waiting_for") or parse_iso(row["waiting_for"]) > start:
                 continue
-            if row.get("first_human_at") or row.get("claimed_by"):
+            if row.get("claimed_by") or replied_since_waiting(row):
                 continue
             text = f"{people}: this question has been waiting for your shift."
             self.store.enqueue(

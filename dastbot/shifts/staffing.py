@@ -124,7 +124,7 @@ def add_staffed_minutes(
         raise ValueError("minutes must not be negative")
     start = as_utc(start)
     remaining = timedelta(minutes=minutes)
-    for slot in calendar.slots_between(start, calendar.add_local_days(start, horizon_days)):
+    for slot in calendar.iter_slots(start, calendar.add_local_days(start, horizon_days)):
         if not staffed(slot):
             continue
         begin = max(slot.start, start)

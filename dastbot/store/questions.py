@@ -136,14 +136,16 @@ class QuestionRows(StoreBase):
         return parse_iso(row[0]) if row and row[0] else None
 
     def questions_awaiting_no_reply_step(self, open_states: Sequence[str]) -> list[dict[str, Any]]:
-        """Questions in ``open_states`` that no person has replied to or claimed, with a no-reply
-        step still to take: a re-ping not yet sent, or the coordinator not yet told. Whether the
-        step is due yet is for the caller to decide from ``reping_due``/``coordinator_due``."""
+        """Questions in ``open_states`` that no person has replied to since they started waiting
+        (a reply before a reopening does not count) or claimed, with a no-reply step still to
+        take: a re-ping not yet sent, or the coordinator not yet told. Whether the step is due
+        yet is for the caller to decide from ``reping_due``/``coordinator_due``."""
         marks = ",".join("?" for _ in open_states)
         return self.db.execute_returning_dicts(
             # the + keeps SQLite on the state index: the rows without a first human reply are
             # all the bot's answers ever
-            f"SELECT * FROM questions WHERE state IN ({marks}) AND +first_human_at IS NULL "
+            f"SELECT * FROM questions WHERE state IN ({marks}) AND (+first_human_at IS NULL "
+            "OR first_human_at < waiting_since) "
             "AND claimed_by IS NULL AND ((reping_due IS NOT NULL AND repinged_at IS NULL) "
             "OR (coordinator_due IS NOT NULL AND coordinator_at IS NULL)) ORDER BY created_at",
             list(open_states),
