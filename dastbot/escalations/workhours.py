@@ -44,8 +44,8 @@ from dastbot.kernel.settings import (
     WEEKDAYS,
     holiday_country,
     holiday_subdivision,
+    holiday_subdivisions,
     minutes_of_day,
-    supported_holiday_countries,
 )
 from dastbot.shifts.calendar import as_utc, local_days, local_instant, public_holiday
 
@@ -128,7 +128,7 @@ class WorkingHours(BaseModel):
         if self.holidays_subdivision and not self.holidays_country:
             raise ValueError("holidays_subdivision needs holidays_country")
         if self.holidays_country and self.holidays_subdivision:
-            known = supported_holiday_countries()[self.holidays_country]
+            known = holiday_subdivisions(self.holidays_country) or ()
             if self.holidays_subdivision not in known:
                 raise ValueError(
                     f"country {self.holidays_country} has no subdivision "

@@ -49,16 +49,23 @@ def minutes_of_day(value: str) -> int:
     return hours * 60 + minutes
 
 
-@lru_cache(maxsize=1)
-def supported_holiday_countries() -> dict[str, list[str]]:
-    """Country codes of the ``holidays`` package and their subdivisions."""
-    return {k: list(v) for k, v in holidays.list_supported_countries().items()}
+@lru_cache(maxsize=32)
+def holiday_subdivisions(country: str) -> tuple[str, ...] | None:
+    """The subdivision codes of a country the ``holidays`` package knows, None for an unknown one.
+
+    Asks for that one country only: listing every supported country imports all of them.
+    """
+    try:
+        table = holidays.country_holidays(country)
+    except NotImplementedError:
+        return None
+    return tuple(table.subdivisions)
 
 
 def holiday_country(value: str) -> str:
     """A validated, upper-case country code; "" means no public holidays."""
     value = value.strip().upper()
-    if value and value not in supported_holiday_countries():
+    if value and holiday_subdivisions(value) is None:
         raise ValueError(f"the holidays package does not know country {value!r} (e.g. CH)")
     return value
 

@@ -6,6 +6,7 @@ history). ``add_report_parsers`` adds both to dastbot's command line; errors are
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -17,10 +18,11 @@ from dastbot.answering.knowledge import KnowledgeBase, KnowledgeError, load_know
 from dastbot.kernel.cli import EXIT_USAGE, CliError, config_from_args, parse_instant
 from dastbot.kernel.config import Config
 from dastbot.kernel.paths import knowledge_path
-from dastbot.report.chart import chart_png
+from dastbot.report.chart_process import ChartError, ChartProcess
 from dastbot.report.export import to_csv, to_json
 from dastbot.report.render import to_markdown
 from dastbot.report.stats import build_report
+from dastbot.report.values import WeekReport
 from dastbot.report.weeks import WeekError, last_complete_week, reportable_week
 from dastbot.shifts.calendar import Calendar
 from dastbot.store import Store, archive
@@ -36,6 +38,25 @@ def _kb(config: Config) -> KnowledgeBase | None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    with contextlib.ExitStack() as stack:
+        painter = stack.enter_context(ChartProcess.start(Path(args.chart))) if args.chart else None
+        report, markdown = _compute(args)
+        if painter is not None:
+            try:
+                painter.draw(report)
+            except ChartError as exc:
+                raise CliError(str(exc)) from None
+    if args.format == "json":
+        sys.stdout.write(json.dumps(to_json(report), indent=2, sort_keys=False) + "\n")
+    elif args.format == "csv":
+        sys.stdout.write(to_csv(report))
+    else:
+        sys.stdout.write(markdown)
+    return 0
+
+
+def _compute(args: argparse.Namespace) -> tuple[WeekReport, str]:
+    """The week's report and its markdown (with the archive line when an archive is imported)."""
     config = config_from_args(args)
     calendar = Calendar(config.shifts)
     try:
@@ -60,19 +81,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             markdown = with_archive_line(markdown, store, matcher, report, datetime.now(UTC))
     finally:
         store.close()
-    if args.chart:
-        try:
-            png = chart_png(report)
-        except ImportError as exc:
-            raise CliError(f"--chart needs matplotlib: {exc}") from None
-        Path(args.chart).write_bytes(png)
-    if args.format == "json":
-        sys.stdout.write(json.dumps(to_json(report), indent=2, sort_keys=False) + "\n")
-    elif args.format == "csv":
-        sys.stdout.write(to_csv(report))
-    else:
-        sys.stdout.write(markdown)
-    return 0
+    return report, markdown
 
 
 MAX_DEMO_WEEKS = 520
