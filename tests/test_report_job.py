@@ -281,7 +281,7 @@ def test_a_chart_that_cannot_be_written_is_refused_in_one_line(
     db = str(tmp_path / "d.db")
     assert run(cli, ["demo-data", "--weeks", "1", "--db", db, "--end", "2026-03-16T00:00Z"]) == 0
     nowhere = tmp_path / "no such folder" / "c.png"
-    with pytest.raises(CliError, match="cannot write the chart to .*No such file or directory"):
+    with pytest.raises(CliError, match=r"cannot write the chart to .*No such file or directory"):
         run(cli, ["report", "--db", db, "--week", "2026-W11", "--chart", str(nowhere)])
     with pytest.raises(CliError, match="not an ISO week"):
         run(cli, ["report", "--db", db, "--week", "W11", "--chart", str(tmp_path / "c.png")])
