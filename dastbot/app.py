@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dastbot.answering.answers import LiveKnowledge
+from dastbot.answering.rebuild import Loaded
 from dastbot.chat.base import AuthRejected, Chat, Connected, Disconnected, Edited, Feed
 from dastbot.chat.http import HttpEndpoint
 from dastbot.chat.http_guard import Limits
@@ -252,8 +253,12 @@ async def run_bot(
     config: Config,
     ready: Callable[[dict[str, object]], None] | None = None,
     clock: Clock | None = None,
+    loaded: Loaded | None = None,
 ) -> None:
     """Connect to Mattermost, serve HTTP and answer until cancelled or the token is rejected.
+
+    ``loaded``: the knowledge base and its matcher, when the caller has loaded (and so checked)
+    them already.
 
     Raises ``AuthRejected`` (bad token), ``LeaseHeld`` (another bot on this database),
     ``SchemaTooNew`` or ``ValueError`` (missing channel, bad URL) for the CLI to report;
@@ -270,7 +275,13 @@ async def run_bot(
         raise
     metrics = Metrics()
     chat = MattermostChat(config, config.mattermost_token.get_secret_value(), metrics)
-    app = App(config, chat, clock or SystemClock(), store=store, metrics=metrics)
+    knowledge = None
+    if loaded is not None:
+        m = config.matcher
+        knowledge = LiveKnowledge(
+            loaded.kb, knowledge_path(config), m.threshold, m.margin, loaded.matcher
+        )
+    app = App(config, chat, clock or SystemClock(), store, knowledge, metrics=metrics)
     app.router.roles.keep_recorded()  # a command before the roster is looked up: recorded ids
     feed: MattermostFeed | None = None
 

@@ -39,7 +39,8 @@ from dastbot.kernel.config import (
 from dastbot.kernel.logs import configure_logging
 
 if TYPE_CHECKING:
-    from dastbot.answering.knowledge import KnowledgeBase
+    from dastbot.answering.knowledge import KnowledgeBase, KnowledgeError
+    from dastbot.answering.rebuild import Loaded
     from dastbot.app import App
 
 
@@ -55,8 +56,27 @@ def _load_kb(config: Config) -> KnowledgeBase:
     try:
         return load_knowledge(_kb_path(config))
     except KnowledgeError as exc:
-        lines = "\n".join(f"  {e}" for e in exc.errors)
-        raise CliError(f"knowledge base errors ({len(exc.errors)}):\n{lines}") from None
+        raise _knowledge_errors(exc) from None
+
+
+def _knowledge_errors(exc: KnowledgeError) -> CliError:
+    lines = "\n".join(f"  {e}" for e in exc.errors)
+    return CliError(f"knowledge base errors ({len(exc.errors)}):\n{lines}")
+
+
+def _load_indexed(config: Config) -> Loaded:
+    """The knowledge base and its matcher for ``run``, through the index kept beside the
+    database (``answering.index_cache``)."""
+    from dastbot.answering.index_cache import cache_path, load_indexed
+    from dastbot.answering.knowledge import KnowledgeError
+
+    m = config.matcher
+    try:
+        return load_indexed(
+            _kb_path(config), m.threshold, m.margin, cache_path(config.resolve(config.db))
+        )
+    except KnowledgeError as exc:
+        raise _knowledge_errors(exc) from None
 
 
 def _checked_config(args: argparse.Namespace) -> tuple[Config, list[str]]:
@@ -421,14 +441,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dastbot.store import SchemaTooNew
 
     config = config_from_args(args)
-    _load_kb(config)
     _preflight(config)
+    loaded = _load_indexed(config)
     secrets = [s.get_secret_value() for s in (config.mattermost_token, config.slash_token) if s]
     level = logging.DEBUG if args.verbose_log else logging.INFO
     configure_logging(level, config.log_format, secrets)
 
     async def main() -> None:
-        task = asyncio.ensure_future(run_bot(config, ready=_announce if args.ready_json else None))
+        announce = _announce if args.ready_json else None
+        task = asyncio.ensure_future(run_bot(config, ready=announce, loaded=loaded))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)

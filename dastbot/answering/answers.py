@@ -46,11 +46,19 @@ class LiveKnowledge:
     One reload runs at a time; a failed one leaves the current base in use.
     """
 
-    def __init__(self, kb: KnowledgeBase, path: Path, threshold: float, margin: float) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        path: Path,
+        threshold: float,
+        margin: float,
+        matcher: Matcher | None = None,
+    ) -> None:
+        """``matcher``: one already built for ``kb`` with this threshold and margin."""
         self.path = path
         self.threshold = threshold
         self.margin = margin
-        self.current = Loaded(kb, Matcher(kb, threshold, margin))
+        self.current = Loaded(kb, matcher or Matcher(kb, threshold, margin))
         self._reloading = asyncio.Lock()
 
     @property

@@ -105,7 +105,8 @@ class KnowledgeBase:
         return iter(self.entries)
 
 
-def _files(path: Path) -> list[Path]:
+def knowledge_files(path: Path) -> list[Path]:
+    """The files ``load_knowledge(path)`` reads: ``path`` itself, or a folder's YAML files."""
     if path.is_dir():
         return sorted(
             p
@@ -360,7 +361,7 @@ def load_knowledge(path: Path, targets: Collection[str] = ESCALATION_TARGETS) ->
     (or naming the first limit passed: see the module's docstring)."""
     if not path.exists():
         raise KnowledgeError([f"{path}: no such file or folder"])
-    files = _files(path)
+    files = knowledge_files(path)
     if not files:
         raise KnowledgeError([f"{path}: no .yaml files in this folder"])
     _check_sizes(files)
