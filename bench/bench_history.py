@@ -8,9 +8,10 @@ works on a migrated copy of it, and measures (medians of ``--runs`` runs):
   its CPU time (less sensitive than wall time to other work on the machine) and peak RSS; the
   report's computation alone (``build_report``, in this process);
 * the bot (``dastbot run`` against the fake Mattermost server, both subprocesses): process start
-  to the first 200 from ``/healthz`` (and the bot's CPU time until then); ``/healthz`` and
-  ``/dast escalations`` latency seen from the client, and the length of that listing; the length
-  of ``/dast status`` as a shifter; a question's post to the bot's reply in its thread (the
+  to the first 200 from ``/healthz`` (and the bot's CPU time until then), at the first start
+  (which builds the knowledge base's index) and the median of ``--runs`` restarts (which read
+  it); ``/healthz`` and ``/dast escalations`` latency seen from the client, and the length of
+  that listing; the length of ``/dast status`` as a shifter; a question's post to the bot's reply in its thread (the
   fake's ``create_at`` of both); the bot's peak RSS (``VmHWM``) at the end;
 * the sweep (``App.tick``: due jobs, the outbox flush, the gauges) as it blocks the event loop,
   in this process, every 30 simulated seconds after the first.
@@ -71,7 +72,9 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("report_s", "`dastbot report`, last week, md + chart", "s"),
     ("report_cpu_s", "… its CPU time (user + system)", "s"),
     ("compute_ms", "report computation alone", "ms"),
-    ("startup_s", "start-up to `/healthz` 200", "s"),
+    ("first_startup_s", "first start-up to `/healthz` 200 (builds the knowledge index)", "s"),
+    ("first_startup_cpu_s", "… the bot's CPU time until then", "s"),
+    ("startup_s", "restart to `/healthz` 200", "s"),
     ("startup_cpu_s", "… the bot's CPU time until then", "s"),
     ("report_rss_mb", "peak RSS, `dastbot report`", "MB"),
     ("bot_rss_mb", "peak RSS, the bot", "MB"),
@@ -89,7 +92,11 @@ TARGETS: tuple[tuple[str, str, Callable[[dict[float, JSON]], bool]], ...] = (
         "report_s",
         lambda r: _last(r)["report_s"] <= 1.25 * _first(r)["report_s"],
     ),
-    ("start-up <= 1.2 s", "startup_s", lambda r: _last(r)["startup_s"] <= 1.2),
+    (
+        "start-up <= 1.2 s (first start and restarts)",
+        "startup_s",
+        lambda r: max(_last(r)["first_startup_s"], _last(r)["startup_s"]) <= 1.2,
+    ),
     (
         "peak RSS <= 110 MB",
         "report_rss_mb",
@@ -380,29 +387,41 @@ async def measure_bot(db: Path, folder: Path, runs: int) -> JSON:
         )
         base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as session:
-            started = time.perf_counter()
-            bot = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "dastbot",
-                "run",
-                "--config",
-                str(folder / "bot.yaml"),
-                cwd=folder,
-                env=env,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=log,
-            )
-            while True:
-                if bot.returncode is not None or time.perf_counter() - started > 120:
-                    raise RuntimeError(f"the bot did not become healthy; see {folder}/bot.log")
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(f"{base}/healthz") as response:
-                        if response.status == 200:
-                            break
-                await asyncio.sleep(0.005)
-            out["startup_s"] = time.perf_counter() - started
-            out["startup_cpu_s"] = cpu_seconds(bot.pid)
+
+            async def start() -> tuple[asyncio.subprocess.Process, float, float]:
+                started = time.perf_counter()
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "dastbot",
+                    "run",
+                    "--config",
+                    str(folder / "bot.yaml"),
+                    cwd=folder,
+                    env=env,
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=log,
+                )
+                while True:
+                    if process.returncode is not None or time.perf_counter() - started > 120:
+                        raise RuntimeError(f"the bot did not become healthy; see {folder}/bot.log")
+                    with contextlib.suppress(aiohttp.ClientError):
+                        async with session.get(f"{base}/healthz") as response:
+                            if response.status == 200:
+                                break
+                    await asyncio.sleep(0.005)
+                return process, time.perf_counter() - started, cpu_seconds(process.pid)
+
+            # The first start builds the knowledge base's index and keeps it beside the
+            # database (answering.index_cache); the restarts after it read it from there.
+            bot, out["first_startup_s"], out["first_startup_cpu_s"] = await start()
+            restarts: list[tuple[float, float]] = []
+            for _ in range(runs):
+                await _stop(bot)
+                bot, seconds, cpu = await start()
+                restarts.append((seconds, cpu))
+            out["startup_s"] = statistics.median(s for s, _ in restarts)
+            out["startup_cpu_s"] = statistics.median(c for _, c in restarts)
             await asyncio.sleep(1.0)  # past the first sweep
 
             async def timed(call: Callable[[], Any], n: int) -> tuple[float, Any]:
