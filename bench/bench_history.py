@@ -11,8 +11,8 @@ works on a migrated copy of it, and measures (medians of ``--runs`` runs):
   to the first 200 from ``/healthz`` (and the bot's CPU time until then), at the first start
   (which builds the knowledge base's index) and the median of ``--runs`` restarts (which read
   it); ``/healthz`` and ``/dast escalations`` latency seen from the client, and the length of
-  that listing; the length of ``/dast status`` as a shifter; a question's post to the bot's reply in its thread (the
-  fake's ``create_at`` of both); the bot's peak RSS (``VmHWM``) at the end;
+  that listing; the length of ``/dast status`` as a shifter; a question's post to the bot's
+  reply in its thread (the fake's ``create_at`` of both); the bot's peak RSS (``VmHWM``) at the end;
 * the sweep (``App.tick``: due jobs, the outbox flush, the gauges) as it blocks the event loop,
   in this process, every 30 simulated seconds after the first.
 
