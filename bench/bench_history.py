@@ -315,7 +315,7 @@ async def measure_sweep(db: Path, folder: Path, runs: int) -> float:
     clock = FakeClock(END + timedelta(minutes=5))
     store = Store.open(db)
     try:
-        app = App(config, NullChat(), clock, store=store)  # type: ignore[arg-type]
+        app = App(config, NullChat(), clock, store=store)
         await app.start()
         times = []
         for _ in range(max(runs, 5)):
