@@ -21,6 +21,11 @@ How a question is scored against an entry (terms come from ``dastbot.answering.t
   word's idf): the same for every entry, so it changes no ranking, but a message of a word or
   two (chit-chat such as "ok") scores well below a question that says more, however fully an
   entry covers it;
+* the best entry's score is then multiplied by a *breadth* factor, c / (c + ``distinct``) for
+  the c distinct question words its title, patterns and tags explain: an entry that explains
+  one or two words of a question (often the shared domain words: grid, jobs, run) is weak
+  evidence however much those words weigh, the usual case of an on-topic question that no
+  entry covers. Like the evidence factor it changes no ranking, only how sure the answer is;
 * a monotone map calibrates the result so that ``Tuning.pivot`` (the operating point chosen
   on the dev questions) becomes 0.5: the default threshold is 0.5. The cross-validated
   estimate of how this generalises is ``bench/cv_match.py``.
@@ -76,16 +81,8 @@ class Tuning:
     evidence: float = 1.0  # question mass, in rare words, at which the evidence factor is 1/2
     context_weight: float = 0.8  # sentences around the question of a post (dastbot.focus.parts)
     log_weight: float = 0.5  # lines of a long pasted log that are not errors
-    pivot: float = 0.232  # raw score calibrated to 0.5
-    specific_share: float = 0.0  # a term in the fields of at most this share of entries is specific
-    specific_min: float = 2.0  # ... or of at most this many
-    specific_mass: float = 3.0  # specific evidence at which the gate opens fully
-    specific_floor: float = 1.0  # score factor with no specific evidence
-    pattern_conj: float = 0.0  # exponent of a pattern's joint specificity
-    terms_k: float = 0.0  # matched distinct field terms at which the confidence factor is 1/2
-    terms_rank: float = 0.0  # 1: the factor per entry (changes the ranking); 0: the winner's
-    ask_share: float = 0.15  # a word in at most this share of entries is rare
-    ask_weight: float = 0.0  # how much the unexplained share of the asking rare words lowers the score
+    distinct: float = 1.0  # distinct words explained by the best entry at which breadth is 1/2
+    pivot: float = 0.176  # raw score calibrated to 0.5
 
 
 NEAR_TIE = "too close to the runner-up"
@@ -108,7 +105,6 @@ class Ranking:
 class _Query:
     weights: dict[str, float]  # term -> idf x term weight, for terms the knowledge base knows
     mass: float  # what full coverage would be: known terms plus unknown words at maximal idf
-    ask: dict[str, float]  # rare words of the asking sentences -> idf (unknown words too)
 
 
 def _deletions(word: str) -> Iterable[str]:
@@ -150,8 +146,6 @@ class Matcher:
         n = max(len(kb.entries), 1)
         self._idf = {t: math.log(1 + n / c) for t, c in df.items()}
         self._unknown_idf = math.log(1 + n)
-        limit = max(self.tuning.specific_min, self.tuning.specific_share * n)
-        self._specific = {t: 1.0 for t, ids in _count(strong).items() if ids <= limit}
         self._strong: dict[str, list[int]] = defaultdict(list)
         self._weak: dict[str, list[int]] = defaultdict(list)
         for i, (in_fields, in_answer) in enumerate(zip(strong, weak, strict=True)):
@@ -165,11 +159,6 @@ class Matcher:
         self._factors: list[tuple[float, ...]] = []
         self._caps: list[float] = []  # best pattern score the entry can reach
         self._steepest: list[float] = []  # largest factor among the entry's patterns
-        postings: dict[str, set[int]] = defaultdict(set)
-        for i, (a, b) in enumerate(zip(strong, weak, strict=True)):
-            for t in (a | b if self.tuning.pattern_conj > 0 else a):
-                postings[t].add(i)
-        full = math.log(1 + n)
         for fields in patterns:
             occurs: dict[str, list[tuple[int, float]]] = defaultdict(list)
             factors: list[float] = []
@@ -179,10 +168,6 @@ class Matcher:
                     occurs[t].append((j, w))
                 mass = sum(self._idf[t] * w for t, w in field.items())
                 informative = mass / (mass + self.tuning.pattern_mass)
-                if self.tuning.pattern_conj:
-                    common = set.intersection(*(postings[t] for t in field))
-                    joint = math.log(1 + n / max(1, len(common))) / full
-                    informative *= joint ** abs(self.tuning.pattern_conj)
                 factors.append(informative / (mass * mass))
                 caps.append(informative)
             self._occurs.append({t: tuple(o) for t, o in occurs.items()})
@@ -210,21 +195,8 @@ class Matcher:
     def _query(self, question: str) -> _Query:
         tuning = self.tuning
         by_weight: dict[float, list[str]] = defaultdict(list)  # one analysis per weight
-        asking: list[str] = []
         for part in parts(question, tuning.context_weight, tuning.log_weight):
             by_weight[part.weight].append(part.text)
-            if part.kind in ("question", "subject", "prose"):
-                asking.append(part.text)
-        ask: dict[str, float] = {}
-        if tuning.ask_weight:
-            rare = math.log(1 + 1 / tuning.ask_share)
-            for found in analyse("\n".join(asking)):
-                t = found.text
-                if t not in self._idf and (fixed := self._correct(t)) is not None:
-                    t = fixed
-                idf = self._idf.get(t, self._unknown_idf if t.isalpha() else 0.0)
-                if idf >= rare:
-                    ask[t] = max(ask.get(t, 0.0), found.weight * idf)
         weights: dict[str, float] = {}
         for part_weight, texts in by_weight.items():
             for found in analyse("\n".join(texts)):
@@ -244,7 +216,7 @@ class Matcher:
                 continue  # numbers and codes the knowledge base never mentions: no evidence
             mass += w * idf
             known[term] = max(known.get(term, 0.0), w * idf * factor)
-        return _Query(known, mass, ask)
+        return _Query(known, mass)
 
     def _pattern_score(self, query: _Query, i: int) -> float:
         """Best over the entry's patterns of (covered idf mass / pattern mass) squared, times the
@@ -268,15 +240,12 @@ class Matcher:
             return []
         n = len(self.kb.entries)
         strong = [0.0] * n  # query weight found in each entry's title, patterns and tags
-        specific = [0.0] * n
-        count = [0] * n
+        count = [0] * n  # distinct query terms found there
         lexical = [0.0] * n  # ... plus answer_weight x the weight found only in its answer
         answer_weight = self.tuning.answer_weight
         for term, w in query.weights.items():
-            c = self._specific.get(term, 0.0) * w
             for i in self._strong.get(term, ()):
                 strong[i] += w
-                specific[i] += c
                 count[i] += 1
             w *= answer_weight
             for i in self._weak.get(term, ()):
@@ -284,15 +253,9 @@ class Matcher:
         share = self.tuning.pattern_weight
         scale = (1 - share) / query.mass
         # An entry's pattern hit cannot exceed its strong hit, which bounds its whole score.
-        floor = self.tuning.specific_floor
-        smass = self.tuning.specific_mass
-        gate = [floor + (1 - floor) * min(1.0, p / smass) for p in specific]
-        k = self.tuning.terms_k
-        if k and self.tuning.terms_rank:
-            gate = [g * c / (c + k) for g, c in zip(gate, count, strict=True)]
         bound = [
-            (scale * (s + x) + share * (c if c < (q := s * s * f) else q)) * g if s or x else -1.0
-            for s, x, c, f, g in zip(strong, lexical, self._caps, self._steepest, gate, strict=True)
+            scale * (s + x) + share * (c if c < (q := s * s * f) else q) if s or x else -1.0
+            for s, x, c, f in zip(strong, lexical, self._caps, self._steepest, strict=True)
         ]
         best: list[tuple[float, int]] = []  # min-heap of (score, -index)
 
@@ -303,7 +266,6 @@ class Matcher:
                     return
                 score = scale * (strong[i] + lexical[i])
                 score += share * self._pattern_score(query, i)
-                score *= gate[i]
                 if len(best) < top:
                     heapq.heappush(best, (score, -i))
                 elif (score, -i) > best[0]:
@@ -315,22 +277,15 @@ class Matcher:
             return []
         high = max(0.0, leaders[-1])
         consider([i for i, b in enumerate(bound) if b >= high])
-        bar = best[0][0] if len(best) == top else 0.0
-        consider([i for i, b in enumerate(bound) if bar <= b < high])
+        floor = best[0][0] if len(best) == top else 0.0
+        consider([i for i, b in enumerate(bound) if floor <= b < high])
         # The evidence factor: the same for every entry, so it changes no ranking, only how sure
         # the best one is; a question of one or two words cannot be answered with confidence.
         sure = query.mass / (query.mass + self.tuning.evidence * self._unknown_idf)
-        if k and not self.tuning.terms_rank and best:
-            c = count[-max(best)[1]]
-            sure *= c / (c + k)
-        if query.ask and best:
-            i = -max(best)[1]
-            total = sum(query.ask.values())
-            seen = sum(
-                w for t, w in query.ask.items()
-                if i in self._strong.get(t, ()) or i in self._weak.get(t, ())
-            )
-            sure *= 1 - self.tuning.ask_weight * (1 - seen / total)
+        # Breadth: how many of the question's words the best entry explains. Also the same for
+        # every entry returned, so the ranking stays the one the scores made.
+        explained = count[-max(best)[1]]
+        sure *= explained / (explained + self.tuning.distinct)
         return [(score * sure, -neg) for score, neg in sorted(best, reverse=True)]
 
     def calibrate(self, raw: float) -> float:
@@ -361,14 +316,6 @@ class Matcher:
         if len(matches) > 1 and matches[0].score - matches[1].score < self.margin:
             return Ranking(shown, True, NEAR_TIE)
         return Ranking(shown, False)
-
-
-def _count(sets: Iterable[set[str]]) -> dict[str, int]:
-    out: dict[str, int] = defaultdict(int)
-    for found in sets:
-        for t in found:
-            out[t] += 1
-    return out
 
 
 def _answer_text(entry: Entry) -> str:
