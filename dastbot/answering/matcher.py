@@ -146,6 +146,7 @@ class Matcher:
         n = max(len(kb.entries), 1)
         self._idf = {t: math.log(1 + n / c) for t, c in df.items()}
         self._unknown_idf = math.log(1 + n)
+        self._fields = [frozenset(s) for s in strong]  # per entry: its title, pattern, tag terms
         self._strong: dict[str, list[int]] = defaultdict(list)
         self._weak: dict[str, list[int]] = defaultdict(list)
         for i, (in_fields, in_answer) in enumerate(zip(strong, weak, strict=True)):
@@ -240,13 +241,11 @@ class Matcher:
             return []
         n = len(self.kb.entries)
         strong = [0.0] * n  # query weight found in each entry's title, patterns and tags
-        count = [0] * n  # distinct query terms found there
         lexical = [0.0] * n  # ... plus answer_weight x the weight found only in its answer
         answer_weight = self.tuning.answer_weight
         for term, w in query.weights.items():
             for i in self._strong.get(term, ()):
                 strong[i] += w
-                count[i] += 1
             w *= answer_weight
             for i in self._weak.get(term, ()):
                 lexical[i] += w
@@ -284,7 +283,7 @@ class Matcher:
         sure = query.mass / (query.mass + self.tuning.evidence * self._unknown_idf)
         # Breadth: how many of the question's words the best entry explains. Also the same for
         # every entry returned, so the ranking stays the one the scores made.
-        explained = count[-max(best)[1]]
+        explained = len(query.weights.keys() & self._fields[-max(best)[1]])
         sure *= explained / (explained + self.tuning.distinct)
         return [(score * sure, -neg) for score, neg in sorted(best, reverse=True)]
 
