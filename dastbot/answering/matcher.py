@@ -71,10 +71,10 @@ class Tuning:
 
     ``evidence`` and ``distinct`` are one word, not fitted values (``distinct`` 1 was the best of
     0.5-3 on the realistic dev sets, neutral on the shared one, and raised the third realistic
-    set, bench/eval/realistic-dev-3.yaml, written before any matcher was run on it). ``pivot`` lies between the raw scores best for the shared
-    dev half (0.155) and for the realistic dev set (0.213), as high as keeps the shared set's
-    default-threshold accuracy at 0.9, so that the default threshold 0.5 is one operating point
-    for both knowledge bases.
+    set, bench/eval/realistic-dev-3.yaml, written before any matcher was run on it). ``pivot``
+    lies between the raw scores best for the shared dev half (0.155) and for the realistic dev
+    set (0.213), as high as keeps the shared set's default-threshold accuracy at 0.9, so that the
+    default threshold 0.5 is one operating point for both knowledge bases.
     """
 
     answer_weight: float = 0.5  # a term found only in the answer text counts this much
