@@ -85,7 +85,7 @@ def test_console_transcript_with_users_threads_commands_and_time(
     assert "[p4] dastbot in thread p1 (Fri 14:00 UTC):" in out
     assert re.search(r"\| p1 +\| waiting +\| bob +\|", out)  # tables print in columns
     assert "(time is now Sun 2026-03-29 14:00 UTC)" in out
-    assert re.search(r"\| proxy-expired +\| Grid proxy expired +\| 0\.81 +\|", out)
+    assert re.search(r"\| proxy-expired +\| Grid proxy expired +\| 0\.75 +\|", out)
 
 
 def test_console_survives_bad_meta_lines(capsys: pytest.CaptureFixture[str]) -> None:

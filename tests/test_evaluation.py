@@ -108,6 +108,18 @@ def test_the_second_realistic_set_loads_and_mixes_covered_and_uncovered_posts() 
     assert all(q.kind == "" for q in loaded if q.gold is not None)
 
 
+def test_the_third_realistic_set_loads_with_its_uncovered_posts_labelled() -> None:
+    from dastbot.answering.knowledge import load_knowledge
+
+    root = Path(__file__).resolve().parent.parent
+    kb = load_knowledge(root / "knowledge")
+    loaded = load_questions(root / "bench" / "eval" / "realistic-dev-3.yaml", kb)
+    kinds = [q.kind for q in loaded if q.gold is None]
+    assert len(loaded) >= 24
+    assert kinds.count("uncovered") >= 12 and "off-topic" in kinds
+    assert all(q.gold in {e.id for e in kb.entries} for q in loaded if q.gold is not None)
+
+
 def test_the_realistic_dev_figures_stay_above_a_floor() -> None:
     from dastbot.answering.knowledge import load_knowledge
 

@@ -322,6 +322,24 @@ def test_the_evidence_factor_lowers_short_messages_and_keeps_the_order(kb: Knowl
     assert drops["heartbeat"] > drops["job failed with lost heartbeat after running for hours"]
 
 
+def test_an_entry_explaining_one_word_of_a_question_is_not_sure_of_it(kb: KnowledgeBase) -> None:
+    narrow = Matcher(kb, tuning=Tuning(distinct=0.0))
+    breadth = Matcher(kb)
+    # Only "quota" is a word of the quota entry; the rest of the question is about something
+    # no entry covers. A question the entry explains word after word keeps more of its score.
+    uncovered = "how do I get a bigger home directory quota on lxplus for my notebooks?"
+    covered = "InsufficientAccountLimit: quota exceeded on LOCALGROUPDISK, what now?"
+    kept = {}
+    for question in (uncovered, covered):
+        before, after = narrow.rank(question, top=6), breadth.rank(question, top=6)
+        assert top_id(after) == "rucio-quota-exceeded"
+        assert [m.entry_id for m in before.matches] == [m.entry_id for m in after.matches]
+        kept[question] = breadth.scores(question, 1)[0][0] / narrow.scores(question, 1)[0][0]
+    assert kept[uncovered] == pytest.approx(0.5)  # one word explained: c / (c + 1)
+    assert kept[covered] > 0.75
+    assert breadth.rank(uncovered).abstain
+
+
 def _cv_module() -> ModuleType:
     """bench/cv_match.py, which is a script, not part of the package."""
     if "cv_match" not in sys.modules:
