@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from dastbot.escalations import lifecycle as escalation_lifecycle
 from dastbot.escalations.desk import Desk
 from dastbot.kernel.models import OutMessage, Post
 from dastbot.outbox.sender import Sender
+from dastbot.questions.jobs import NoFeedbackJob
 from dastbot.router import Router
 from dastbot.store import Store
 from dastbot.store.reports import ReportRows
@@ -67,6 +68,17 @@ def test_a_dropped_follow_up_is_caught(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(Conversation, "_follow_up", lambda self, question, post, now: None)
     lines = fired(run(tmp_path, 3), "person")
     assert any("follow-up" in line and "never reached" in line for line in lines), lines
+
+
+def test_an_unrated_answer_left_open_past_its_time_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def hours_read_as_days(self: NoFeedbackJob) -> timedelta:
+        return timedelta(days=self.config.questions.close_unrated_after_hours)
+
+    monkeypatch.setattr(NoFeedbackJob, "after", property(hours_read_as_days))
+    lines = fired(run(tmp_path, 2, faults=0.0), "person")
+    assert any("a bot answer unrated since" in line for line in lines), lines
 
 
 def test_an_escalated_question_stranded_by_a_cancel_is_caught(

@@ -7,7 +7,10 @@ invariant, the virtual time and the thread; the runner adds the seed and the rep
    ``questions.close_unrated_after_hours``; a question waiting for a person has its shifter
    pinged, or is told the next shift (and is pinged when it starts), or the coordinators are told;
    an escalated question has a live escalation; an asker's follow-up on a question a person
-   holds reaches that person.
+   holds reaches that person. The bot decides time-driven work only while it is up and in step
+   with the chat (``Feed.in_sync``: it cannot know whether the asker rated an answer while its
+   websocket was away), so a step that fell due while it was down or out of step is due when it
+   is back in step: each such bound runs from the later of the two.
 2. ``outbox``: no message waits longer than its retry budget unless dead-lettered, and every
    dead letter is reported to the coordinators.
 3. ``limit``: no message over Mattermost's post limit was sent or recorded.
@@ -139,11 +142,12 @@ class Checker:
                 "SELECT DISTINCT thread_id FROM escalations WHERE state IN ('open', 'replied')"
             )
         }
-        for thread, created in store.db.execute(
+        overdue = store.db.execute(
             "SELECT thread_id, created_at FROM questions WHERE state = 'answered' "
             "AND created_at < ?",
             [iso(now - unrated - SLACK)],
-        ):
+        )
+        for thread, created in overdue if self._acting_on_time(now) else ():
             self.fail("person", thread, f"a bot answer unrated since {created[:16]}")
         for q in store.questions(("waiting", "escalated")):
             thread = str(q["thread_id"])
@@ -169,6 +173,11 @@ class Checker:
                 )
         self.follow_ups = [f for f in self.follow_ups if now - f.at < SLACK]
 
+    def _acting_on_time(self, now: datetime) -> bool:
+        """The bot has been in step with the chat for the grace period: what is due is late."""
+        since = self.sim.in_sync_since
+        return since is not None and now - since >= SLACK
+
     def _waiting(self, q: dict[str, object], thread: str, now: datetime) -> None:
         since = parse_iso(str(q.get("waiting_since") or q["created_at"]))
         if now - since < SLACK or q.get("channel_type") == "D":
@@ -179,7 +188,7 @@ class Checker:
         if not pinged and not told:
             if not waiting_for:
                 self.fail("person", thread, "waiting: nobody pinged, no shift promised")
-            elif parse_iso(str(waiting_for)) + SLACK < now:
+            elif parse_iso(str(waiting_for)) + SLACK < now and self._acting_on_time(now):
                 self.fail("person", thread, f"waiting past the shift it was told ({waiting_for})")
         if not q.get("first_human_at") and not told and now - since > WAITING_BOUND:
             self.fail(

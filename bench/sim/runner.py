@@ -163,6 +163,9 @@ class Simulation:
         self.esc_thread: dict[str, str] = {}
         self.target_replies: list[TargetReply] = []
         self.human_posts = 0
+        self.in_sync_since: datetime | None = None
+        """Since when the bot has been up and in step with the chat without a break (None while
+        it is down or out of step): it decides time-driven work only then (``Feed.in_sync``)."""
         self.steps = 0
         self.handler_s = 0.0
         self.events_handled = 0
@@ -201,6 +204,7 @@ class Simulation:
         if self.app is None:
             return
         self.feed.drop("the bot process ended")
+        self.in_sync_since = None
         self.feed.queue.clear()
         with contextlib.suppress(sqlite3.Error):
             self.app.store.db.conn.rollback()
@@ -226,7 +230,11 @@ class Simulation:
                 self.checker.windows[-1].event_steps += self.steps - steps
         elif self.feed.queue:
             await serve(self.feed, app.router, app.metrics)
+        if not self.feed.in_sync:
+            self.in_sync_since = None
         if sweep and self.feed.in_sync:
+            if self.in_sync_since is None:
+                self.in_sync_since = self.clock.now()
             await app.tick()
             due = app.sweeper.next_due()
             now = self.clock.now()
