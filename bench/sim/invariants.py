@@ -356,7 +356,7 @@ class Checker:
         page = self.sim.store.db.execute("PRAGMA page_count").fetchone()[0]
         size = self.sim.store.db.execute("PRAGMA page_size").fetchone()[0]
         current.db_bytes = int(page) * int(size)
-        current.messages = self.sim.human_posts
+        current.messages = self.sim.human_posts + self.sim.commands_run
         current.cpu_s = time.process_time()
         done = [w for w in self.windows if w.db_bytes]
         self.windows.append(Window(now))
