@@ -5,7 +5,10 @@ invariant, the virtual time and the thread; the runner adds the seed and the rep
 1. ``person``: every open question is with someone who must act, within the bounds the
    configuration implies: a bot answer is closed for lack of feedback after
    ``questions.close_unrated_after_hours``; a question waiting for a person has its shifter
-   pinged, or is told the next shift (and is pinged when it starts), or the coordinators are told;
+   pinged, or is told the next shift (and is pinged when it starts), or the coordinators are told,
+   or a person other than the asker has replied since it started waiting (the bot's rule: a
+   person's reply is a person on it; neither the no-reply rule nor the next shift's ping chases
+   it then, and every handover lists it);
    an escalated question has a live escalation; an asker's follow-up on a question a person
    holds reaches that person. The bot decides time-driven work only while it is up and in step
    with the chat (``Feed.in_sync``: it cannot know whether the asker rated an answer while its
@@ -178,6 +181,17 @@ class Checker:
         since = self.sim.in_sync_since
         return since is not None and now - since >= SLACK
 
+    def _replied_since_waiting(self, thread: str) -> bool:
+        """The audit trail has a person's reply after the question last started waiting."""
+        return (
+            self.sim.store.db.execute(
+                "SELECT 1 FROM events WHERE thread_id = ? AND kind = 'human_reply' AND id > "
+                "(SELECT MAX(id) FROM events WHERE thread_id = ? AND kind = 'needs_human') LIMIT 1",
+                [thread, thread],
+            ).fetchone()
+            is not None
+        )
+
     def _waiting(self, q: dict[str, object], thread: str, now: datetime) -> None:
         since = parse_iso(str(q.get("waiting_since") or q["created_at"]))
         if now - since < SLACK or q.get("channel_type") == "D":
@@ -185,7 +199,7 @@ class Checker:
         pinged = q.get("pinged_at")
         waiting_for = q.get("waiting_for")
         told = q.get("coordinator_at")
-        if not pinged and not told:
+        if not pinged and not told and not self._replied_since_waiting(thread):
             if not waiting_for:
                 self.fail("person", thread, "waiting: nobody pinged, no shift promised")
             elif parse_iso(str(waiting_for)) + SLACK < now and self._acting_on_time(now):
