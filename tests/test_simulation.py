@@ -5,6 +5,7 @@ in the product's code)."""
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 from sim.invariants import Checker
-from sim.runner import failure_report, simulate
+from sim.runner import START, Simulation, failure_report, simulate
 
 from dastbot.conversation import Conversation
 from dastbot.escalations import lifecycle as escalation_lifecycle
@@ -25,7 +26,7 @@ from dastbot.kernel.models import OutMessage, Post
 from dastbot.outbox.sender import Sender
 from dastbot.questions.jobs import NoFeedbackJob
 from dastbot.router import Router
-from dastbot.store import Store
+from dastbot.store import Store, parse_iso
 from dastbot.store.reports import ReportRows
 
 SEED = 20261205
@@ -59,6 +60,39 @@ def test_a_failing_run_prints_the_command_that_replays_it(tmp_path: Path) -> Non
     lines = failure_report(summary, checker)
     assert lines[-1] == "  replay: python bench/simulate.py --seed 7 --weeks 1 --faults 0"
     assert any("[person] 2026-" in line and "thread u0000001: an example" in line for line in lines)
+
+
+def test_an_answer_that_falls_due_while_the_websocket_is_away_is_closed_when_it_is_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot decides due work only in step with the chat: an unrated answer whose 72 hours end
+    during a six-hour websocket outage is closed at the reconnect, and no bound counts the
+    hours the bot could not see the chat (seed 6 of the 52-week runs found this)."""
+    plan = Simulation._plan
+    away, back = START + timedelta(days=3, hours=11), START + timedelta(days=3, hours=17)
+
+    def with_an_outage(self: Simulation) -> None:
+        plan(self)
+
+        async def drop() -> None:
+            self.feed.drop("1006 abnormal closure")
+
+        async def reconnect() -> None:
+            await self._reconnect([])
+
+        self.at(away, "drop", drop)
+        self.at(back, "reconnect", reconnect)
+
+    monkeypatch.setattr(Simulation, "_plan", with_an_outage)
+    summary, checker = simulate(SEED, 1, 0.0, tmp_path)
+    assert checker.violations == [], "\n".join(failure_report(summary, checker))
+    with sqlite3.connect(tmp_path / f"sim-{SEED}.db") as db:
+        closed = [
+            parse_iso(at)
+            for (at,) in db.execute("SELECT at FROM events WHERE kind = 'closed_no_feedback'")
+        ]
+    assert not [at for at in closed if away < at < back], "closed while out of step"
+    assert back in closed, f"nothing closed at the reconnect: {closed}"
 
 
 # --- each invariant fires when a known bug is put back -------------------------------------
