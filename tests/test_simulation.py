@@ -5,9 +5,10 @@ in the product's code)."""
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +17,16 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 from sim.invariants import Checker
-from sim.runner import failure_report, simulate
+from sim.runner import START, Simulation, failure_report, simulate
 
 from dastbot.conversation import Conversation
 from dastbot.escalations import lifecycle as escalation_lifecycle
 from dastbot.escalations.desk import Desk
 from dastbot.kernel.models import OutMessage, Post
 from dastbot.outbox.sender import Sender
+from dastbot.questions.jobs import NoFeedbackJob
 from dastbot.router import Router
-from dastbot.store import Store
+from dastbot.store import Store, parse_iso
 from dastbot.store.reports import ReportRows
 
 SEED = 20261205
@@ -60,6 +62,39 @@ def test_a_failing_run_prints_the_command_that_replays_it(tmp_path: Path) -> Non
     assert any("[person] 2026-" in line and "thread u0000001: an example" in line for line in lines)
 
 
+def test_an_answer_that_falls_due_while_the_websocket_is_away_is_closed_when_it_is_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot decides due work only in step with the chat: an unrated answer whose 72 hours end
+    during a six-hour websocket outage is closed at the reconnect, and no bound counts the
+    hours the bot could not see the chat (seed 6 of the 52-week runs found this)."""
+    plan = Simulation._plan
+    away, back = START + timedelta(days=3, hours=11), START + timedelta(days=3, hours=17)
+
+    def with_an_outage(self: Simulation) -> None:
+        plan(self)
+
+        async def drop() -> None:
+            self.feed.drop("1006 abnormal closure")
+
+        async def reconnect() -> None:
+            await self._reconnect([])
+
+        self.at(away, "drop", drop)
+        self.at(back, "reconnect", reconnect)
+
+    monkeypatch.setattr(Simulation, "_plan", with_an_outage)
+    summary, checker = simulate(SEED, 1, 0.0, tmp_path)
+    assert checker.violations == [], "\n".join(failure_report(summary, checker))
+    with sqlite3.connect(tmp_path / f"sim-{SEED}.db") as db:
+        closed = [
+            parse_iso(at)
+            for (at,) in db.execute("SELECT at FROM events WHERE kind = 'closed_no_feedback'")
+        ]
+    assert not [at for at in closed if away < at < back], "closed while out of step"
+    assert back in closed, f"nothing closed at the reconnect: {closed}"
+
+
 # --- each invariant fires when a known bug is put back -------------------------------------
 
 
@@ -67,6 +102,17 @@ def test_a_dropped_follow_up_is_caught(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(Conversation, "_follow_up", lambda self, question, post, now: None)
     lines = fired(run(tmp_path, 3), "person")
     assert any("follow-up" in line and "never reached" in line for line in lines), lines
+
+
+def test_an_unrated_answer_left_open_past_its_time_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def hours_read_as_days(self: NoFeedbackJob) -> timedelta:
+        return timedelta(days=self.config.questions.close_unrated_after_hours)
+
+    monkeypatch.setattr(NoFeedbackJob, "after", property(hours_read_as_days))
+    lines = fired(run(tmp_path, 2, faults=0.0), "person")
+    assert any("a bot answer unrated since" in line for line in lines), lines
 
 
 def test_an_escalated_question_stranded_by_a_cancel_is_caught(
@@ -87,8 +133,9 @@ def test_an_unbounded_handover_is_caught(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr("dastbot.shifts.jobs.bounded", everything)
     monkeypatch.setattr("dastbot.shifts.jobs.question_lines", whole_texts)
     # The run needs a pasted log still waiting at a handover; which run has one depends on what
-    # the bot answered (the matcher), so the length was chosen again when the matcher changed.
-    lines = fired(run(tmp_path, 4), "limit")
+    # the bot answered (the matcher) and on the population's draws, so the length was chosen
+    # again when either changed (six weeks since the fuller threads).
+    lines = fired(run(tmp_path, 6), "limit")
     assert any("handover:" in line and "runes" in line for line in lines), lines
 
 

@@ -5,9 +5,15 @@ invariant, the virtual time and the thread; the runner adds the seed and the rep
 1. ``person``: every open question is with someone who must act, within the bounds the
    configuration implies: a bot answer is closed for lack of feedback after
    ``questions.close_unrated_after_hours``; a question waiting for a person has its shifter
-   pinged, or is told the next shift (and is pinged when it starts), or the coordinators are told;
+   pinged, or is told the next shift (and is pinged when it starts), or the coordinators are told,
+   or a person other than the asker has replied since it started waiting (the bot's rule: a
+   person's reply is a person on it; neither the no-reply rule nor the next shift's ping chases
+   it then, and every handover lists it);
    an escalated question has a live escalation; an asker's follow-up on a question a person
-   holds reaches that person.
+   holds reaches that person. The bot decides time-driven work only while it is up and in step
+   with the chat (``Feed.in_sync``: it cannot know whether the asker rated an answer while its
+   websocket was away), so a step that fell due while it was down or out of step is due when it
+   is back in step: each such bound runs from the later of the two.
 2. ``outbox``: no message waits longer than its retry budget unless dead-lettered, and every
    dead letter is reported to the coordinators.
 3. ``limit``: no message over Mattermost's post limit was sent or recorded.
@@ -139,11 +145,12 @@ class Checker:
                 "SELECT DISTINCT thread_id FROM escalations WHERE state IN ('open', 'replied')"
             )
         }
-        for thread, created in store.db.execute(
+        overdue = store.db.execute(
             "SELECT thread_id, created_at FROM questions WHERE state = 'answered' "
             "AND created_at < ?",
             [iso(now - unrated - SLACK)],
-        ):
+        )
+        for thread, created in overdue if self._acting_on_time(now) else ():
             self.fail("person", thread, f"a bot answer unrated since {created[:16]}")
         for q in store.questions(("waiting", "escalated")):
             thread = str(q["thread_id"])
@@ -169,6 +176,22 @@ class Checker:
                 )
         self.follow_ups = [f for f in self.follow_ups if now - f.at < SLACK]
 
+    def _acting_on_time(self, now: datetime) -> bool:
+        """The bot has been in step with the chat for the grace period: what is due is late."""
+        since = self.sim.in_sync_since
+        return since is not None and now - since >= SLACK
+
+    def _replied_since_waiting(self, thread: str) -> bool:
+        """The audit trail has a person's reply after the question last started waiting."""
+        return (
+            self.sim.store.db.execute(
+                "SELECT 1 FROM events WHERE thread_id = ? AND kind = 'human_reply' AND id > "
+                "(SELECT MAX(id) FROM events WHERE thread_id = ? AND kind = 'needs_human') LIMIT 1",
+                [thread, thread],
+            ).fetchone()
+            is not None
+        )
+
     def _waiting(self, q: dict[str, object], thread: str, now: datetime) -> None:
         since = parse_iso(str(q.get("waiting_since") or q["created_at"]))
         if now - since < SLACK or q.get("channel_type") == "D":
@@ -176,10 +199,10 @@ class Checker:
         pinged = q.get("pinged_at")
         waiting_for = q.get("waiting_for")
         told = q.get("coordinator_at")
-        if not pinged and not told:
+        if not pinged and not told and not self._replied_since_waiting(thread):
             if not waiting_for:
                 self.fail("person", thread, "waiting: nobody pinged, no shift promised")
-            elif parse_iso(str(waiting_for)) + SLACK < now:
+            elif parse_iso(str(waiting_for)) + SLACK < now and self._acting_on_time(now):
                 self.fail("person", thread, f"waiting past the shift it was told ({waiting_for})")
         if not q.get("first_human_at") and not told and now - since > WAITING_BOUND:
             self.fail(
@@ -347,7 +370,7 @@ class Checker:
         page = self.sim.store.db.execute("PRAGMA page_count").fetchone()[0]
         size = self.sim.store.db.execute("PRAGMA page_size").fetchone()[0]
         current.db_bytes = int(page) * int(size)
-        current.messages = self.sim.human_posts
+        current.messages = self.sim.human_posts + self.sim.commands_run
         current.cpu_s = time.process_time()
         done = [w for w in self.windows if w.db_bytes]
         self.windows.append(Window(now))

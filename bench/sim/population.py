@@ -16,8 +16,16 @@ from dastbot.answering.knowledge import KnowledgeBase
 
 USERS = 1_400
 QUESTIONS_PER_WEEK = 48.0
-"""About 2,500 questions a year; with feedback, shifters' replies, commands, follow-ups and the
-targets' replies, about 10,000 messages."""
+"""About 2,400 questions a year; with the replies in their threads (the askers' details and
+feedback, the shifters' help and commands, follow-ups, the targets' replies) about 10,000 posts
+by people, besides reactions, buttons and slash commands."""
+DIALOGUE_ROUNDS = (0, 1, 2, 3, 4)
+DIALOGUE_WEIGHTS = (5, 15, 25, 30, 25)
+"""How many exchanges (the asker adds something, the shifter answers) follow a shifter's first
+reply in a thread the shifter took."""
+ADDS_DETAILS = 0.15
+"""How often an asker adds a detail to a new question soon after asking."""
+THANKS_AFTER_RESOLVE = 0.35
 EU, NA = ZoneInfo("Europe/Zurich"), ZoneInfo("America/Chicago")
 ZONES = {"EU": EU, "NA": NA}
 
@@ -51,6 +59,23 @@ FOLLOW_UPS = (
     "any news on this?",
     "I also see it on task {n} now",
     "still blocked, my deadline is on Friday",
+)
+ASKER_DETAILS = (
+    "the task id is {n}, it ran at {q}",
+    "here is the full log: https://bigpanda.cern.ch/job/{n}/ (it ends with a stage-in timeout)",
+    "I resubmitted it as task {n} with the same options as before",
+    "I am using release 24.2.{h} with the default options",
+    "ok, I will try that and report back",
+    "resubmitted as task {n}, the new jobs are running now",
+)
+"""What an asker adds in a thread a person holds (feedback of no kind: a follow-up)."""
+FORGOT = "forgot to say: this is task {n} at {q}"
+SHIFTER_REPLIES = (
+    "I see it: the input is only on tape, I asked for a replica at {q}",
+    "please resubmit excluding {q}, the queue there is being drained",
+    "the site had a storage downtime this morning, it is back now",
+    "I checked the pilot log: the payload ran out of memory, ask for 4000 MB per core",
+    "the dataset was deleted by the lifetime model, it needs to be produced again",
 )
 HELP_TEXTS = (
     "looking at it now",
@@ -160,6 +185,16 @@ class Population:
             if week_start <= at < week_start + timedelta(days=7):
                 times.append(at)
         return sorted(times)
+
+    def detail(self, templates: tuple[str, ...]) -> str:
+        """One of ``templates`` with a task number, a site and a small number filled in."""
+        rng = self.rng
+        return rng.choice(templates).format(
+            n=rng.randint(10_000_000, 49_999_999), q=rng.choice(SITE_NAMES), h=rng.randint(2, 72)
+        )
+
+    def dialogue_rounds(self) -> int:
+        return self.rng.choices(DIALOGUE_ROUNDS, weights=DIALOGUE_WEIGHTS)[0]
 
     def delay(self, median_minutes: float, spread: float = 1.0) -> timedelta:
         """A log-normal delay around ``median_minutes``."""

@@ -39,14 +39,19 @@ from dastbot.store import Store
 from dastbot.store.outbox import HELD
 from sim.invariants import Checker, FollowUp
 from sim.population import (
+    ADDS_DETAILS,
+    ASKER_DETAILS,
     CLOUD_TARGETS,
     FOLLOW_UPS,
+    FORGOT,
     HELP_TEXTS,
     NOT_HELPED,
     NOT_MEMBER_TARGET,
     OTHER_TARGETS,
+    SHIFTER_REPLIES,
     SITE_NAMES,
     THANKS,
+    THANKS_AFTER_RESOLVE,
     ZONES,
     Population,
 )
@@ -62,6 +67,8 @@ SWEEP_AFTER_ACTIVITY = timedelta(minutes=5)
 _THREAD_LINK = re.compile(re.escape(PERMALINK) + r"([a-z0-9]+)")
 _MENTION = re.compile(r"@([a-z0-9._-]+)")
 _ESCALATION = re.compile(r"\b(E\d+)\b")
+ASKED_MORE = FOLLOW_UPS + ASKER_DETAILS + (FORGOT,)
+"""What an asker may add to a question a person holds: each must reach that person."""
 
 
 def sim_config(db: Path, rota_json: str) -> Config:
@@ -99,6 +106,8 @@ class Summary:
     faults: float
     questions: int = 0
     messages: int = 0
+    feedback: int = 0
+    commands: int = 0
     answers: int = 0
     pings: int = 0
     escalations: int = 0
@@ -118,11 +127,13 @@ class Summary:
         return (
             f"seed {self.seed}: {self.weeks} simulated weeks in {self.wall_s:.1f} s wall time "
             f"({self.cpu_s:.1f} s CPU)\n"
-            f"  questions {self.questions}, messages by people {self.messages}, "
-            f"bot answers {self.answers}, pings {self.pings}\n"
-            f"  escalations {self.escalations} (target replies {self.target_replies}), "
-            f"restarts {self.restarts} (kill -9 inside a send: {self.kills})\n"
-            f"  faults injected {self.faults_injected} ({kinds})\n"
+            f"  posts by people {self.messages} (questions {self.questions}, replies in threads "
+            f"{self.messages - self.questions}), reactions and buttons {self.feedback}, "
+            f"slash commands {self.commands}\n"
+            f"  bot answers {self.answers}, pings {self.pings}, "
+            f"escalations {self.escalations} (target replies {self.target_replies})\n"
+            f"  restarts {self.restarts} (kill -9 inside a send: {self.kills}), "
+            f"faults injected {self.faults_injected} ({kinds})\n"
             f"  invariant checks {self.checks}, violations {self.violations}; {self.cost}"
         )
 
@@ -163,6 +174,14 @@ class Simulation:
         self.esc_thread: dict[str, str] = {}
         self.target_replies: list[TargetReply] = []
         self.human_posts = 0
+        """Posts by people: questions and every reply in a thread (the targets' too)."""
+        self.feedback_given = 0
+        """Reactions and button presses."""
+        self.commands_run = 0
+        """Slash commands (they reach the bot, not the channel)."""
+        self.in_sync_since: datetime | None = None
+        """Since when the bot has been up and in step with the chat without a break (None while
+        it is down or out of step): it decides time-driven work only then (``Feed.in_sync``)."""
         self.steps = 0
         self.handler_s = 0.0
         self.events_handled = 0
@@ -201,6 +220,7 @@ class Simulation:
         if self.app is None:
             return
         self.feed.drop("the bot process ended")
+        self.in_sync_since = None
         self.feed.queue.clear()
         with contextlib.suppress(sqlite3.Error):
             self.app.store.db.conn.rollback()
@@ -226,7 +246,11 @@ class Simulation:
                 self.checker.windows[-1].event_steps += self.steps - steps
         elif self.feed.queue:
             await serve(self.feed, app.router, app.metrics)
+        if not self.feed.in_sync:
+            self.in_sync_since = None
         if sweep and self.feed.in_sync:
+            if self.in_sync_since is None:
+                self.in_sync_since = self.clock.now()
             await app.tick()
             due = app.sweeper.next_due()
             now = self.clock.now()
@@ -312,6 +336,8 @@ class Simulation:
         s = self.summary
         s.questions = len(self.question_posts)
         s.messages = self.human_posts
+        s.feedback = self.feedback_given
+        s.commands = self.commands_run
         s.answers = sum(1 for k in self.chat.by_key if k.startswith("answer:"))
         s.pings = sum(
             1
@@ -423,7 +449,7 @@ class Simulation:
         """A slash command through the HTTP endpoint; refused (no answer) while the bot is down."""
         if self.app is None:
             return ""
-        self.human_posts += 1
+        self.commands_run += 1
         reply = await self.app.router.on_command(Command(user, user, channel, text))
         return reply.text
 
@@ -433,6 +459,13 @@ class Simulation:
         channel = f"dm-{user.name}" if self.rng.random() < 0.03 else HELP
         post = self.say(user.name, channel, text)
         self.question_posts[post.id] = user.name
+        if self.rng.random() < ADDS_DETAILS:
+            detail = self.people.detail((FORGOT,))
+            self.later(
+                self.people.delay(15, 1.0),
+                "forgot",
+                lambda: self._reply(user.name, post.id, detail),
+            )
         if self.rng.random() < 0.01:
             self.later(self.people.delay(600, 1.0), "delete", lambda: self._delete(post.id))
 
@@ -452,7 +485,7 @@ class Simulation:
         question = self.app.store.question(post.root_id)
         if question is None or question["state"] not in ("claimed", "escalated"):
             return
-        if not any(post.message.startswith(t[:10]) for t in FOLLOW_UPS):
+        if not any(post.message.startswith(t[:10]) for t in ASKED_MORE):
             return
         holder = str(question["claimed_by"] or self.escalated_by.get(post.root_id, "?"))
         self.checker.follow_ups.append(FollowUp(post.root_id, post.id, self.clock.now(), holder))
@@ -529,12 +562,14 @@ class Simulation:
             self.say(user, root.channel, text, thread)
 
     async def _react(self, user: str, post: ChatPost, emoji: str) -> None:
+        self.feedback_given += 1
         self.feed.push(Reaction(user, post.id, post.channel, emoji))
 
     async def _click(self, user: str, post: ChatPost, button: str) -> None:
         if self.app is None:
             return
         context = next(b.context for b in post.buttons if b.id == button)
+        self.feedback_given += 1
         await self.app.router.on_click(Click(user, user, post.channel, post.id, context))
 
     def _shifter_reacts(self, name: str, thread: str) -> None:
@@ -550,11 +585,9 @@ class Simulation:
             return
         self.taken[thread] = name
         self.say(name, root.channel, f"@{BOT} take", thread)
-        self.later(
-            self.people.delay(10),
-            "help",
-            lambda: self._reply(name, thread, self.rng.choice(HELP_TEXTS)),
-        )
+        helping = self.people.delay(10)
+        self.later(helping, "help", lambda: self._reply(name, thread, self.rng.choice(HELP_TEXTS)))
+        self._dialogue(name, thread, helping)
         roll = self.rng.random()
         if roll < 0.68:
             self.later(self.people.delay(300, 1.2), "resolve", lambda: self._resolve(name, thread))
@@ -570,8 +603,27 @@ class Simulation:
                 self.people.delay(600, 1.0), "follow-up", lambda: self._reply(asker, thread, text)
             )
 
+    def _dialogue(self, name: str, thread: str, after: timedelta) -> None:
+        """The asker and the shifter who took the question talk it through."""
+        asker = self.question_posts.get(thread)
+        if not asker:
+            return
+        for _ in range(self.people.dialogue_rounds()):
+            after += self.people.delay(40)
+            said = self.people.detail(ASKER_DETAILS)
+            self.later(after, "details", lambda said=said: self._reply(asker, thread, said))
+            after += self.people.delay(30)
+            said = self.people.detail(SHIFTER_REPLIES)
+            self.later(after, "shifter replies", lambda said=said: self._reply(name, thread, said))
+
     async def _resolve(self, name: str, thread: str) -> None:
         await self._reply(name, thread, f"@{BOT} resolve")
+        asker = self.question_posts.get(thread)
+        if asker and self.rng.random() < THANKS_AFTER_RESOLVE:
+            thanks = self.rng.choice(THANKS)
+            self.later(
+                self.people.delay(60, 1.2), "thanks", lambda: self._reply(asker, thread, thanks)
+            )
 
     async def _escalate(self, name: str, thread: str) -> None:
         roll = self.rng.random()
