@@ -51,11 +51,15 @@ class Conversation:
         metrics: Metrics,
         timezone_of: Callable[[str], str | None],
         queue: Queue,
+        supporter: Callable[[str, str], bool],
     ) -> None:
+        """``supporter(user_id, user_name)``: the person is on the roster (shifter, trainee or
+        coordinator), so a reply of theirs in a question's thread means a person is on it."""
         self.config, self.store, self.clock = config, store, clock
         self.knowledge, self.duty, self.desk, self.metrics = knowledge, duty, desk, metrics
         self.timezone_of = timezone_of
         self._queue_message = queue
+        self.supporter = supporter
 
     def _queue(
         self, channel: str, root: str, text: str, key: str, buttons: tuple[Button, ...] = ()
@@ -177,6 +181,7 @@ class Conversation:
             self.feedback(question, feedback, post.user_name, f"reply:{post.id}")
             return
         log.info("%s replied in the thread", post.user_name)
+        supporter = self.supporter(post.user_id, post.user_name)
         self.store.record(
             EventKind.HUMAN_REPLY,
             now,
@@ -184,7 +189,10 @@ class Conversation:
             post.user_name,
             post_id=post.id,
             text=post.message[:REPLY_TEXT_LIMIT],
+            supporter=supporter,
         )
+        if not supporter:
+            return  # another user ("me too", a guess): the question still needs a supporter
         if not question["first_human_at"]:
             self.store.update_question(post.thread_id, now, first_human_at=iso(now))
         elif question["state"] == q.WAITING:

@@ -124,8 +124,14 @@ class Router:
             self.metrics,
             self._timezones.get,
             self._queue,
+            supporter=self._supporter,
         )
         self._register_commands()
+
+    def _supporter(self, user_id: str, user_name: str) -> bool:
+        """Someone whose reply in a question's thread means a person is on it: a roster member
+        (anyone, while no roster is configured: nobody could be pinged anyway)."""
+        return not self.duty.roster or self.roles.role_of(user_id, user_name) != "user"
 
     def _register_commands(self) -> None:
         """Each feature's commands, bound to the services they use."""

@@ -116,6 +116,27 @@ async def test_a_human_reply_stops_the_no_reply_clock(shiftbot: ShiftBot) -> Non
     assert [m for m in posted if m.root_id == "q1" or "q1" in m.message] == []
 
 
+async def test_a_me_too_from_another_user_does_not_stop_the_no_reply_clock(
+    shiftbot: ShiftBot,
+) -> None:
+    shiftbot.book("2026-03-02", "EU", "sam")
+    await shiftbot.start()
+    await shiftbot.say("alice", WEATHER, post_id="q1")
+    shiftbot.clock.advance(timedelta(minutes=10))
+    await shiftbot.say("bob", "Same here, any news?", thread="q1")
+
+    posted = await shiftbot.wait(timedelta(minutes=50))
+    assert [m.message for m in posted if m.root_id == "q1"] == [
+        "@sam: still no reply from a person after 60 minutes on shift."
+    ]
+    question = shiftbot.store.question("q1")
+    assert question is not None and question["first_human_at"] is None
+    await shiftbot.say("tina", "Looking at it with sam.", thread="q1")  # a trainee: on it
+    question = shiftbot.store.question("q1")
+    assert question is not None and question["first_human_at"] is not None
+    assert await shiftbot.wait(timedelta(hours=4)) == []  # no re-ping, no coordinator told
+
+
 async def test_handovers_are_posted_once_even_across_a_restart(shiftbot: ShiftBot) -> None:
     shiftbot.book("2026-03-02", "NA", "nick")
     await shiftbot.start()

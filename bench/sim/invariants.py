@@ -6,9 +6,9 @@ invariant, the virtual time and the thread; the runner adds the seed and the rep
    configuration implies: a bot answer is closed for lack of feedback after
    ``questions.close_unrated_after_hours``; a question waiting for a person has its shifter
    pinged, or is told the next shift (and is pinged when it starts), or the coordinators are told,
-   or a person other than the asker has replied since it started waiting (the bot's rule: a
-   person's reply is a person on it; neither the no-reply rule nor the next shift's ping chases
-   it then, and every handover lists it);
+   or a supporter (a roster member) has replied since it started waiting (the bot's rule: a
+   supporter's reply is a person on it, another user's "me too" is not; neither the no-reply
+   rule nor the next shift's ping chases it then, and every handover lists it);
    an escalated question has a live escalation; an asker's follow-up on a question a person
    holds reaches that person. The bot decides time-driven work only while it is up and in step
    with the chat (``Feed.in_sync``: it cannot know whether the asker rated an answer while its
@@ -185,7 +185,8 @@ class Checker:
         """The audit trail has a person's reply after the question last started waiting."""
         return (
             self.sim.store.db.execute(
-                "SELECT 1 FROM events WHERE thread_id = ? AND kind = 'human_reply' AND id > "
+                "SELECT 1 FROM events WHERE thread_id = ? AND kind = 'human_reply' "
+                "AND json_extract(data, '$.supporter') = 1 AND id > "
                 "(SELECT MAX(id) FROM events WHERE thread_id = ? AND kind = 'needs_human') LIMIT 1",
                 [thread, thread],
             ).fetchone()
