@@ -300,4 +300,3 @@ async def test_a_reply_made_while_the_bot_was_down_stops_the_reminders_owed_mean
                 await until(lambda: sum(began > relayed for began, _ in sweeps) >= 3)
         reminders = [k for k in posts_by_key(fake) if k.startswith("reminder:E1:")]
         assert not reminders, f"reminded after the target's reply: {reminders}"
-

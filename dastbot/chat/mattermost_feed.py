@@ -148,9 +148,7 @@ class MattermostFeed:
         self._failures += 1
         delay = min(2.0**self._failures, 60.0)
         log.warning("%s; catching up again in %.0fs", why, delay)
-        asyncio.get_running_loop().call_later(
-            delay, self._queue.put_nowait, (_HELLO, self.hellos)
-        )
+        asyncio.get_running_loop().call_later(delay, self._queue.put_nowait, (_HELLO, self.hellos))
 
     def _advance(self, post: Post) -> None:
         if self._held:

@@ -260,9 +260,9 @@ def _without_dropped(value: Any) -> Any:
     return value
 
 
-def check_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> tuple[
-    Config, list[str]
-]:
+def check_config(
+    path: Path | None = None, env: Mapping[str, str] | None = None
+) -> tuple[Config, list[str]]:
     """Every problem of the configuration, and the configuration with the invalid values left
     at their defaults, so that ``dastbot check`` can go on to check the files it names (the
     knowledge base, contacts, the roster) in the same run instead of in rounds. Raises

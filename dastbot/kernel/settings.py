@@ -263,8 +263,6 @@ def normalise_username(value: str) -> str:
     return value.strip().removeprefix("@").lower()
 
 
-
-
 class ReportSettings(BaseModel):
     """The ``report:`` section of bot.yaml: the weekly report is posted on ``weekday`` at ``time``
     (HH:MM, local time of ``shifts.timezone``). It lives here, not in ``report_job``, so that

@@ -154,9 +154,7 @@ class Sender:
             f"Fix the cause (invite the bot to the channel, restore the thread ...), then "
             f"`/dast outbox retry {pending.id}`, or `/dast outbox drop {pending.id}`."
         )
-        return OutMessage(
-            self.coordinators_channel, text, key=f"{DEAD_LETTER_KEY}{pending.id}"
-        )
+        return OutMessage(self.coordinators_channel, text, key=f"{DEAD_LETTER_KEY}{pending.id}")
 
     def stuck_since(self) -> datetime | None:
         """When the oldest unsent message was recorded, if it has waited past ``STUCK_AFTER``."""

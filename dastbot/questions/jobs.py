@@ -13,7 +13,7 @@ from dastbot.store import Store
 
 CLOSED_TEXT = (
     "Nobody said whether this answer helped, so I consider the question answered and close it "
-    "after {hours}. If it is not solved, reply here (\"did not help\") and a shifter will take "
+    'after {hours}. If it is not solved, reply here ("did not help") and a shifter will take '
     "over."
 )
 
