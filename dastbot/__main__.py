@@ -1,7 +1,7 @@
-"""``python -m dastbot``: the command line (``dastbot.cli``)."""
+"""``python -m dastbot``: the command line, through the launcher (``dastbot.launch``)."""
 
 import sys
 
-from dastbot.cli import main
+from dastbot.launch import main
 
 sys.exit(main())

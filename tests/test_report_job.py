@@ -6,6 +6,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +23,7 @@ from dastbot.kernel.config import Config, load_config
 from dastbot.kernel.models import OutMessage
 from dastbot.report import stats
 from dastbot.report.chart import chart_png
+from dastbot.report.chart_process import chart_argument
 from dastbot.report.cli import add_report_parsers
 from dastbot.report.job import JOB_ID, ReportSettings, WeeklyReportJob
 from dastbot.report.values import WeekReport
@@ -255,6 +259,58 @@ def test_demo_data_then_report_in_every_format(
         store.close()
     assert chart.read_bytes() == chart_png(report)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png", "d.db"]
+
+
+def test_the_launcher_starts_the_chart_process_only_for_a_report_with_a_chart() -> None:
+    assert chart_argument(["report", "--db", "d.db", "--chart", "c.png"]) == Path("c.png")
+    assert chart_argument(["report", "--chart=out/c.png", "--week", "2026-W11"]) == Path(
+        "out/c.png"
+    )
+    assert chart_argument(["report", "--chart", "--week"]) is None  # argparse will refuse it
+    assert chart_argument(["report", "--format", "json"]) is None
+    assert chart_argument(["kb", "match", "--chart", "report"]) is None
+
+
+def test_dastbot_report_with_a_chart_through_the_launcher(tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASTBOT_")}
+    end = "2026-03-16T00:00+01:00"
+    dastbot = [sys.executable, "-m", "dastbot"]
+    subprocess.run(
+        [*dastbot, "demo-data", "--weeks", "1", "--db", str(db), "--end", end],
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    chart = tmp_path / "c.png"
+    refused = subprocess.run(
+        [*dastbot, "report", "--db", str(db), "--week", "2026-W99", "--chart", str(chart)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (refused.returncode, refused.stderr) == (2, "dastbot: --week: 2026 has no ISO week 99\n")
+    assert not chart.exists()
+    done = subprocess.run(
+        [*dastbot, "report", "--db", str(db), "--week", "2026-W11", "--chart", str(chart)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("#### DAST weekly report 2026-W11")
+    store = Store.open(db)
+    try:
+        report = stats.build_report(store, "2026-W11", Calendar(load_config(None, {}).shifts))
+    finally:
+        store.close()
+    assert chart.read_bytes() == chart_png(report)
 
 
 def test_a_chart_that_cannot_be_written_is_refused_in_one_line(

@@ -9,19 +9,25 @@ written. The bot itself draws its weekly chart in a worker thread instead (``rep
 
 Owns that protocol: the child writes FILE whole or not at all, and exits 0, or exits non-zero
 with a one-line reason on its standard error. If no child can be started the parent draws the
-chart itself, as before.
+chart itself, as before. ``prestart`` lets the ``dastbot`` launcher (``dastbot.launch``) start
+the child before dastbot's own imports, so that the two imports overlap too; this module imports
+nothing of dastbot at its top for that reason.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from dastbot.report.values import WeekReport
+if TYPE_CHECKING:
+    from dastbot.report.values import WeekReport
 
 DRAW_TIMEOUT_SECONDS = 120.0
 
@@ -61,6 +67,14 @@ class ChartProcess:
 
     @classmethod
     def start(cls, path: Path) -> ChartProcess:
+        """The child for ``path``: the one the launcher started, when it started one for the
+        same file, else a new one."""
+        global _prestarted
+        early, _prestarted = _prestarted, None
+        if early is not None:
+            if early.path.resolve() == path.resolve():
+                return early
+            early.cancel()
         try:
             child = subprocess.Popen(
                 [sys.executable, "-m", "dastbot.report.chart_process", str(path)],
@@ -110,6 +124,40 @@ class ChartProcess:
         self.cancel()
 
 
+_prestarted: ChartProcess | None = None
+
+
+def chart_argument(argv: Sequence[str]) -> Path | None:
+    """The file of ``--chart FILE`` (or ``--chart=FILE``) when ``argv`` runs ``dastbot report``
+    (None otherwise, and for any spelling argparse alone would understand, such as ``--cha``)."""
+    if next((arg for arg in argv if not arg.startswith("-")), None) != "report":
+        return None
+    for i, arg in enumerate(argv):
+        if arg.startswith("--chart="):
+            return Path(arg.removeprefix("--chart=")) if arg != "--chart=" else None
+        if arg == "--chart" and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+            return Path(argv[i + 1])
+    return None
+
+
+def prestart(argv: Sequence[str]) -> None:
+    """Start the chart's child now if ``argv`` asks for a chart whose folder exists; the
+    command takes it over in ``ChartProcess.start``, or it is stopped when the command ends."""
+    global _prestarted
+    path = chart_argument(argv)
+    if path is None or not path.resolve().parent.is_dir():
+        return
+    _prestarted = ChartProcess.start(path)
+    atexit.register(_stop_unused)
+
+
+def _stop_unused() -> None:
+    global _prestarted
+    if _prestarted is not None:
+        _prestarted.cancel()
+        _prestarted = None
+
+
 def _child_main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m dastbot.report.chart_process FILE.png", file=sys.stderr)
@@ -120,6 +168,8 @@ def _child_main(argv: list[str]) -> int:
     except ImportError as exc:
         print(f"--chart needs matplotlib: {exc}", file=sys.stderr)
         return 3
+    from dastbot.report.values import WeekReport
+
     data = sys.stdin.buffer.read()
     if not data:
         return 0
@@ -136,4 +186,6 @@ def _child_main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_child_main(sys.argv[1:]))
+    code = _child_main(sys.argv[1:])
+    sys.stderr.flush()
+    os._exit(code)  # nothing left to clean up: skip the interpreter's slow teardown of matplotlib
