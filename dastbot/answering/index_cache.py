@@ -15,10 +15,8 @@ folder, which only the bot's account writes (as ``__pycache__`` holds the byteco
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
-import os
 import pickle
 import sys
 from pathlib import Path
@@ -26,6 +24,7 @@ from pathlib import Path
 import dastbot.answering as answering_package
 from dastbot.answering.knowledge import knowledge_files
 from dastbot.answering.rebuild import Loaded, build
+from dastbot.kernel.files import write_whole
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +70,11 @@ def _read(cache: Path, key: bytes) -> Loaded | None:
 
 
 def _write(cache: Path, key: bytes, loaded: Loaded) -> None:
-    partial = cache.with_name(f".{cache.name}.{os.getpid()}.partial")
+    data = MAGIC + key + b"\n" + pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL)
     try:
-        with partial.open("wb") as stream:
-            stream.write(MAGIC + key + b"\n")
-            pickle.dump(loaded, stream, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(partial, cache)
+        write_whole(cache, data)
     except OSError as exc:
         log.info("the knowledge index was not kept (%s): the next start builds it again", exc)
-        with contextlib.suppress(OSError):
-            partial.unlink()
 
 
 def load_indexed(path: Path, threshold: float, margin: float, cache: Path | None) -> Loaded:

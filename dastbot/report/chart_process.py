@@ -11,7 +11,7 @@ Owns that protocol: the child writes FILE whole or not at all, and exits 0, or e
 with a one-line reason on its standard error. If no child can be started the parent draws the
 chart itself, as before. ``prestart`` lets the ``dastbot`` launcher (``dastbot.launch``) start
 the child before dastbot's own imports, so that the two imports overlap too; this module imports
-nothing of dastbot at its top for that reason.
+nothing of dastbot at its top but the small ``kernel.files``, for that reason.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from dastbot.kernel.files import write_whole
+
 if TYPE_CHECKING:
     from dastbot.report.values import WeekReport
 
@@ -36,26 +38,18 @@ class ChartError(Exception):
     """The chart could not be drawn or written; the message says why, in one line."""
 
 
-def write_whole(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, so a reader never sees half a PNG."""
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_bytes(data)
-        os.replace(partial, path)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise ChartError(f"cannot write the chart to {path}: {exc.strerror or exc}") from None
-
-
 def draw_here(report: WeekReport, path: Path) -> None:
-    """Draw the chart in this process and write it to ``path``."""
+    """Draw the chart in this process and write it, whole, to ``path``."""
     try:
         from dastbot.report.chart import chart_png
 
         png = chart_png(report)
     except ImportError as exc:
         raise ChartError(f"--chart needs matplotlib: {exc}") from None
-    write_whole(path, png)
+    try:
+        write_whole(path, png)
+    except OSError as exc:
+        raise ChartError(f"cannot write the chart to {path}: {exc.strerror or exc}") from None
 
 
 class ChartProcess:
