@@ -252,12 +252,8 @@ def test_demo_data_then_report_in_every_format(
     chart = tmp_path / "c.png"
     assert run(cli, ["report", "--db", db, "--week", "2026-W11", "--chart", str(chart)]) == 0
     assert capsys.readouterr().out.startswith("#### DAST weekly report 2026-W11")
-    store = Store.open(Path(db))  # the chart drawn beside the report is the one drawn here
-    try:
-        report = stats.build_report(store, "2026-W11", Calendar(load_config(None, {}).shifts))
-    finally:
-        store.close()
-    assert chart.read_bytes() == chart_png(report)
+    # the chart drawn beside the report is the one drawn here
+    assert chart.read_bytes() == chart_png(week_report(Path(db), "2026-W11"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png", "d.db"]
 
 
@@ -272,45 +268,37 @@ def test_the_launcher_starts_the_chart_process_only_for_a_report_with_a_chart() 
 
 
 def test_dastbot_report_with_a_chart_through_the_launcher(tmp_path: Path) -> None:
-    db = tmp_path / "d.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DASTBOT_")}
-    end = "2026-03-16T00:00+01:00"
-    dastbot = [sys.executable, "-m", "dastbot"]
-    subprocess.run(
-        [*dastbot, "demo-data", "--weeks", "1", "--db", str(db), "--end", end],
-        env=env,
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    chart = tmp_path / "c.png"
-    refused = subprocess.run(
-        [*dastbot, "report", "--db", str(db), "--week", "2026-W99", "--chart", str(chart)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+
+    def dastbot(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "dastbot", *argv],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    db, chart = tmp_path / "d.db", tmp_path / "c.png"
+    made = dastbot("demo-data", "--weeks", "1", "--db", str(db), "--end", "2026-03-16T00:00+01:00")
+    assert made.returncode == 0, made.stderr
+    refused = dastbot("report", "--db", str(db), "--week", "2026-W99", "--chart", str(chart))
     assert (refused.returncode, refused.stderr) == (2, "dastbot: --week: 2026 has no ISO week 99\n")
     assert not chart.exists()
-    done = subprocess.run(
-        [*dastbot, "report", "--db", str(db), "--week", "2026-W11", "--chart", str(chart)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = dastbot("report", "--db", str(db), "--week", "2026-W11", "--chart", str(chart))
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("#### DAST weekly report 2026-W11")
+    assert chart.read_bytes() == chart_png(week_report(db, "2026-W11"))
+
+
+def week_report(db: Path, week: str) -> WeekReport:
+    """The report of ``week`` computed here, from the database ``db``."""
     store = Store.open(db)
     try:
-        report = stats.build_report(store, "2026-W11", Calendar(load_config(None, {}).shifts))
+        return stats.build_report(store, week, Calendar(load_config(None, {}).shifts))
     finally:
         store.close()
-    assert chart.read_bytes() == chart_png(report)
 
 
 def test_a_chart_that_cannot_be_written_is_refused_in_one_line(
