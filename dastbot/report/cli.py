@@ -40,8 +40,8 @@ def _kb(config: Config) -> KnowledgeBase | None:
 def cmd_report(args: argparse.Namespace) -> int:
     if args.chart and not Path(args.chart).resolve().parent.is_dir():
         raise CliError(f"--chart: no folder {Path(args.chart).parent} to write the chart in")
-    with contextlib.ExitStack() as stack:
-        painter = stack.enter_context(ChartProcess.start(Path(args.chart))) if args.chart else None
+    painting = ChartProcess.start(Path(args.chart)) if args.chart else contextlib.nullcontext()
+    with painting as painter:
         report, markdown = _compute(args)
         if painter is not None:
             try:
