@@ -21,6 +21,7 @@ from dastbot.escalations.workhours import (
     next_opening,
     working_hours_between,
 )
+from dastbot.kernel.settings import ShiftSettings
 
 GENEVA = WorkingHours(timezone="Europe/Zurich", holidays_country="CH", holidays_subdivision="GE")
 NEW_YORK = WorkingHours(timezone="America/New_York", holidays_country="US")
@@ -217,6 +218,33 @@ def test_a_summary_for_humans() -> None:
 def test_invalid_working_hours_are_refused(fields: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         WorkingHours.model_validate(fields)
+
+
+@pytest.mark.parametrize("written", ["GE", "ge", " Genève ", "GENÈVE"])
+def test_a_subdivision_is_stored_as_its_code_however_it_is_written(written: str) -> None:
+    """The shift settings and a support group's hours accept the same spellings."""
+    fields = {"holidays_country": "CH", "holidays_subdivision": written}
+    assert WorkingHours.model_validate(fields).holidays_subdivision == "GE"
+    assert ShiftSettings.model_validate(fields).holidays_subdivision == "GE"
+
+
+def test_a_subdivision_that_the_country_lacks_is_refused_the_same_way_in_both_places() -> None:
+    fields = {"holidays_country": "US", "holidays_subdivision": "Geneva"}
+    for model in (WorkingHours, ShiftSettings):
+        with pytest.raises(
+            ValidationError, match=r"country US has no subdivision 'Geneva' \(codes: AK"
+        ):
+            model.model_validate(fields)
+
+
+def test_a_state_can_be_named_in_full() -> None:
+    fields = {"holidays_country": "US", "holidays_subdivision": "Alabama"}
+    assert WorkingHours.model_validate(fields).holidays_subdivision == "AL"
+    assert ShiftSettings.model_validate(fields).holidays_subdivision == "AL"
+
+
+def test_no_holiday_country_in_the_shift_settings_drops_the_default_subdivision() -> None:
+    assert ShiftSettings.model_validate({"holidays_country": ""}).holidays_subdivision is None
 
 
 def test_working_hours_are_immutable_and_normalised() -> None:

@@ -38,13 +38,19 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from dastbot.kernel.settings import (
     WEEKDAYS,
     holiday_country,
     holiday_subdivision,
-    holiday_subdivisions,
     minutes_of_day,
 )
 from dastbot.shifts.calendar import as_utc, local_days, local_instant, public_holiday
@@ -118,22 +124,13 @@ class WorkingHours(BaseModel):
 
     @field_validator("holidays_subdivision")
     @classmethod
-    def _subdivision(cls, value: str | None) -> str | None:
-        return holiday_subdivision(value)
+    def _subdivision(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return holiday_subdivision(value, info.data.get("holidays_country"))
 
     @model_validator(mode="after")
     def _consistent(self) -> WorkingHours:
         if minutes_of_day(self.start) >= minutes_of_day(self.end):
             raise ValueError(f"start {self.start} is not before end {self.end}")
-        if self.holidays_subdivision and not self.holidays_country:
-            raise ValueError("holidays_subdivision needs holidays_country")
-        if self.holidays_country and self.holidays_subdivision:
-            known = holiday_subdivisions(self.holidays_country) or ()
-            if self.holidays_subdivision not in known:
-                raise ValueError(
-                    f"country {self.holidays_country} has no subdivision "
-                    f"{self.holidays_subdivision!r} ({', '.join(known[:12])}...)"
-                )
         return self
 
     @property

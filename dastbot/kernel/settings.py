@@ -17,7 +17,14 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -70,11 +77,28 @@ def holiday_country(value: str) -> str:
     return value
 
 
-def holiday_subdivision(value: str | None) -> str | None:
-    """A stripped subdivision code; empty means none (so an environment override can clear it)."""
+def holiday_subdivision(value: str | None, country: str | None) -> str | None:
+    """The subdivision code of ``value`` in ``country``, given as a code in any case or as the name
+    the ``holidays`` package knows ("ge", "Alabama"); empty means none, so an environment override
+    can clear it. ``country`` None means the country itself was refused: nothing more to check."""
     if value is None or not value.strip():
         return None
-    return value.strip()
+    value = value.strip()
+    if country is None:
+        return value
+    if not country:
+        raise ValueError("a holidays subdivision needs holidays_country")
+    codes = holiday_subdivisions(country) or ()
+    aliases = holidays.country_holidays(country).get_subdivision_aliases()
+    names = {name.casefold(): code for code, named in aliases.items() for name in named}
+    found = next((c for c in codes if c.casefold() == value.casefold()), None)
+    found = found or names.get(value.casefold())
+    if found is None:
+        raise ValueError(
+            f"country {country} has no subdivision {value!r} (codes: {', '.join(codes[:12])}"
+            f"{', ...' if len(codes) > 12 else ''})"
+        )
+    return found
 
 
 def _closure_range(value: str) -> tuple[date, date]:
@@ -142,7 +166,7 @@ class ShiftSettings(_Section):
     days: list[str] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
     slots: list[SlotSpec] = Field(default_factory=_default_slots, min_length=1)
     holidays_country: str = "CH"
-    holidays_subdivision: str | None = "GE"
+    holidays_subdivision: str | None = Field(default="GE", validate_default=True)
     closures: list[str] = Field(default_factory=list)
     closures_preset: str = ""
     no_reply_minutes: int = Field(default=60, ge=1)
@@ -179,8 +203,9 @@ class ShiftSettings(_Section):
 
     @field_validator("holidays_subdivision")
     @classmethod
-    def _subdivision(cls, value: str | None) -> str | None:
-        return holiday_subdivision(value)
+    def _subdivision(cls, value: str | None, info: ValidationInfo) -> str | None:
+        country = info.data.get("holidays_country")
+        return None if country == "" else holiday_subdivision(value, country)
 
     @field_validator("closures")
     @classmethod
@@ -210,14 +235,6 @@ class ShiftSettings(_Section):
         for before, after in pairwise(ordered):
             if after.start_minutes < before.end_minutes:
                 raise ValueError(f"slots {before.name} and {after.name} overlap")
-        if self.holidays_country and self.holidays_subdivision:
-            try:
-                holidays.country_holidays(self.holidays_country, subdiv=self.holidays_subdivision)
-            except NotImplementedError:
-                raise ValueError(
-                    f"country {self.holidays_country} has no subdivision "
-                    f"{self.holidays_subdivision!r}"
-                ) from None
         return self
 
     @property
