@@ -26,6 +26,7 @@ from dastbot.kernel.config import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTION = "Payload exceeded maximum allowed memory in all my jobs"
+SORRY = "Sorry my answer did not help."  # the answer itself says "If this did not help"
 SLASH_TOKEN = "slash-secret-token"
 JSON = dict[str, Any]
 
@@ -222,7 +223,7 @@ async def test_a_thumbs_down_and_the_button_reach_the_router(
         answer = await fake.wait_for_post(reply_to(fake, question), timeout=WAIT_S)
         await fake.add_reaction("alice", answer["id"], "-1")
         sorry = await fake.wait_for_post(
-            lambda p: p.get("root_id") == question["id"] and "did not help" in p["message"],
+            lambda p: p.get("root_id") == question["id"] and SORRY in p["message"],
             timeout=WAIT_S,
         )
         assert sorry["user_id"] == fake.user_id("dastbot")
@@ -231,6 +232,50 @@ async def test_a_thumbs_down_and_the_button_reach_the_router(
         answer = await fake.wait_for_post(reply_to(fake, other), timeout=WAIT_S)
         reply = await fake.click("bob", answer["id"], "helped")
         assert reply["ephemeral_text"] == "Thanks for the feedback: glad it helped."
+
+
+def sorry_in(fake: FakeMattermost, question: JSON) -> list[JSON]:
+    return [p for p in bot_replies(fake, question) if SORRY in p["message"]]
+
+
+async def test_a_thumbs_down_given_while_the_bot_was_disconnected_still_calls_a_person(
+    fake: FakeMattermost, tmp_path: Path
+) -> None:
+    async with running_bot(bot_env(fake, tmp_path)):
+        await fake.wait_for_ws_auth(1)
+        question = await fake.create_post("alice", "dast-help", QUESTION)
+        answer = await fake.wait_for_post(reply_to(fake, question), timeout=WAIT_S)
+
+        fake.refuse_websockets(WAIT_S)
+        assert fake.close_websockets(1006) == 1
+        await fake.add_reaction("alice", answer["id"], "-1")  # nobody is listening
+        fake.reset_faults()
+        await fake.wait_for_ws_auth(2, timeout=WAIT_S)
+
+        await fake.wait_for_post(
+            lambda p: p.get("root_id") == question["id"] and SORRY in p["message"],
+            timeout=WAIT_S,
+        )
+
+
+async def test_a_reaction_seen_live_and_again_in_the_catch_up_counts_once(
+    fake: FakeMattermost, tmp_path: Path
+) -> None:
+    async with running_bot(bot_env(fake, tmp_path)):
+        await fake.wait_for_ws_auth(1)
+        question = await fake.create_post("alice", "dast-help", QUESTION)
+        answer = await fake.wait_for_post(reply_to(fake, question), timeout=WAIT_S)
+        await fake.add_reaction("alice", answer["id"], "-1")
+        await fake.wait_for_post(
+            lambda p: p.get("root_id") == question["id"] and SORRY in p["message"],
+            timeout=WAIT_S,
+        )
+
+        assert fake.close_websockets(1006) == 1
+        await fake.wait_for_ws_auth(2, timeout=WAIT_S)
+        later = await fake.create_post("bob", "dast-help", "my grid proxy has expired")
+        await fake.wait_for_post(reply_to(fake, later), timeout=WAIT_S)
+        assert len(sorry_in(fake, question)) == 1
 
 
 async def test_slash_commands_need_the_right_token(fake: FakeMattermost, tmp_path: Path) -> None:

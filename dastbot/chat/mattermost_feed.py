@@ -1,6 +1,7 @@
 """Mattermost events in: one reconnecting websocket supervisor (backoff 1 s x1.75 up to 5 min with
 jitter, reset after ``hello``), a catch-up over REST after every ``hello`` from a persisted cursor
-(retried with backoff when it fails), and the translation of frames into the seam's events.
+(retried with backoff when it fails) of the posts and the reactions made meanwhile, and the
+translation of frames into the seam's events.
 
 The driver awaits the frame handler inside a timeout, so the handler only parses and enqueues;
 ``events`` does the slow work. The cursor (epoch ms of the newest post handled in order) moves
@@ -110,10 +111,12 @@ class MattermostFeed:
 
     # catch-up --------------------------------------------------------------------------------
 
-    async def missed_posts(self, since_ms: int) -> list[Post]:
+    async def missed(self, since_ms: int) -> tuple[list[Post], list[Reaction]]:
         """Posts made since ``since_ms`` in the followed and watched channels and in the bot's
-        direct messages, oldest first."""
+        direct messages, oldest first, and the reactions added since then to any post there
+        (Mattermost lists a post again when a reaction changes it, with its reactions)."""
         found: list[dict[str, Any]] = []
+        reactions: list[tuple[int, Reaction]] = []
         types = {c: "" for c in self.chat.followed_channels()}
         for channel, kind in await self.chat.direct_channels_since(since_ms):
             types.setdefault(channel, kind)
@@ -125,11 +128,10 @@ class MattermostFeed:
                 params={"since": since_ms},
             )
             for raw in listing.get("posts", {}).values():
-                if (
-                    self.chat.wanted(raw)
-                    and int(raw.get("create_at", 0)) > since_ms
-                    and not raw.get("delete_at")
-                ):
+                if raw.get("delete_at"):
+                    continue
+                reactions += _reactions_since(raw, since_ms, self.chat.user_id)
+                if self.chat.wanted(raw) and int(raw.get("create_at", 0)) > since_ms:
                     found.append(raw)
         found.sort(key=lambda raw: int(raw.get("create_at", 0)))
         posts = []
@@ -137,7 +139,7 @@ class MattermostFeed:
             name = await self.chat.user_name_of(str(raw.get("user_id", "")))
             kind = types.get(str(raw.get("channel_id", "")), "")
             posts.append(self.chat.to_post(raw, name, channel_type=kind))
-        return posts
+        return posts, [reaction for _, reaction in sorted(reactions, key=lambda r: r[0])]
 
     def failed(self, post: Post) -> None:
         if not self._held:
@@ -175,7 +177,7 @@ class MattermostFeed:
                         continue  # a retry planned for a connection that is gone
                     held, self._held = self._held, False
                     try:
-                        missed = await self.missed_posts(max(self.cursor_ms - 1, 0))
+                        missed, reactions = await self.missed(max(self.cursor_ms - 1, 0))
                     except AuthRejected:
                         raise
                     except Exception as exc:
@@ -188,6 +190,8 @@ class MattermostFeed:
                     for post in missed:  # oldest first, before anything newer moves the cursor
                         yield post
                         self._advance(post)
+                    for reaction in reactions:  # the router ignores one it has already seen
+                        yield reaction
                     if not self._held:
                         self._failures = 0
                         self.caught_up = item
@@ -270,3 +274,21 @@ class MattermostFeed:
         self._stopping = True
         if self._socket is not None:
             await self._socket.close()
+
+
+def _reactions_since(raw: dict[str, Any], since_ms: int, me: str) -> list[tuple[int, Reaction]]:
+    """(epoch ms, reaction) for the reactions a listed post gained after ``since_ms``, not the
+    bot's own."""
+    metadata = raw.get("metadata") or {}
+    out = []
+    for item in metadata.get("reactions") or ():
+        created = int(item.get("create_at", 0))
+        if created > since_ms and item.get("user_id") != me and not item.get("delete_at"):
+            reaction = Reaction(
+                user_id=str(item.get("user_id", "")),
+                post_id=str(item.get("post_id", "")),
+                channel_id=str(item.get("channel_id") or raw.get("channel_id", "")),
+                emoji=str(item.get("emoji_name", "")),
+            )
+            out.append((created, reaction))
+    return out
