@@ -33,6 +33,7 @@ from dastbot.questions.lifecycle import OPEN_STATES
 from dastbot.report.job import WeeklyReportJob
 from dastbot.router import Router
 from dastbot.scheduler import Sweeper, start_sweeping
+from dastbot.shifts.claims import ForgottenClaimJob
 from dastbot.shifts.jobs import CoverageJob, HandoverJob, NoReplyJob
 from dastbot.shifts.members import sync_roster
 from dastbot.shifts.onboarding import OnboardingJob, open_onboarding
@@ -72,6 +73,7 @@ class App:
         handover = HandoverJob(config, self.store, duty, permalink)
         self.sweeper.add(handover)
         self.sweeper.add(NoReplyJob(config, self.store, duty, permalink))
+        self.sweeper.add(ForgottenClaimJob(config, self.store, duty, permalink))
         self.sweeper.add(CoverageJob(config, self.store, duty))
         self.sweeper.add(NoFeedbackJob(config, self.store, permalink))
         self.sweeper.add(EscalationJob(self.router.desk))

@@ -35,6 +35,9 @@ class EventKind(StrEnum):
     # no-reply rule
     REPINGED = "repinged"
     COORDINATOR_TOLD = "coordinator_told"
+    # a taken question whose taker has gone quiet (``dastbot.shifts.claims``)
+    CLAIM_REMINDED = "claim_reminded"
+    CLAIM_COORDINATOR_TOLD = "claim_coordinator_told"
     # escalations
     ESCALATION_POSTING = "escalation_posting"
     """An escalation is being posted (recorded first, so a crash can be finished)."""

@@ -174,6 +174,9 @@ class ShiftSettings(_Section):
     """A person is mentioned in a question's thread to take it at most once in this many minutes
     (an asker alternating "solved" and "did not help" pages the shifter once)."""
     handover: Literal["channel", "dm"] = "channel"
+    claim_reminder_days: int = Field(default=2, ge=1)
+    """Working days without a word from the person who took a question before they are reminded
+    in its thread; after twice as many the zone's coordinator is told."""
 
     @field_validator("timezone")
     @classmethod
