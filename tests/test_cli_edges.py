@@ -3,6 +3,9 @@ would take a date past year 1 or 9999 are refused in one line, never a traceback
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,3 +42,20 @@ def test_instants_and_weeks_at_the_edges_of_the_calendar_are_refused(
     code, _, err = run([*args, "--db", str(tmp_path / "bot.db")], capsys)
     assert code in (1, 2)
     assert message in err and "Traceback" not in err
+
+
+def test_output_into_a_pipe_whose_reader_left_ends_quietly(tmp_path: Path) -> None:
+    """`dastbot kb search ... | head -1`: the reader leaves early; no traceback follows."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASTBOT_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dastbot", "kb", "match", "my task is exhausted", "--top", "5"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before anything is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err
