@@ -198,7 +198,9 @@ async def test_an_escalation_that_cannot_be_posted_is_not_opened_and_the_questio
         "claimed",
         "sam",
     )
-    assert [m for m in await shiftbot.wait(timedelta(days=3)) if "reminder" in m.key] == []
+    assert [
+        m for m in await shiftbot.wait(timedelta(days=3)) if m.key.startswith("reminder:")
+    ] == []
 
 
 async def test_every_reply_in_the_escalation_thread_reaches_the_asker(shiftbot: ShiftBot) -> None:

@@ -116,6 +116,7 @@ def test_the_default_settings_are_the_dast_rota() -> None:
         "no_reply_minutes": 60,
         "ping_quiet_minutes": 30,
         "handover": "channel",
+        "claim_reminder_days": 2,
     }
 
 

@@ -54,6 +54,7 @@ from dastbot.report.demo_texts import (
 )
 from dastbot.report.demo_traffic import Askers, Traffic
 from dastbot.shifts.calendar import Calendar
+from dastbot.shifts.claims import after_working_days
 from dastbot.store import Store, iso
 
 DAILY_QUESTIONS = 12
@@ -240,7 +241,8 @@ class _Demo:
             use_trainee = slot.trainee is not None and rng.random() < 0.35
             responder = slot.trainee if use_trainee else slot.shifter
             assert responder is not None
-        if rng.random() < 0.55:
+        taken = rng.random() < 0.55
+        if taken:
             # taken just before the first reply, but not before the thread needed a person
             take = max(first - timedelta(seconds=rng.randrange(20, 180)), since)
             events.append((take, EventKind.TAKE, responder, {}))
@@ -253,7 +255,9 @@ class _Demo:
             first += timedelta(minutes=_lognormal(rng, 30, 0.9))
             events.append((first, EventKind.HUMAN_REPLY, responder, {"text": shifter_reply(rng)}))
         done: datetime | None = first + timedelta(minutes=_lognormal(rng, 150, 1.1))
+        quiet = first  # the taker's last word, for a thread that nobody closes
         if rng.random() < 0.09:
+            taken = False  # escalated: no longer the taker's alone
             reply = self.escalate(
                 first + timedelta(minutes=rng.randrange(5, 60)), thread, responder
             )
@@ -265,8 +269,22 @@ class _Demo:
             else:
                 events.append((done, EventKind.FEEDBACK_HELPED, author, {}))
         else:
-            events += self.cleanup(since)
+            closing = self.cleanup(since)
+            if taken:
+                events += self.claim_reminders(quiet, closing[0][0] if closing else self.end)
+            events += closing
         return events
+
+    def claim_reminders(self, quiet: datetime, until: datetime) -> list[Event]:
+        """What the live bot says about a taken thread its taker left (``shifts.claims``)."""
+        days = self.config.shifts.claim_reminder_days
+        bot, data = self.config.bot_name, {"quiet_since": iso(quiet)}
+        steps = ((days, EventKind.CLAIM_REMINDED), (2 * days, EventKind.CLAIM_COORDINATOR_TOLD))
+        return [
+            (at, kind, bot, dict(data))
+            for after, kind in steps
+            if (at := after_working_days(self.calendar, quiet, after)) < min(until, self.end)
+        ]
 
     def cleanup(self, since: datetime) -> list[Event]:
         """Most stale threads are resolved by a coordinator's clean-up one to three weeks on."""

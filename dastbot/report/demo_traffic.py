@@ -8,8 +8,8 @@ ask once and a few ask often (about 1,400 distinct askers a year at the demo's v
 writes around it: the post it saw (``seen_posts``: the question, every reply a person writes in
 the thread) and the message it sent, marked sent with a post id (``outbox``), under the keys the
 live bot uses (``answer:``, ``abstain:``, ``sorry:``, ``reply:``, ``reping:``, ``coordinator:``,
-``escalation:``, ``reminder:``, ``deadline:``). Person replies get the ``post_id`` and ``text``
-the live bot records with them.
+``escalation:``, ``reminder:``, ``deadline:``, ``claim-reminder:``, ``claim-coordinator:``).
+Person replies get the ``post_id`` and ``text`` the live bot records with them.
 """
 
 from __future__ import annotations
@@ -110,6 +110,13 @@ class Traffic:
         elif kind == EventKind.COORDINATOR_TOLD:
             text = f"Nobody has answered this question yet: {thread}"
             self.sent(f"coordinator:{thread}:{at:%s}", text, at, channel=self.coordinators)
+        elif kind == EventKind.CLAIM_REMINDED:
+            key = f"claim-reminder:{thread}:{out['quiet_since']}"
+            self.sent(key, "A reminder to the person who took this question.", at, thread)
+        elif kind == EventKind.CLAIM_COORDINATOR_TOLD:
+            key = f"claim-coordinator:{thread}:{out['quiet_since']}"
+            text = f"A taken question has had nothing from its taker: {thread}"
+            self.sent(key, text, at, channel=self.coordinators)
         elif kind == EventKind.ESCALATION_OPENED:
             esc = out["escalation"]
             text = f"**DAST escalation** to {out.get('target', '')}: {answer[:400]}"
