@@ -120,6 +120,21 @@ def test_the_third_realistic_set_loads_with_its_uncovered_posts_labelled() -> No
     assert all(q.gold in {e.id for e in kb.entries} for q in loaded if q.gold is not None)
 
 
+def test_the_fourth_realistic_set_loads_as_a_check_set_spread_over_the_knowledge_base() -> None:
+    from dastbot.answering.knowledge import load_knowledge
+
+    root = Path(__file__).resolve().parent.parent
+    kb = load_knowledge(root / "knowledge")
+    loaded = load_questions(root / "bench" / "eval" / "realistic-dev-4.yaml", kb)
+    golds = [q.gold for q in loaded if q.gold is not None]
+    kinds = [q.kind for q in loaded if q.gold is None]
+    assert len(loaded) >= 70
+    assert len(set(golds)) >= 30, "covered posts are spread over at least 30 entries"
+    assert max(golds.count(g) for g in set(golds)) <= 2
+    assert kinds.count("uncovered") >= 20 and kinds.count("off-topic") >= 5
+    assert len({q.id for q in loaded}) == len(loaded)
+
+
 def test_the_realistic_dev_figures_stay_above_a_floor() -> None:
     from dastbot.answering.knowledge import load_knowledge
 
