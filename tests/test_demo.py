@@ -24,7 +24,7 @@ END = datetime(2026, 3, 15, 23, 0, tzinfo=UTC)  # Monday 16 March 00:00 in Zuric
 WEEKS = 3
 # A seed whose three weeks end with a question in every open state. The demo draws question
 # texts from the knowledge base's patterns, so it is chosen again when they change.
-SEED = 7
+SEED = 5
 
 
 @pytest.fixture(scope="module")
