@@ -22,9 +22,7 @@ from dastbot.store import Store, iso, parse_iso
 
 END = datetime(2026, 3, 15, 23, 0, tzinfo=UTC)  # Monday 16 March 00:00 in Zurich
 WEEKS = 3
-# A seed whose three weeks end with a question in every open state. The demo draws question
-# texts from the knowledge base's patterns, so it is chosen again when they change.
-SEED = 5
+SEED = 1  # a seed whose three weeks end with a question in every open state
 
 
 @pytest.fixture(scope="module")
