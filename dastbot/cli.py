@@ -430,6 +430,9 @@ def cmd_db_metadata(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    _preflight(config)  # before the imports below: a misconfigured start fails within a second
+
     import asyncio
     import signal
 
@@ -440,8 +443,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dastbot.lease import LeaseHeld, LeaseLost
     from dastbot.store import SchemaTooNew
 
-    config = config_from_args(args)
-    _preflight(config)
     loaded = _load_indexed(config)
     secrets = [s.get_secret_value() for s in (config.mattermost_token, config.slash_token) if s]
     level = logging.DEBUG if args.verbose_log else logging.INFO
