@@ -24,12 +24,15 @@ import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, ShiftBot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import dastbot.answering.answers as answers_module
+from dastbot.answering.rebuild import Loaded, build
 from dastbot.kernel.clock import FakeClock
 from dastbot.kernel.commands import split_args
 from dastbot.kernel.config import load_config
@@ -81,13 +84,22 @@ def make_harness() -> Harness:
     return Harness(loop, bot)
 
 
+async def build_here(path: Path, threshold: float, margin: float) -> Loaded:
+    """``kb reload`` builds in this process: what the property checks is the reply to any
+    arguments; the child process that builds for the bot (a Python start at the lowest CPU
+    priority, each coordinator's example) is run by test_commands and test_knowledge_limits."""
+    return build(path, threshold, margin)
+
+
 @pytest.fixture(scope="module")
 def harness() -> Iterator[Harness]:
     h = make_harness()
     logger = logging.getLogger()
     logger.addHandler(h.log)
     try:
-        yield h
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(answers_module, "build_in_child", build_here)
+            yield h
     finally:
         logger.removeHandler(h.log)
         h.bot.store.close()
