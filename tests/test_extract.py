@@ -8,7 +8,7 @@ import string
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dastbot.answering.extract import (
@@ -721,6 +721,12 @@ def embedded_identifier(draw: st.DrawFn) -> tuple[str, str, str]:
         min_size=1,
         max_size=8,
     )
+)
+@example(  # a project name that does not start a release must not hide the next one
+    [
+        ([], "", ("releases", "AthAnalysis,20.0.2", "asetup 20.0.2,AthAnalysis"), ""),
+        ([], "", ("releases", "AthAnalysis,20.0.1", "AthAnalysis,20.0.1"), ""),
+    ]
 )
 def test_embedded_identifiers_are_all_found(
     pieces: list[tuple[list[str], str, tuple[str, str, str], str]],

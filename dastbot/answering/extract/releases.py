@@ -73,11 +73,16 @@ def release_cands(text: str, low: str) -> Iterator[Cand]:
         if value:
             yield cand("release", m.start("args"), m.start("args") + len(args), value)
     for regex in _PROJECT_RES:
-        for m in regex.finditer(low):
+        at = 0
+        while (found := regex.search(low, at)) is not None:
+            m = found
             version = text[m.start("version") : m.end("version")].rstrip(".")
             numeric = _RELEASE_NUM_RE.fullmatch(version) is not None
             if not numeric and not (m.group("sep") == "," and _BRANCH_RE.fullmatch(version)):
+                # not a release: what it took as the version may be the next project's name
+                at = m.end("project")
                 continue
+            at = m.end()
             end = m.start("version") + len(version)
             value = f"{_PROJECTS[m.group('project')]},{version}"
             nightly = m.group("nightly")
