@@ -513,6 +513,18 @@ async def test_refuse_websockets_then_recover(fake: FakeMattermost) -> None:
     await ws.close()
 
 
+async def test_bursts_one_after_another_fail_a_request_at_most_max_in_a_row(
+    fake: FakeMattermost,
+) -> None:
+    fake.faults.max_in_a_row = 2
+    fake.fail_next(500, 2)
+    statuses = [(await call(raw, fake, "GET", "/api/v4/users/me")).status_code for _ in range(2)]
+    fake.fail_next(500, 2)  # a second burst: the same request has failed twice already
+    statuses.append((await call(raw, fake, "GET", "/api/v4/users/me")).status_code)
+    other = await call(raw, fake, "GET", "/api/v4/teams")  # another request: the burst applies
+    assert statuses == [500, 500, 200] and other.status_code == 500
+
+
 async def test_wait_helpers_are_event_driven(fake: FakeMattermost) -> None:
     waiter = asyncio.create_task(fake.wait_for_post(lambda p: p["message"] == "later"))
     done, _ = await asyncio.wait({waiter}, timeout=0.02)  # it has looked at the past: nothing

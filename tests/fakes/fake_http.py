@@ -69,10 +69,16 @@ class FailRule:
 
 @dataclass
 class Faults:
-    """REST faults: the next N matching calls fail; every call waits ``delay_ms`` first."""
+    """REST faults: the next N matching calls fail; every call waits ``delay_ms`` first.
+
+    ``max_in_a_row`` (0: no limit) spares a request once that many tries of it in a row (the
+    same method, path, query and body: a client's retries) have failed, so that bursts added
+    one after another cannot outlast a client's retries."""
 
     rules: list[FailRule] = field(default_factory=list)
     delay_ms: int = 0
+    max_in_a_row: int = 0
+    _in_a_row: dict[tuple[str, str, bytes], int] = field(default_factory=dict)
 
     def fail(
         self,
@@ -87,16 +93,23 @@ class Faults:
             raise ValueError(f"status {status} is not an error status")
         self.rules.append(FailRule(status, count, retry_after, path, method.upper()))
 
-    def take(self, request: web.Request) -> FailRule | None:
+    def take(self, request: web.Request, body: bytes = b"") -> FailRule | None:
+        key = (request.method, request.path_qs, body)
+        failed = self._in_a_row.pop(key, 0)
+        if self.max_in_a_row and failed >= self.max_in_a_row:
+            return None
         for rule in self.rules:
             if rule.matches(request):
                 rule.remaining -= 1
+                self._in_a_row[key] = failed + 1
                 return rule
         return None
 
     def reset(self) -> None:
         self.rules.clear()
         self.delay_ms = 0
+        self.max_in_a_row = 0
+        self._in_a_row.clear()
 
 
 def rate_limited(retry_after: int) -> web.Response:
@@ -266,7 +279,8 @@ class FakeHttp:
             return await handler(request)
         if self.faults.delay_ms > 0:
             await asyncio.sleep(self.faults.delay_ms / 1000)
-        rule = self.faults.take(request)
+        body = await request.read() if self.faults.max_in_a_row else b""
+        rule = self.faults.take(request, body)
         if rule is None:
             return await handler(request)
         if rule.status == 429:
