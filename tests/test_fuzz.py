@@ -167,7 +167,10 @@ def served() -> Iterator[Served]:
             await router.on_post(Post(thread, "c" * 26, "b" * 26, "bob", text, clock.now()))
         port = await endpoint.start("127.0.0.1", 0)
         await endpoint.start_internal("127.0.0.1", 0)
-        return port, aiohttp.ClientSession()
+        # The endpoint closes a connection idle for header_timeout (10 s); a client reusing it
+        # then may send into the close (a reset). Like a well-behaved client, this one drops its
+        # idle connections well before the server does.
+        return port, aiohttp.ClientSession(connector=aiohttp.TCPConnector(keepalive_timeout=2.0))
 
     port, session = loop.run_until_complete(setup())
     internal = f"http://127.0.0.1:{endpoint.internal_port}"
