@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from datetime import time as _Time
 from functools import lru_cache
@@ -56,9 +57,16 @@ def minutes_of_day(value: str) -> int:
     return hours * 60 + minutes
 
 
+@dataclass(frozen=True)
+class _Subdivisions:
+    codes: tuple[str, ...]
+    by_name: dict[str, str]
+    """Code for each code and each name the package knows, case-folded."""
+
+
 @lru_cache(maxsize=32)
-def holiday_subdivisions(country: str) -> tuple[str, ...] | None:
-    """The subdivision codes of a country the ``holidays`` package knows, None for an unknown one.
+def _subdivisions(country: str) -> _Subdivisions | None:
+    """The subdivisions of a country the ``holidays`` package knows, None for an unknown one.
 
     Asks for that one country only: listing every supported country imports all of them.
     """
@@ -66,13 +74,19 @@ def holiday_subdivisions(country: str) -> tuple[str, ...] | None:
         table = holidays.country_holidays(country)
     except NotImplementedError:
         return None
-    return tuple(table.subdivisions)
+    by_name = {
+        name.casefold(): code
+        for code, names in table.get_subdivision_aliases().items()
+        for name in names
+    }
+    by_name.update((code.casefold(), code) for code in table.subdivisions)
+    return _Subdivisions(tuple(table.subdivisions), by_name)
 
 
 def holiday_country(value: str) -> str:
     """A validated, upper-case country code; "" means no public holidays."""
     value = value.strip().upper()
-    if value and holiday_subdivisions(value) is None:
+    if value and _subdivisions(value) is None:
         raise ValueError(f"the holidays package does not know country {value!r} (e.g. CH)")
     return value
 
@@ -88,11 +102,9 @@ def holiday_subdivision(value: str | None, country: str | None) -> str | None:
         return value
     if not country:
         raise ValueError("a holidays subdivision needs holidays_country")
-    codes = holiday_subdivisions(country) or ()
-    aliases = holidays.country_holidays(country).get_subdivision_aliases()
-    names = {name.casefold(): code for code, named in aliases.items() for name in named}
-    found = next((c for c in codes if c.casefold() == value.casefold()), None)
-    found = found or names.get(value.casefold())
+    known = _subdivisions(country)
+    codes = known.codes if known else ()
+    found = known.by_name.get(value.casefold()) if known else None
     if found is None:
         raise ValueError(
             f"country {country} has no subdivision {value!r} (codes: {', '.join(codes[:12])}"
