@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 from conftest import FIXTURES, make_cert
-from fakes.fake_mattermost import WAIT_S, FakeAppError, FakeMattermost
+from fakes.fake_mattermost import WAIT_S, FakeAppError, FakeMattermost, PostPredicate
 
 from dastbot.app import run_bot
 from dastbot.kernel.clock import Clock
@@ -80,6 +80,17 @@ def reply_to(fake: FakeMattermost, root: JSON) -> Any:
 def bot_replies(fake: FakeMattermost, root: JSON) -> list[JSON]:
     bot = fake.user_id("dastbot")
     return [p for p in fake.posts() if p["user_id"] == bot and p.get("root_id") == root["id"]]
+
+
+async def asked_and_answered(fake: FakeMattermost) -> tuple[JSON, JSON]:
+    """alice asks QUESTION in the help channel; the question and the bot's answer."""
+    question = await fake.create_post("alice", "dast-help", QUESTION)
+    return question, await fake.wait_for_post(reply_to(fake, question), timeout=WAIT_S)
+
+
+def apology_in(question: JSON) -> PostPredicate:
+    """The post in the question's thread saying the answer did not help."""
+    return lambda p: p.get("root_id") == question["id"] and SORRY in p["message"]
 
 
 @pytest.fixture
@@ -219,13 +230,9 @@ async def test_a_thumbs_down_and_the_button_reach_the_router(
 ) -> None:
     async with running_bot(bot_env(fake, tmp_path)):
         await fake.wait_for_ws_auth(1)
-        question = await fake.create_post("alice", "dast-help", QUESTION)
-        answer = await fake.wait_for_post(reply_to(fake, question), timeout=WAIT_S)
+        question, answer = await asked_and_answered(fake)
         await fake.add_reaction("alice", answer["id"], "-1")
-        sorry = await fake.wait_for_post(
-            lambda p: p.get("root_id") == question["id"] and SORRY in p["message"],
-            timeout=WAIT_S,
-        )
+        sorry = await fake.wait_for_post(apology_in(question), timeout=WAIT_S)
         assert sorry["user_id"] == fake.user_id("dastbot")
 
         other = await fake.create_post("bob", "dast-help", "my grid proxy has expired")
@@ -234,17 +241,12 @@ async def test_a_thumbs_down_and_the_button_reach_the_router(
         assert reply["ephemeral_text"] == "Thanks for the feedback: glad it helped."
 
 
-def sorry_in(fake: FakeMattermost, question: JSON) -> list[JSON]:
-    return [p for p in bot_replies(fake, question) if SORRY in p["message"]]
-
-
 async def test_a_thumbs_down_given_while_the_bot_was_disconnected_still_calls_a_person(
     fake: FakeMattermost, tmp_path: Path
 ) -> None:
     async with running_bot(bot_env(fake, tmp_path)):
         await fake.wait_for_ws_auth(1)
-        question = await fake.create_post("alice", "dast-help", QUESTION)
-        answer = await fake.wait_for_post(reply_to(fake, question), timeout=WAIT_S)
+        question, answer = await asked_and_answered(fake)
 
         fake.refuse_websockets(WAIT_S)
         assert fake.close_websockets(1006) == 1
@@ -252,10 +254,7 @@ async def test_a_thumbs_down_given_while_the_bot_was_disconnected_still_calls_a_
         fake.reset_faults()
         await fake.wait_for_ws_auth(2, timeout=WAIT_S)
 
-        await fake.wait_for_post(
-            lambda p: p.get("root_id") == question["id"] and SORRY in p["message"],
-            timeout=WAIT_S,
-        )
+        await fake.wait_for_post(apology_in(question), timeout=WAIT_S)
 
 
 async def test_a_reaction_seen_live_and_again_in_the_catch_up_counts_once(
@@ -263,19 +262,15 @@ async def test_a_reaction_seen_live_and_again_in_the_catch_up_counts_once(
 ) -> None:
     async with running_bot(bot_env(fake, tmp_path)):
         await fake.wait_for_ws_auth(1)
-        question = await fake.create_post("alice", "dast-help", QUESTION)
-        answer = await fake.wait_for_post(reply_to(fake, question), timeout=WAIT_S)
+        question, answer = await asked_and_answered(fake)
         await fake.add_reaction("alice", answer["id"], "-1")
-        await fake.wait_for_post(
-            lambda p: p.get("root_id") == question["id"] and SORRY in p["message"],
-            timeout=WAIT_S,
-        )
+        await fake.wait_for_post(apology_in(question), timeout=WAIT_S)
 
         assert fake.close_websockets(1006) == 1
         await fake.wait_for_ws_auth(2, timeout=WAIT_S)
         later = await fake.create_post("bob", "dast-help", "my grid proxy has expired")
         await fake.wait_for_post(reply_to(fake, later), timeout=WAIT_S)
-        assert len(sorry_in(fake, question)) == 1
+        assert len([p for p in bot_replies(fake, question) if apology_in(question)(p)]) == 1
 
 
 async def test_slash_commands_need_the_right_token(fake: FakeMattermost, tmp_path: Path) -> None:
